@@ -1,0 +1,606 @@
+//! The payment decision: given the bills a payment is aimed at, its amount, the settlement mode
+//! and `now`, decide how it is allocated (and what becomes credit), or why it is refused.
+//!
+//! [`decide`] is pure: the store calls it inside its transaction with freshly read bills and
+//! applies exactly the returned [`Decision`]. A [`Rejection`] changes nothing.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::bill::{Bill, BillStatus, PaymentRule, SettlementMode};
+use crate::money::{Currency, Money};
+
+/// Why a payment (or an inquiry) is refused. Each gateway maps these to its own codes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Rejection {
+    #[error("bill or account not found")]
+    NotFound,
+    #[error("the bill is already paid")]
+    AlreadyPaid,
+    #[error("the bill has expired")]
+    Expired,
+    #[error("the bill is void")]
+    Void,
+    #[error("nothing is outstanding")]
+    NothingToPay,
+    #[error("the amount must be positive")]
+    NonPositiveAmount,
+    #[error("the amount is below the minimum of {minimum}")]
+    BelowMinimum { minimum: i64 },
+    #[error("the amount is above the outstanding {outstanding}")]
+    AboveOutstanding { outstanding: i64 },
+    #[error("the amount must equal the outstanding {outstanding}")]
+    MustEqualOutstanding { outstanding: i64 },
+    #[error("currency {got} does not match the bill's {expected}")]
+    CurrencyMismatch { expected: Currency, got: Currency },
+    #[error("the account's payable bills are in more than one currency")]
+    MixedCurrencies,
+    #[error("bill {bill_id} is not a payable bill of this account")]
+    BillNotPayable { bill_id: i64 },
+    #[error("the same reference was used with different content")]
+    InconsistentReplay,
+    #[error("the payment has already been reversed")]
+    AlreadyReversed,
+    #[error("the reversal amount does not match the payment")]
+    ReversalAmountMismatch,
+    #[error("the reversal window has passed")]
+    ReversalWindowPassed,
+}
+
+/// What a payment is aimed at.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// One bill; its own rule applies.
+    Bill(&'a Bill),
+    /// An account's bills (every bill of the account; non-payable ones are skipped), spread by
+    /// the settlement mode. `chosen` lists bill ids for `discrete`.
+    Account {
+        bills: &'a [Bill],
+        mode: SettlementMode,
+        chosen: Option<&'a [i64]>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Allocation {
+    pub bill_id: i64,
+    /// Minor units, positive.
+    pub amount: i64,
+}
+
+/// An accepted payment: allocations plus credit always sum to the amount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub currency: Currency,
+    pub allocations: Vec<Allocation>,
+    /// The part kept as account credit (minor units, >= 0).
+    pub credit: i64,
+}
+
+impl Decision {
+    pub fn applied(&self) -> i64 {
+        self.allocations.iter().map(|a| a.amount).sum()
+    }
+}
+
+/// Why a single bill cannot be paid at `now`, if it cannot.
+pub fn payability(bill: &Bill, now: OffsetDateTime) -> Result<(), Rejection> {
+    match bill.status_at(now) {
+        BillStatus::Active | BillStatus::PartiallyPaid if bill.outstanding() > 0 => Ok(()),
+        BillStatus::Active | BillStatus::PartiallyPaid => Err(Rejection::NothingToPay),
+        BillStatus::Paid => Err(Rejection::AlreadyPaid),
+        BillStatus::Expired => Err(Rejection::Expired),
+        BillStatus::Void => Err(Rejection::Void),
+    }
+}
+
+/// The smallest and largest amount a payment aimed at this bill may have, in minor units;
+/// `None` for the largest means unbounded (`open`).
+pub fn bill_bounds(bill: &Bill) -> (i64, Option<i64>) {
+    let outstanding = bill.outstanding();
+    match bill.rule {
+        PaymentRule::Exact => (outstanding, Some(outstanding)),
+        PaymentRule::Partial { minimum } => (
+            minimum
+                .unwrap_or(1)
+                .clamp(1, outstanding.max(1))
+                .min(outstanding),
+            Some(outstanding),
+        ),
+        PaymentRule::Open => (1, None),
+    }
+}
+
+/// Payable bills of an account at `now`, oldest first (the allocation order).
+pub fn payable_bills(bills: &[Bill], now: OffsetDateTime) -> Vec<&Bill> {
+    let mut payable: Vec<&Bill> = bills
+        .iter()
+        .filter(|b| payability(b, now).is_ok())
+        .collect();
+    payable.sort_by_key(|b| b.allocation_key());
+    payable
+}
+
+/// What a bill can take of `remaining` under its own rule, oldest-first allocation.
+fn takes(bill: &Bill, remaining: i64) -> i64 {
+    let outstanding = bill.outstanding();
+    match bill.rule {
+        PaymentRule::Exact => {
+            if remaining >= outstanding {
+                outstanding
+            } else {
+                0
+            }
+        }
+        PaymentRule::Partial { minimum } => {
+            let take = remaining.min(outstanding);
+            if take == outstanding || take >= minimum.unwrap_or(1) {
+                take
+            } else {
+                0
+            }
+        }
+        PaymentRule::Open => remaining.min(outstanding),
+    }
+}
+
+/// Decides a payment. See the module docs; the rules are DESIGN's, one function.
+pub fn decide(
+    target: Target<'_>,
+    amount: Money,
+    now: OffsetDateTime,
+) -> Result<Decision, Rejection> {
+    match target {
+        Target::Bill(bill) => decide_bill(bill, amount, now),
+        Target::Account {
+            bills,
+            mode,
+            chosen,
+        } => decide_account(bills, mode, chosen, amount, now),
+    }
+}
+
+fn decide_bill(bill: &Bill, amount: Money, now: OffsetDateTime) -> Result<Decision, Rejection> {
+    payability(bill, now)?;
+    if amount.currency() != bill.currency {
+        return Err(Rejection::CurrencyMismatch {
+            expected: bill.currency,
+            got: amount.currency(),
+        });
+    }
+    let value = amount.minor();
+    if value <= 0 {
+        return Err(Rejection::NonPositiveAmount);
+    }
+    let outstanding = bill.outstanding();
+    let (allocated, credit) = match bill.rule {
+        PaymentRule::Exact => {
+            if value != outstanding {
+                return Err(Rejection::MustEqualOutstanding { outstanding });
+            }
+            (value, 0)
+        }
+        PaymentRule::Partial { minimum } => {
+            if value > outstanding {
+                return Err(Rejection::AboveOutstanding { outstanding });
+            }
+            if let Some(min) = minimum
+                && value < min
+                && value != outstanding
+            {
+                return Err(Rejection::BelowMinimum { minimum: min });
+            }
+            (value, 0)
+        }
+        PaymentRule::Open => {
+            let allocated = value.min(outstanding);
+            (allocated, value - allocated)
+        }
+    };
+    Ok(Decision {
+        currency: bill.currency,
+        allocations: vec![Allocation {
+            bill_id: bill.id,
+            amount: allocated,
+        }],
+        credit,
+    })
+}
+
+fn decide_account(
+    bills: &[Bill],
+    mode: SettlementMode,
+    chosen: Option<&[i64]>,
+    amount: Money,
+    now: OffsetDateTime,
+) -> Result<Decision, Rejection> {
+    let payable = payable_bills(bills, now);
+    if payable.is_empty() {
+        if bills.is_empty() {
+            return Err(Rejection::NothingToPay);
+        }
+        // Say why: expired beats everything else, since something is still owed there.
+        let statuses: Vec<BillStatus> = bills.iter().map(|b| b.status_at(now)).collect();
+        if statuses.contains(&BillStatus::Expired) {
+            return Err(Rejection::Expired);
+        }
+        return Err(Rejection::NothingToPay);
+    }
+    let currency = payable[0].currency;
+    if payable.iter().any(|b| b.currency != currency) {
+        return Err(Rejection::MixedCurrencies);
+    }
+    if amount.currency() != currency {
+        return Err(Rejection::CurrencyMismatch {
+            expected: currency,
+            got: amount.currency(),
+        });
+    }
+    let value = amount.minor();
+    if value <= 0 {
+        return Err(Rejection::NonPositiveAmount);
+    }
+    let whole = |bs: &[&Bill]| -> Vec<Allocation> {
+        bs.iter()
+            .map(|b| Allocation {
+                bill_id: b.id,
+                amount: b.outstanding(),
+            })
+            .collect()
+    };
+    let total_of = |bs: &[&Bill]| -> i64 { bs.iter().map(|b| b.outstanding()).sum() };
+    match mode {
+        SettlementMode::Total => {
+            let outstanding = total_of(&payable);
+            if value != outstanding {
+                return Err(Rejection::MustEqualOutstanding { outstanding });
+            }
+            Ok(Decision {
+                currency,
+                allocations: whole(&payable),
+                credit: 0,
+            })
+        }
+        SettlementMode::Discrete => {
+            let selected: Vec<&Bill> = match chosen {
+                Some(ids) => {
+                    let mut selected = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        let bill = payable
+                            .iter()
+                            .find(|b| b.id == *id)
+                            .ok_or(Rejection::BillNotPayable { bill_id: *id })?;
+                        if !selected.iter().any(|b: &&Bill| b.id == *id) {
+                            selected.push(*bill);
+                        }
+                    }
+                    selected
+                }
+                None => {
+                    // Without a choice: the oldest bills whose outstanding adds up to the amount.
+                    let mut sum = 0i64;
+                    let mut prefix = Vec::new();
+                    for b in &payable {
+                        if sum >= value {
+                            break;
+                        }
+                        sum += b.outstanding();
+                        prefix.push(*b);
+                    }
+                    prefix
+                }
+            };
+            let outstanding = total_of(&selected);
+            if selected.is_empty() || value != outstanding {
+                return Err(Rejection::MustEqualOutstanding { outstanding });
+            }
+            Ok(Decision {
+                currency,
+                allocations: whole(&selected),
+                credit: 0,
+            })
+        }
+        SettlementMode::Open => {
+            let mut remaining = value;
+            let mut allocations = Vec::new();
+            for b in &payable {
+                if remaining == 0 {
+                    break;
+                }
+                let take = takes(b, remaining);
+                if take > 0 {
+                    allocations.push(Allocation {
+                        bill_id: b.id,
+                        amount: take,
+                    });
+                    remaining -= take;
+                }
+            }
+            Ok(Decision {
+                currency,
+                allocations,
+                credit: remaining,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use time::macros::{date, datetime};
+
+    pub fn bill(id: i64, billed: i64, paid: i64, rule: PaymentRule) -> Bill {
+        let t = datetime!(2025-01-01 00:00 UTC);
+        Bill {
+            id,
+            organization_id: 1,
+            account_id: 1,
+            collection_id: None,
+            public_no: format!("B{id:07}"),
+            invoice_number: format!("INV-{id}"),
+            ref1: String::new(),
+            ref2: String::new(),
+            name: String::new(),
+            description: String::new(),
+            currency: Currency::USD,
+            billed,
+            paid,
+            bill_date: date!(2025 - 01 - 01),
+            due_date: Some(date!(2025 - 02 - 01)),
+            valid_until: None,
+            rule,
+            status: if paid == 0 {
+                BillStatus::Active
+            } else if paid >= billed {
+                BillStatus::Paid
+            } else {
+                BillStatus::PartiallyPaid
+            },
+            version: 0,
+            created_at: t + time::Duration::seconds(id),
+            updated_at: t,
+        }
+    }
+
+    fn usd(minor: i64) -> Money {
+        Money::from_minor(minor, Currency::USD)
+    }
+
+    const NOW: OffsetDateTime = datetime!(2025-06-01 00:00 UTC);
+
+    #[test]
+    fn exact_rule() {
+        let b = bill(1, 1000, 0, PaymentRule::Exact);
+        let d = decide(Target::Bill(&b), usd(1000), NOW).unwrap();
+        assert_eq!(
+            d.allocations,
+            vec![Allocation {
+                bill_id: 1,
+                amount: 1000
+            }]
+        );
+        assert_eq!(d.credit, 0);
+        assert_eq!(
+            decide(Target::Bill(&b), usd(999), NOW),
+            Err(Rejection::MustEqualOutstanding { outstanding: 1000 })
+        );
+        let paid = bill(1, 1000, 1000, PaymentRule::Exact);
+        assert_eq!(
+            decide(Target::Bill(&paid), usd(1000), NOW),
+            Err(Rejection::AlreadyPaid)
+        );
+    }
+
+    #[test]
+    fn partial_rule() {
+        let b = bill(1, 1000, 200, PaymentRule::Partial { minimum: Some(300) });
+        assert!(decide(Target::Bill(&b), usd(300), NOW).is_ok());
+        assert_eq!(
+            decide(Target::Bill(&b), usd(299), NOW),
+            Err(Rejection::BelowMinimum { minimum: 300 })
+        );
+        assert_eq!(
+            decide(Target::Bill(&b), usd(801), NOW),
+            Err(Rejection::AboveOutstanding { outstanding: 800 })
+        );
+        // The whole outstanding is always allowed, even under the minimum.
+        let small = bill(1, 1000, 900, PaymentRule::Partial { minimum: Some(300) });
+        assert!(decide(Target::Bill(&small), usd(100), NOW).is_ok());
+        assert_eq!(
+            decide(Target::Bill(&b), usd(0), NOW),
+            Err(Rejection::NonPositiveAmount)
+        );
+        assert_eq!(
+            decide(Target::Bill(&b), usd(-5), NOW),
+            Err(Rejection::NonPositiveAmount)
+        );
+    }
+
+    #[test]
+    fn open_rule_keeps_excess_as_credit() {
+        let b = bill(1, 1000, 0, PaymentRule::Open);
+        let d = decide(Target::Bill(&b), usd(1500), NOW).unwrap();
+        assert_eq!(
+            d.allocations,
+            vec![Allocation {
+                bill_id: 1,
+                amount: 1000
+            }]
+        );
+        assert_eq!(d.credit, 500);
+    }
+
+    #[test]
+    fn expiry_void_and_currency() {
+        let mut b = bill(1, 1000, 0, PaymentRule::Exact);
+        b.valid_until = Some(NOW);
+        assert_eq!(
+            decide(Target::Bill(&b), usd(1000), NOW),
+            Err(Rejection::Expired)
+        );
+        b.valid_until = Some(NOW + time::Duration::seconds(1));
+        assert!(decide(Target::Bill(&b), usd(1000), NOW).is_ok());
+        b.status = BillStatus::Void;
+        assert_eq!(
+            decide(Target::Bill(&b), usd(1000), NOW),
+            Err(Rejection::Void)
+        );
+        let b = bill(1, 1000, 0, PaymentRule::Exact);
+        assert_eq!(
+            decide(
+                Target::Bill(&b),
+                Money::from_minor(1000, Currency::KHR),
+                NOW
+            ),
+            Err(Rejection::CurrencyMismatch {
+                expected: Currency::USD,
+                got: Currency::KHR
+            })
+        );
+    }
+
+    #[test]
+    fn account_total_discrete_open() {
+        let mut older = bill(1, 500, 0, PaymentRule::Exact);
+        older.due_date = Some(time::macros::date!(2025 - 01 - 15));
+        let newer = bill(2, 300, 0, PaymentRule::Exact);
+        let bills = vec![newer.clone(), older.clone()];
+        let total = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Total,
+            chosen: None,
+        };
+        assert_eq!(decide(total, usd(800), NOW).unwrap().applied(), 800);
+        assert_eq!(
+            decide(total, usd(500), NOW),
+            Err(Rejection::MustEqualOutstanding { outstanding: 800 })
+        );
+
+        let chosen = [2i64];
+        let discrete = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Discrete,
+            chosen: Some(&chosen),
+        };
+        let d = decide(discrete, usd(300), NOW).unwrap();
+        assert_eq!(
+            d.allocations,
+            vec![Allocation {
+                bill_id: 2,
+                amount: 300
+            }]
+        );
+        assert_eq!(
+            decide(discrete, usd(301), NOW),
+            Err(Rejection::MustEqualOutstanding { outstanding: 300 })
+        );
+        let unchosen = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Discrete,
+            chosen: None,
+        };
+        assert_eq!(
+            decide(unchosen, usd(500), NOW).unwrap().allocations[0].bill_id,
+            1
+        );
+        let missing = [9i64];
+        let bad = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Discrete,
+            chosen: Some(&missing),
+        };
+        assert_eq!(
+            decide(bad, usd(300), NOW),
+            Err(Rejection::BillNotPayable { bill_id: 9 })
+        );
+
+        let open = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Open,
+            chosen: None,
+        };
+        let d = decide(open, usd(1000), NOW).unwrap();
+        assert_eq!(
+            d.allocations,
+            vec![
+                Allocation {
+                    bill_id: 1,
+                    amount: 500
+                },
+                Allocation {
+                    bill_id: 2,
+                    amount: 300
+                }
+            ]
+        );
+        assert_eq!(d.credit, 200);
+        // An exact bill takes nothing of an amount smaller than its outstanding.
+        let d = decide(open, usd(400), NOW).unwrap();
+        assert_eq!(
+            d.allocations,
+            vec![Allocation {
+                bill_id: 2,
+                amount: 300
+            }]
+        );
+        assert_eq!(d.credit, 100);
+    }
+
+    #[test]
+    fn account_without_payable_bills() {
+        let mut expired = bill(1, 500, 0, PaymentRule::Exact);
+        expired.valid_until = Some(NOW);
+        let bills = vec![expired, bill(2, 300, 300, PaymentRule::Exact)];
+        let t = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Open,
+            chosen: None,
+        };
+        assert_eq!(decide(t, usd(100), NOW), Err(Rejection::Expired));
+        let bills = vec![bill(2, 300, 300, PaymentRule::Exact)];
+        let t = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Open,
+            chosen: None,
+        };
+        assert_eq!(decide(t, usd(100), NOW), Err(Rejection::NothingToPay));
+        let mut khr = bill(3, 300, 0, PaymentRule::Exact);
+        khr.currency = Currency::KHR;
+        let bills = vec![bill(2, 300, 0, PaymentRule::Exact), khr];
+        let t = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Open,
+            chosen: None,
+        };
+        assert_eq!(decide(t, usd(100), NOW), Err(Rejection::MixedCurrencies));
+    }
+
+    #[test]
+    fn bounds() {
+        assert_eq!(
+            bill_bounds(&bill(1, 1000, 0, PaymentRule::Exact)),
+            (1000, Some(1000))
+        );
+        assert_eq!(
+            bill_bounds(&bill(
+                1,
+                1000,
+                0,
+                PaymentRule::Partial { minimum: Some(300) }
+            )),
+            (300, Some(1000))
+        );
+        assert_eq!(
+            bill_bounds(&bill(
+                1,
+                1000,
+                900,
+                PaymentRule::Partial { minimum: Some(300) }
+            )),
+            (100, Some(100))
+        );
+        assert_eq!(bill_bounds(&bill(1, 1000, 0, PaymentRule::Open)), (1, None));
+    }
+}
