@@ -1,1 +1,33 @@
+//! # postpaid-gateway
+//!
+//! The postpaid dialect (skeleton: the dialect's routes come in its own issue).
 
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use billhub_http::{Gateway, PlumbingError};
+
+/// The postpaid gateway.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PostpaidGateway;
+
+/// The gateway as the plumbing and `billhub up` take it.
+pub fn gateway() -> Arc<dyn Gateway> {
+    Arc::new(PostpaidGateway)
+}
+
+impl Gateway for PostpaidGateway {
+    fn name(&self) -> &'static str {
+        "postpaid"
+    }
+
+    fn default_bind(&self) -> &'static str {
+        "127.0.0.1:8084"
+    }
+
+    fn configure(&self, _cfg: &mut web::ServiceConfig) {}
+
+    fn render_error(&self, err: &PlumbingError) -> HttpResponse {
+        HttpResponse::build(err.status()).json(serde_json::json!({ "message": err.message() }))
+    }
+}

@@ -178,7 +178,7 @@ fn ensure_template(admin_url: &str) -> String {
         .bind::<Text, _>(&template)
         .load(&mut admin)
         .unwrap_or_default();
-    if exists.is_empty() {
+    if !exists.iter().any(|n| n.datname == template) {
         let building = format!("{template}_build");
         let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"));
         if let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {building}")) {

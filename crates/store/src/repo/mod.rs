@@ -1,10 +1,14 @@
 //! Repository operations, one module per area. Each public operation is one transaction.
 
+pub mod bill24;
 pub mod bills;
+pub mod collections;
 pub mod credentials;
 pub mod orgs;
 pub mod outbox;
 pub mod payments;
+pub mod postpaid;
+pub mod va;
 
 pub use bills::*;
 pub use credentials::*;

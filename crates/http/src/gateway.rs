@@ -1,0 +1,121 @@
+//! How a dialect plugs into the shared plumbing: a [`Gateway`] (routes and error shape) and,
+//! where the dialect sends notifications, a [`Notifier`].
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use billhub_store::{Delivery, Store};
+
+use crate::config::Config;
+
+/// A failure the plumbing answers before (or instead of) a dialect handler. Each gateway
+/// renders it in its partner's error shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlumbingError {
+    /// The body exceeds the limit (413).
+    PayloadTooLarge { limit: usize },
+    /// No route (404).
+    NotFound,
+    /// The route exists but not for this method (405).
+    MethodNotAllowed,
+    /// The request ran past the request timeout (504).
+    Timeout,
+    /// A body that cannot be read, or a malformed request the plumbing caught (400).
+    BadRequest(String),
+    /// Too many requests (429).
+    TooManyRequests,
+    /// Something failed inside billhub (500); the details are in the log, never in the answer.
+    Internal,
+}
+
+impl PlumbingError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            PlumbingError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            PlumbingError::NotFound => StatusCode::NOT_FOUND,
+            PlumbingError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            PlumbingError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            PlumbingError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            PlumbingError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            PlumbingError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A clear English message for the partner.
+    pub fn message(&self) -> String {
+        match self {
+            PlumbingError::PayloadTooLarge { limit } => {
+                format!("The request body is larger than {limit} bytes.")
+            }
+            PlumbingError::NotFound => "No such endpoint.".into(),
+            PlumbingError::MethodNotAllowed => "Method not allowed for this endpoint.".into(),
+            PlumbingError::Timeout => {
+                "The request timed out; retry it with the same reference.".into()
+            }
+            PlumbingError::BadRequest(m) => m.clone(),
+            PlumbingError::TooManyRequests => {
+                "Too many requests; slow down and retry later.".into()
+            }
+            PlumbingError::Internal => "Internal error; retry later.".into(),
+        }
+    }
+}
+
+/// A partner dialect served by one gateway binary.
+pub trait Gateway: Send + Sync + 'static {
+    /// Short name: `bill24`, `collections`, `va`, `postpaid` (logs, metrics labels).
+    fn name(&self) -> &'static str;
+    /// Where the gateway binary listens by default (`127.0.0.1:8081`).
+    fn default_bind(&self) -> &'static str;
+    /// Registers the dialect's routes. The shared `/healthz`, `/readyz` and `/metrics` are added
+    /// by the plumbing.
+    fn configure(&self, cfg: &mut web::ServiceConfig);
+    /// Renders a plumbing failure in the partner's error shape, with `err.status()`.
+    fn render_error(&self, err: &PlumbingError) -> HttpResponse;
+    /// The dialect's outbound notifications, if it has any.
+    fn notifier(&self) -> Option<Arc<dyn Notifier>> {
+        None
+    }
+}
+
+/// When to try a failed delivery again: `delays[n]` after the n-th failed attempt (0-based);
+/// after `delays.len()` retries the delivery is kept as failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule {
+    pub delays: Vec<time::Duration>,
+}
+
+impl RetrySchedule {
+    /// Attempts in all (the first plus the retries).
+    pub fn max_attempts(&self) -> usize {
+        self.delays.len() + 1
+    }
+}
+
+/// One HTTP request the worker sends (always POST).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundRequest {
+    pub url: String,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Renders a dialect's deliveries. `render` runs on the blocking pool and may read the store.
+pub trait Notifier: Send + Sync + 'static {
+    /// The `dialect` tag of the deliveries this notifier claims.
+    fn dialect(&self) -> &'static str;
+    fn schedule(&self) -> RetrySchedule;
+    /// Builds the request for a delivery, or says why it cannot be built (kept as failed).
+    fn render(
+        &self,
+        store: &Store,
+        config: &Config,
+        delivery: &Delivery,
+    ) -> Result<OutboundRequest, String>;
+    /// Whether the receiver's answer acknowledges the delivery (default: any 2xx).
+    fn acknowledged(&self, status: u16, _body: &str) -> bool {
+        (200..300).contains(&status)
+    }
+}

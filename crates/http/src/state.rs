@@ -1,0 +1,51 @@
+//! The state every handler receives.
+
+use std::sync::Arc;
+
+use billhub_store::{Store, StoreError, StoreResult};
+use time::OffsetDateTime;
+
+use crate::clock::Clock;
+use crate::config::Config;
+
+/// Shared by every handler of a gateway (`web::Data<AppState>`).
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub clock: Clock,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    pub fn new(store: Store, clock: Clock, config: Config) -> AppState {
+        AppState {
+            store,
+            clock,
+            config: Arc::new(config),
+        }
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// `{BILLHUB_PUBLIC_URL}{path}`; `path` starts with `/`.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{}", self.config.public_url, path)
+    }
+
+    /// Runs store work on the blocking pool. The work runs to completion even when the request
+    /// is dropped (client gone, request timeout): a payment is never cut between decision and
+    /// commit, and the client's retry with the same reference gets the committed result.
+    pub async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> StoreResult<T> + Send + 'static,
+    {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::Busy(format!("store task failed: {e}"))),
+        }
+    }
+}

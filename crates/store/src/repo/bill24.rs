@@ -1,0 +1,1 @@
+//! Queries only the bill24 dialect needs (owned by that gateway's work).

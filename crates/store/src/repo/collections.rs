@@ -1,0 +1,1 @@
+//! Queries only the collections dialect needs (owned by that gateway's work).

@@ -1,0 +1,1 @@
+//! Queries only the postpaid dialect needs (owned by that gateway's work).

@@ -1,0 +1,1 @@
+//! Queries only the va dialect needs (owned by that gateway's work).
