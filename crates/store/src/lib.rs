@@ -15,8 +15,9 @@
 //! ## Transactions
 //! [`Store::write`] runs a closure in a write transaction: `BEGIN IMMEDIATE` on SQLite (the write
 //! lock is taken up front, so concurrent writers queue on the busy timeout instead of failing
-//! mid-transaction), a plain `BEGIN` on PostgreSQL where row versions and unique constraints
-//! detect races and the operation is retried a bounded number of times.
+//! mid-transaction), `REPEATABLE READ` on PostgreSQL, so that every statement of a decision sees
+//! one snapshot; row versions, unique constraints and serialization failures detect races, and the
+//! whole transaction is run again a bounded number of times.
 
 pub mod models;
 pub mod pool;
@@ -266,6 +267,10 @@ fn transaction<T>(
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
         }
         AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c)?,
+        AnyConnection::Postgresql(c) if write => AnsiTransactionManager::begin_transaction_sql(
+            c,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ",
+        )?,
         AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
     let result = f(conn);

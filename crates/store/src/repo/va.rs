@@ -1,1 +1,642 @@
-//! Queries only the va dialect needs (owned by that gateway's work).
+//! Queries of the VA (IPG-style) dialect: a bill with everything the dialect shows about it
+//! ([`VaBill`]), searchable bill lists and payment rows (payments and reversals) in pages.
+//!
+//! Only bills that carry at least one VA number are listed: the dialect identifies a bill by its
+//! VA number. Filters combine as the partner's `q` does: the text matches VA numbers, invoice
+//! numbers, bill names and customer (account) names, OR the bill's payment rule, OR its status.
+
+use billhub_core::{Account, Bill, Payment};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use time::OffsetDateTime;
+
+use crate::models::BillItemRow;
+use crate::pool::{AnyConnection, MultiBackend};
+use crate::repo::bills::{BillItem, VaNumber, load_account, load_bill};
+use crate::repo::payments::load_payment;
+use crate::schema::{accounts, bill_events, bill_items, bills, channels, payments, va_numbers};
+use crate::time_conv::{from_db, to_db};
+use crate::{Store, StoreError, StoreResult};
+
+diesel::define_sql_function!(fn lower(x: Text) -> Text);
+
+/// A bill with what the VA dialect shows about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaBill {
+    pub bill: Bill,
+    /// The bill's `extra` JSON object as stored.
+    pub extra: String,
+    pub account: Account,
+    pub items: Vec<BillItem>,
+    /// In position order; the first is the bill's main VA number.
+    pub va_numbers: Vec<VaNumber>,
+    /// Whether the bill's latest payment event (payment or reversal) is a reversal.
+    pub reversal_last: bool,
+}
+
+/// A status as the VA dialect filters on it (evaluated at a given instant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VaStatusFilter {
+    /// Payable (active or partially paid, not past `valid_until`), latest payment event not a
+    /// reversal.
+    Active,
+    /// Payable, and the latest payment event is a reversal.
+    Reversal,
+    Paid,
+    Void,
+    /// Stored as expired, or payable but past `valid_until`.
+    Expired,
+}
+
+/// Sort keys of the bill list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VaBillOrder {
+    CreatedAt,
+    InvoiceNumber,
+    Name,
+    Billed,
+    Paid,
+    ValidUntil,
+    DueDate,
+    Status,
+    Rule,
+}
+
+/// A bill list query.
+#[derive(Debug, Clone)]
+pub struct VaBillFilter {
+    /// Case-insensitive substring of a VA number, the invoice number, the bill name or the
+    /// customer name.
+    pub text: Option<String>,
+    /// OR'ed with `text`: bills with this payment rule (`exact`, `partial`, `open`).
+    pub rule: Option<String>,
+    /// OR'ed with `text`: bills in this status at `now`.
+    pub status: Option<VaStatusFilter>,
+    /// Created at or after.
+    pub created_from: Option<OffsetDateTime>,
+    /// Created strictly before.
+    pub created_before: Option<OffsetDateTime>,
+    pub order: VaBillOrder,
+    pub descending: bool,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// Sort keys of the payment list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VaPaymentOrder {
+    CreatedAt,
+    Amount,
+}
+
+/// A payment list query (rows are payments and reversals on the organization's VA bills).
+#[derive(Debug, Clone)]
+pub struct VaPaymentFilter {
+    /// Case-insensitive substring of the payment reference, the payer's name, a VA number, the
+    /// bill's invoice number or name.
+    pub text: Option<String>,
+    /// A full VA number (prefix + 10 digits) or the 10-digit account part.
+    pub va_number: Option<String>,
+    /// `payment` or `reversal`.
+    pub kind: Option<String>,
+    pub created_from: Option<OffsetDateTime>,
+    pub created_before: Option<OffsetDateTime>,
+    pub order: VaPaymentOrder,
+    pub descending: bool,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// One payment or reversal on a bill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaPaymentRow {
+    /// The bill event's id (unique per row).
+    pub event_id: i64,
+    /// `payment` or `reversal`.
+    pub kind: String,
+    /// The amount applied to (or taken back from) the bill, minor units.
+    pub applied: i64,
+    /// The bill's status and paid amount right after this event.
+    pub status_after: String,
+    pub paid_after: i64,
+    pub created_at: OffsetDateTime,
+    pub payment: Payment,
+    /// The channel's name when the payment came through a registered channel (`va:3`).
+    pub channel_name: Option<String>,
+    pub bill: VaBill,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaPage<T> {
+    pub total: i64,
+    pub items: Vec<T>,
+}
+
+type BillCond = Box<dyn BoxableExpression<bills::table, MultiBackend, SqlType = Bool>>;
+type EventCond = Box<dyn BoxableExpression<bill_events::table, MultiBackend, SqlType = Bool>>;
+
+/// `%text%` for `LIKE ... ESCAPE '\'`, lower-cased.
+fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// Bills whose latest payment event is a reversal (raw SQL: a correlated subquery).
+const REVERSAL_LAST_SQL: &str = "bills.id IN (SELECT e.bill_id FROM bill_events e \
+     WHERE e.kind = 'reversal' AND e.id = (SELECT MAX(e2.id) FROM bill_events e2 \
+     WHERE e2.bill_id = e.bill_id AND e2.kind IN ('payment', 'reversal')))";
+
+fn payable_now(now: OffsetDateTime) -> BillCond {
+    Box::new(
+        bills::status.eq_any(["active", "partially_paid"]).and(
+            bills::valid_until
+                .is_null()
+                .or(bills::valid_until.assume_not_null().gt(to_db(now))),
+        ),
+    )
+}
+
+fn status_cond(status: VaStatusFilter, now: OffsetDateTime) -> BillCond {
+    match status {
+        VaStatusFilter::Paid => Box::new(bills::status.eq("paid")),
+        VaStatusFilter::Void => Box::new(bills::status.eq("void")),
+        VaStatusFilter::Expired => Box::new(
+            bills::status.eq("expired").or(bills::status
+                .eq_any(["active", "partially_paid"])
+                .and(bills::valid_until.is_not_null())
+                .and(bills::valid_until.assume_not_null().le(to_db(now)))),
+        ),
+        VaStatusFilter::Active => {
+            Box::new(payable_now(now).and(diesel::dsl::not(sql::<Bool>(REVERSAL_LAST_SQL))))
+        }
+        VaStatusFilter::Reversal => Box::new(payable_now(now).and(sql::<Bool>(REVERSAL_LAST_SQL))),
+    }
+}
+
+fn filtered_bills(
+    organization_id: i64,
+    f: &VaBillFilter,
+    now: OffsetDateTime,
+) -> bills::BoxedQuery<'static, MultiBackend> {
+    let mut q = bills::table
+        .filter(bills::organization_id.eq(organization_id))
+        .filter(bills::id.eq_any(va_numbers::table.select(va_numbers::bill_id)))
+        .into_boxed();
+    let mut any: Vec<BillCond> = Vec::new();
+    if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
+        let p = like_pattern(text);
+        any.push(Box::new(
+            bills::id.eq_any(
+                va_numbers::table
+                    .filter(va_numbers::organization_id.eq(organization_id))
+                    .filter(va_numbers::number.like(p.clone()).escape('\\'))
+                    .select(va_numbers::bill_id),
+            ),
+        ));
+        any.push(Box::new(
+            lower(bills::invoice_number).like(p.clone()).escape('\\'),
+        ));
+        any.push(Box::new(lower(bills::name).like(p.clone()).escape('\\')));
+        any.push(Box::new(
+            bills::account_id.eq_any(
+                accounts::table
+                    .filter(accounts::organization_id.eq(organization_id))
+                    .filter(lower(accounts::name).like(p).escape('\\'))
+                    .select(accounts::id),
+            ),
+        ));
+    }
+    if let Some(rule) = &f.rule {
+        any.push(Box::new(bills::rule.eq(rule.clone())));
+    }
+    if let Some(status) = f.status {
+        any.push(status_cond(status, now));
+    }
+    if let Some(cond) = any.into_iter().reduce(|a, b| Box::new(a.or(b))) {
+        q = q.filter(cond);
+    }
+    if let Some(from) = f.created_from {
+        q = q.filter(bills::created_at.ge(to_db(from)));
+    }
+    if let Some(before) = f.created_before {
+        q = q.filter(bills::created_at.lt(to_db(before)));
+    }
+    q
+}
+
+fn filtered_events(
+    organization_id: i64,
+    f: &VaPaymentFilter,
+) -> bill_events::BoxedQuery<'static, MultiBackend> {
+    let org_va_bills = bills::table
+        .filter(bills::organization_id.eq(organization_id))
+        .filter(bills::id.eq_any(va_numbers::table.select(va_numbers::bill_id)))
+        .select(bills::id);
+    let mut q = bill_events::table
+        .filter(bill_events::bill_id.eq_any(org_va_bills))
+        .filter(bill_events::payment_id.is_not_null())
+        .into_boxed();
+    match f.kind.as_deref() {
+        Some(kind) => q = q.filter(bill_events::kind.eq(kind.to_string())),
+        None => q = q.filter(bill_events::kind.eq_any(["payment", "reversal"])),
+    }
+    if let Some(number) = f.va_number.as_deref().filter(|n| !n.is_empty()) {
+        let numbers = va_numbers::table.filter(va_numbers::organization_id.eq(organization_id));
+        if number.len() == 10 {
+            // The account part: any prefix.
+            let p = format!("%{number}");
+            q = q.filter(
+                bill_events::bill_id.eq_any(
+                    numbers
+                        .filter(va_numbers::number.like(p))
+                        .select(va_numbers::bill_id),
+                ),
+            );
+        } else {
+            q = q.filter(
+                bill_events::bill_id.eq_any(
+                    numbers
+                        .filter(va_numbers::number.eq(number.to_string()))
+                        .select(va_numbers::bill_id),
+                ),
+            );
+        }
+    }
+    if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
+        let p = like_pattern(text);
+        let any: Vec<EventCond> = vec![
+            Box::new(
+                bill_events::payment_id.assume_not_null().eq_any(
+                    payments::table
+                        .filter(payments::organization_id.eq(organization_id))
+                        .filter(
+                            lower(payments::channel_ref)
+                                .like(p.clone())
+                                .escape('\\')
+                                .or(lower(payments::payer_name).like(p.clone()).escape('\\')),
+                        )
+                        .select(payments::id),
+                ),
+            ),
+            Box::new(
+                bill_events::bill_id.eq_any(
+                    va_numbers::table
+                        .filter(va_numbers::organization_id.eq(organization_id))
+                        .filter(va_numbers::number.like(p.clone()).escape('\\'))
+                        .select(va_numbers::bill_id),
+                ),
+            ),
+            Box::new(
+                bill_events::bill_id.eq_any(
+                    bills::table
+                        .filter(bills::organization_id.eq(organization_id))
+                        .filter(
+                            lower(bills::invoice_number)
+                                .like(p.clone())
+                                .escape('\\')
+                                .or(lower(bills::name).like(p).escape('\\')),
+                        )
+                        .select(bills::id),
+                ),
+            ),
+        ];
+        if let Some(cond) = any.into_iter().reduce(|a, b| Box::new(a.or(b))) {
+            q = q.filter(cond);
+        }
+    }
+    if let Some(from) = f.created_from {
+        q = q.filter(bill_events::created_at.ge(to_db(from)));
+    }
+    if let Some(before) = f.created_before {
+        q = q.filter(bill_events::created_at.lt(to_db(before)));
+    }
+    q
+}
+
+fn item_from_row(r: BillItemRow) -> StoreResult<BillItem> {
+    Ok(BillItem {
+        id: r.id,
+        bill_id: r.bill_id,
+        uid: r.uid,
+        position: r.position,
+        name: r.name,
+        quantity: r
+            .quantity
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("bill item {} quantity", r.id)))?,
+        unit_price: r.unit_price,
+        total: r.total,
+        product_id: r.product_id,
+        created_at: from_db(r.created_at),
+        updated_at: from_db(r.updated_at),
+    })
+}
+
+/// Inside a transaction: a bill with everything the dialect shows.
+pub(crate) fn load_va_bill(conn: &mut AnyConnection, bill_id: i64) -> StoreResult<VaBill> {
+    let bill = load_bill(conn, bill_id)?;
+    let extra: String = bills::table
+        .filter(bills::id.eq(bill_id))
+        .select(bills::extra)
+        .first(conn)?;
+    let account = load_account(conn, bill.account_id)?;
+    let items = bill_items::table
+        .filter(bill_items::bill_id.eq(bill_id))
+        .order(bill_items::position.asc())
+        .select(BillItemRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(item_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let numbers: Vec<(String, String, bool)> = va_numbers::table
+        .filter(va_numbers::bill_id.eq(bill_id))
+        .order(va_numbers::position.asc())
+        .select((va_numbers::prefix, va_numbers::number, va_numbers::active))
+        .load(conn)?;
+    let last: Option<String> = bill_events::table
+        .filter(bill_events::bill_id.eq(bill_id))
+        .filter(bill_events::kind.eq_any(["payment", "reversal"]))
+        .order(bill_events::id.desc())
+        .select(bill_events::kind)
+        .first(conn)
+        .optional()?;
+    Ok(VaBill {
+        bill,
+        extra,
+        account,
+        items,
+        va_numbers: numbers
+            .into_iter()
+            .map(|(prefix, number, active)| VaNumber {
+                bill_id,
+                prefix,
+                number,
+                active,
+            })
+            .collect(),
+        reversal_last: last.as_deref() == Some("reversal"),
+    })
+}
+
+/// The registered channel's name for a payment channel like `va:3` or `postpaid:2`.
+fn channel_name(conn: &mut AnyConnection, channel: &str) -> StoreResult<Option<String>> {
+    let Some(id) = channel
+        .split_once(':')
+        .and_then(|(_, id)| id.parse::<i64>().ok())
+    else {
+        return Ok(None);
+    };
+    Ok(channels::table
+        .filter(channels::id.eq(id))
+        .select(channels::name)
+        .first(conn)
+        .optional()?)
+}
+
+type EventTuple = (
+    i64,
+    String,
+    Option<i64>,
+    Option<i64>,
+    String,
+    i64,
+    time::PrimitiveDateTime,
+    i64,
+);
+
+fn payment_rows(
+    conn: &mut AnyConnection,
+    events: Vec<EventTuple>,
+) -> StoreResult<Vec<VaPaymentRow>> {
+    let mut bills_seen: Vec<VaBill> = Vec::new();
+    let mut out = Vec::with_capacity(events.len());
+    for (event_id, kind, payment_id, amount, status_after, paid_after, created_at, bill_id) in
+        events
+    {
+        let Some(payment_id) = payment_id else {
+            continue;
+        };
+        let payment = load_payment(conn, payment_id)?;
+        let bill = match bills_seen.iter().find(|b| b.bill.id == bill_id) {
+            Some(b) => b.clone(),
+            None => {
+                let b = load_va_bill(conn, bill_id)?;
+                bills_seen.push(b.clone());
+                b
+            }
+        };
+        let channel_name = channel_name(conn, &payment.channel)?;
+        out.push(VaPaymentRow {
+            event_id,
+            kind,
+            applied: amount.unwrap_or(0),
+            status_after,
+            paid_after,
+            created_at: from_db(created_at),
+            payment,
+            channel_name,
+            bill,
+        });
+    }
+    Ok(out)
+}
+
+fn event_columns() -> (
+    bill_events::id,
+    bill_events::kind,
+    bill_events::payment_id,
+    bill_events::amount,
+    bill_events::status_after,
+    bill_events::paid_after,
+    bill_events::created_at,
+    bill_events::bill_id,
+) {
+    (
+        bill_events::id,
+        bill_events::kind,
+        bill_events::payment_id,
+        bill_events::amount,
+        bill_events::status_after,
+        bill_events::paid_after,
+        bill_events::created_at,
+        bill_events::bill_id,
+    )
+}
+
+impl Store {
+    /// A bill with everything the VA dialect shows.
+    pub fn va_bill(&self, bill_id: i64) -> StoreResult<VaBill> {
+        self.read(|conn| load_va_bill(conn, bill_id))
+    }
+
+    /// A bill of the organization by its public number (the VA `hash`).
+    pub fn va_bill_by_hash(&self, organization_id: i64, hash: &str) -> StoreResult<Option<VaBill>> {
+        self.read(|conn| {
+            let id: Option<i64> = bills::table
+                .filter(bills::organization_id.eq(organization_id))
+                .filter(bills::public_no.eq(hash))
+                .select(bills::id)
+                .first(conn)
+                .optional()?;
+            id.map(|id| load_va_bill(conn, id)).transpose()
+        })
+    }
+
+    /// The organization's VA bills matching `filter`, one page.
+    pub fn va_bills(
+        &self,
+        organization_id: i64,
+        filter: &VaBillFilter,
+        now: OffsetDateTime,
+    ) -> StoreResult<VaPage<VaBill>> {
+        self.read(|conn| {
+            let total: i64 = filtered_bills(organization_id, filter, now)
+                .count()
+                .get_result(conn)?;
+            let q = filtered_bills(organization_id, filter, now);
+            let d = filter.descending;
+            let q = match (filter.order, d) {
+                (VaBillOrder::CreatedAt, false) => q.order(bills::created_at.asc()),
+                (VaBillOrder::CreatedAt, true) => q.order(bills::created_at.desc()),
+                (VaBillOrder::InvoiceNumber, false) => q.order(bills::invoice_number.asc()),
+                (VaBillOrder::InvoiceNumber, true) => q.order(bills::invoice_number.desc()),
+                (VaBillOrder::Name, false) => q.order(bills::name.asc()),
+                (VaBillOrder::Name, true) => q.order(bills::name.desc()),
+                (VaBillOrder::Billed, false) => q.order(bills::billed.asc()),
+                (VaBillOrder::Billed, true) => q.order(bills::billed.desc()),
+                (VaBillOrder::Paid, false) => q.order(bills::paid.asc()),
+                (VaBillOrder::Paid, true) => q.order(bills::paid.desc()),
+                (VaBillOrder::ValidUntil, false) => q.order(bills::valid_until.asc()),
+                (VaBillOrder::ValidUntil, true) => q.order(bills::valid_until.desc()),
+                (VaBillOrder::DueDate, false) => q.order(bills::due_date.asc()),
+                (VaBillOrder::DueDate, true) => q.order(bills::due_date.desc()),
+                (VaBillOrder::Status, false) => q.order(bills::status.asc()),
+                (VaBillOrder::Status, true) => q.order(bills::status.desc()),
+                (VaBillOrder::Rule, false) => q.order(bills::rule.asc()),
+                (VaBillOrder::Rule, true) => q.order(bills::rule.desc()),
+            };
+            let q = if d {
+                q.then_order_by(bills::id.desc())
+            } else {
+                q.then_order_by(bills::id.asc())
+            };
+            let ids: Vec<i64> = q
+                .select(bills::id)
+                .offset(filter.offset.max(0))
+                .limit(filter.limit.max(0))
+                .load(conn)?;
+            let items = ids
+                .into_iter()
+                .map(|id| load_va_bill(conn, id))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(VaPage { total, items })
+        })
+    }
+
+    /// Payments and reversals on the organization's VA bills matching `filter`, one page.
+    pub fn va_payments(
+        &self,
+        organization_id: i64,
+        filter: &VaPaymentFilter,
+    ) -> StoreResult<VaPage<VaPaymentRow>> {
+        self.read(|conn| {
+            let total: i64 = filtered_events(organization_id, filter)
+                .count()
+                .get_result(conn)?;
+            let q = filtered_events(organization_id, filter);
+            let q = match (filter.order, filter.descending) {
+                (VaPaymentOrder::CreatedAt, false) => q.order(bill_events::created_at.asc()),
+                (VaPaymentOrder::CreatedAt, true) => q.order(bill_events::created_at.desc()),
+                (VaPaymentOrder::Amount, false) => q.order(bill_events::amount.asc()),
+                (VaPaymentOrder::Amount, true) => q.order(bill_events::amount.desc()),
+            };
+            let q = if filter.descending {
+                q.then_order_by(bill_events::id.desc())
+            } else {
+                q.then_order_by(bill_events::id.asc())
+            };
+            let events: Vec<EventTuple> = q
+                .select(event_columns())
+                .offset(filter.offset.max(0))
+                .limit(filter.limit.max(0))
+                .load(conn)?;
+            let items = payment_rows(conn, events)?;
+            Ok(VaPage { total, items })
+        })
+    }
+
+    /// Every payment and reversal on one bill, oldest first.
+    pub fn va_payments_of_bill(&self, bill_id: i64) -> StoreResult<Vec<VaPaymentRow>> {
+        self.read(|conn| {
+            let events: Vec<EventTuple> = bill_events::table
+                .filter(bill_events::bill_id.eq(bill_id))
+                .filter(bill_events::kind.eq_any(["payment", "reversal"]))
+                .filter(bill_events::payment_id.is_not_null())
+                .order(bill_events::id.asc())
+                .select(event_columns())
+                .load(conn)?;
+            payment_rows(conn, events)
+        })
+    }
+
+    /// The row of one payment (`kind` `payment`) or its reversal (`reversal`) on one bill.
+    pub fn va_payment_row(
+        &self,
+        bill_id: i64,
+        payment_id: i64,
+        kind: &str,
+    ) -> StoreResult<Option<VaPaymentRow>> {
+        self.read(|conn| {
+            let events: Vec<EventTuple> = bill_events::table
+                .filter(bill_events::bill_id.eq(bill_id))
+                .filter(bill_events::payment_id.eq(payment_id))
+                .filter(bill_events::kind.eq(kind))
+                .order(bill_events::id.asc())
+                .select(event_columns())
+                .limit(1)
+                .load(conn)?;
+            Ok(payment_rows(conn, events)?.into_iter().next())
+        })
+    }
+
+    /// The registered name of a channel (`None` when there is no such channel).
+    pub fn channel_name(&self, channel_id: i64) -> StoreResult<Option<String>> {
+        self.read(|conn| {
+            Ok(channels::table
+                .filter(channels::id.eq(channel_id))
+                .select(channels::name)
+                .first(conn)
+                .optional()?)
+        })
+    }
+
+    /// The organization's newest payment of a bill that is not reversed (sandbox reversals).
+    pub fn va_latest_unreversed_payment(&self, bill_id: i64) -> StoreResult<Option<Payment>> {
+        self.read(|conn| {
+            let ids: Vec<i64> = bill_events::table
+                .filter(bill_events::bill_id.eq(bill_id))
+                .filter(bill_events::kind.eq("payment"))
+                .filter(bill_events::payment_id.is_not_null())
+                .order(bill_events::id.desc())
+                .select(bill_events::payment_id.assume_not_null())
+                .load(conn)?;
+            for id in ids {
+                let p = load_payment(conn, id)?;
+                if p.reversed.is_none() {
+                    return Ok(Some(p));
+                }
+            }
+            Ok(None)
+        })
+    }
+}

@@ -1,0 +1,984 @@
+//! The store suite: every test runs on a fresh SQLite file (`sqlite::...`) and on a fresh
+//! PostgreSQL database (`postgres::...`).
+
+use std::sync::{Arc, Barrier};
+
+use billhub_core::{BillStatus, Currency, Money, PaymentRule, Rejection, SettlementMode};
+use billhub_store::testing::TestDb;
+use billhub_store::*;
+use time::macros::{date, datetime};
+use time::{OffsetDateTime, UtcOffset};
+
+const NOW: OffsetDateTime = datetime!(2025-09-01 10:00 UTC);
+
+fn org(db: &TestDb, code: &str) -> i64 {
+    db.create_organization(
+        &NewOrganization {
+            code: Some(code.into()),
+            name: format!("Org {code}"),
+            utc_offset: UtcOffset::from_hms(7, 0, 0).unwrap(),
+            locale: "en".into(),
+            settlement: None,
+            va_prefixes: vec![],
+        },
+        NOW,
+    )
+    .unwrap()
+    .id
+}
+
+fn bill(
+    db: &TestDb,
+    org_id: i64,
+    account: &str,
+    currency: Currency,
+    billed: i64,
+    rule: PaymentRule,
+) -> billhub_core::Bill {
+    let new = NewBill {
+        organization_id: org_id,
+        account_id: 0,
+        collection_id: None,
+        invoice_number: None,
+        ref1: String::new(),
+        ref2: String::new(),
+        name: "Bill".into(),
+        description: String::new(),
+        currency,
+        billed,
+        items: vec![],
+        bill_date: date!(2025 - 08 - 01),
+        due_date: Some(date!(2025 - 08 - 31)),
+        valid_until: None,
+        rule,
+        source: "test".into(),
+        extra: "{}".into(),
+        va_numbers: vec![],
+    };
+    let acc = AccountInput {
+        code: account.into(),
+        name: "Payer".into(),
+        ..Default::default()
+    };
+    db.create_bill_for_account(&acc, &new, NOW).unwrap().1
+}
+
+fn pay(
+    org_id: i64,
+    target: PaymentTarget,
+    reference: &str,
+    minor: i64,
+    currency: Currency,
+) -> PaymentRequest {
+    PaymentRequest {
+        organization_id: org_id,
+        channel: "test".into(),
+        channel_ref: reference.into(),
+        request_hash: fingerprint(&[&minor.to_string(), currency.code()]),
+        target,
+        amount: Money::from_minor(minor, currency),
+        fee: 0,
+        method: "test".into(),
+        payer_name: String::new(),
+        details: "{}".into(),
+        paid_at: NOW,
+        on_rejection: OnRejection::Refuse,
+    }
+}
+
+fn rejected(r: StoreResult<PaymentOutcome>) -> Rejection {
+    match r {
+        Err(StoreError::Rejected(r)) => r,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+fn organizations_and_settings(db: TestDb) {
+    let id = org(&db, "ORG00001");
+    assert_eq!(db.organization_by_code("ORG00001").unwrap().unwrap().id, id);
+    assert_eq!(db.organization(id).unwrap().utc_offset_string(), "+07:00");
+    assert!(matches!(
+        db.create_organization(
+            &NewOrganization {
+                code: Some("ORG00001".into()),
+                name: "x".into(),
+                utc_offset: UtcOffset::UTC,
+                locale: "en".into(),
+                settlement: None,
+                va_prefixes: vec![]
+            },
+            NOW
+        ),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(db.settings(id).unwrap().settlement, SettlementMode::Open);
+    db.set_setting(id, "settlement", "total", NOW).unwrap();
+    db.set_setting(id, "bill24.statement_months", "6", NOW)
+        .unwrap();
+    let s = db.settings(id).unwrap();
+    assert_eq!(
+        (s.settlement, s.bill24_statement_months),
+        (SettlementMode::Total, 6)
+    );
+    assert!(matches!(
+        db.set_setting(id, "settlement", "bogus", NOW),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        db.set_setting(id, "no.such.key", "1", NOW),
+        Err(StoreError::Invalid(_))
+    ));
+    db.set_setting(id, "utc_offset", "-05:30", NOW).unwrap();
+    assert_eq!(db.organization(id).unwrap().utc_offset_string(), "-05:30");
+    // VA prefixes are unique across the store.
+    db.add_va_prefix(id, "009902", NOW).unwrap();
+    let other = org(&db, "ORG00002");
+    assert!(matches!(
+        db.add_va_prefix(other, "009902", NOW),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        db.add_va_prefix(other, "12345", NOW),
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(db.organization_by_va_prefix("009902").unwrap(), Some(id));
+    assert_eq!(db.va_prefixes(id).unwrap(), vec!["009902".to_string()]);
+}
+
+fn credentials_are_hashed_and_scoped(db: TestDb) {
+    let id = org(&db, "ORG00001");
+    let b24 = db.create_credential(id, "bill24", false, NOW).unwrap();
+    let token = b24.token.clone().unwrap();
+    assert_eq!(token.len(), 32);
+    let info = db.authenticate_token("bill24", &token).unwrap().unwrap();
+    assert_eq!(info.organization_id(), Some(id));
+    assert!(
+        db.authenticate_token("collections", &token)
+            .unwrap()
+            .is_none(),
+        "a token is bound to its dialect"
+    );
+    assert!(db.authenticate_token("bill24", "nope").unwrap().is_none());
+    let col = db.create_credential(id, "collections", false, NOW).unwrap();
+    let key = col.signature_key.clone().unwrap();
+    assert!(col.access_token.is_some());
+    assert_eq!(db.signature_key(id).unwrap().as_deref(), Some(key.as_str()));
+    let col2 = db.create_credential(id, "collections", false, NOW).unwrap();
+    assert!(
+        col2.signature_key.is_none(),
+        "the signature key is shown once"
+    );
+    let rotated = db
+        .create_credential(id, "collections", true, NOW)
+        .unwrap()
+        .signature_key
+        .unwrap();
+    assert_ne!(rotated, key);
+    assert_eq!(
+        db.signature_key(id).unwrap().as_deref(),
+        Some(rotated.as_str())
+    );
+    let va = db.create_credential(id, "va", false, NOW).unwrap();
+    let cred = db
+        .authenticate_client(
+            va.client_id.as_deref().unwrap(),
+            va.client_secret.as_deref().unwrap(),
+        )
+        .unwrap()
+        .unwrap();
+    assert!(
+        db.authenticate_client(va.client_id.as_deref().unwrap(), "wrong")
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        db.credential_secret(cred.id).unwrap(),
+        va.api_key.clone().unwrap()
+    );
+    assert_eq!(db.newest_api_key(id, "va").unwrap(), va.api_key.clone());
+    let (tok, exp) = db
+        .issue_access_token(cred.id, "*", time::Duration::hours(1), NOW)
+        .unwrap();
+    assert_eq!(exp, NOW + time::Duration::hours(1));
+    assert_eq!(
+        db.authenticate_access_token(&tok, NOW).unwrap().unwrap().id,
+        cred.id
+    );
+    assert!(
+        db.authenticate_access_token(&tok, exp).unwrap().is_none(),
+        "expired at expires_at"
+    );
+    let ch = db.create_channel("Bank", "postpaid", NOW).unwrap();
+    let user = db
+        .credential_by_username(ch.username.as_deref().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.channel_id(), Some(ch.id));
+    assert_eq!(
+        db.credential_secret(user.id).unwrap(),
+        billhub_core::signature::csq::password_hash(ch.password.as_deref().unwrap())
+    );
+    assert!(!db.is_enrolled(ch.id, id).unwrap());
+    db.enroll(ch.id, id, NOW).unwrap();
+    db.enroll(ch.id, id, NOW).unwrap();
+    assert_eq!(db.enrolled_organizations(ch.id).unwrap(), vec![id]);
+    assert!(
+        db.use_nonce("u", "n1", NOW + time::Duration::seconds(60), NOW)
+            .unwrap()
+    );
+    assert!(
+        !db.use_nonce("u", "n1", NOW + time::Duration::seconds(60), NOW)
+            .unwrap()
+    );
+    db.revoke_credential(info.id, NOW).unwrap();
+    assert!(db.authenticate_token("bill24", &token).unwrap().is_none());
+}
+
+fn exact_payment_replay_and_inconsistency(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let b = bill(&db, o, "ACC1", Currency::USD, 1050, PaymentRule::Exact);
+    assert_eq!(b.public_no.len(), 8);
+    assert_eq!(b.invoice_number, b.public_no);
+    let t = PaymentTarget::Bill { bill_id: b.id };
+    assert_eq!(
+        rejected(db.post_payment(&pay(o, t.clone(), "r0", 1000, Currency::USD), NOW)),
+        Rejection::MustEqualOutstanding { outstanding: 1050 }
+    );
+    assert_eq!(
+        rejected(db.post_payment(&pay(o, t.clone(), "r0", 1050, Currency::KHR), NOW)),
+        Rejection::CurrencyMismatch {
+            expected: Currency::USD,
+            got: Currency::KHR
+        }
+    );
+    let first = db
+        .post_payment(&pay(o, t.clone(), "r1", 1050, Currency::USD), NOW)
+        .unwrap();
+    assert!(!first.replayed);
+    let p = first.payment().unwrap().clone();
+    assert_eq!((p.amount, p.credit, p.allocations.len()), (1050, 0, 1));
+    let again = db
+        .post_payment(&pay(o, t.clone(), "r1", 1050, Currency::USD), NOW)
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.payment().unwrap().id, p.id);
+    assert_eq!(
+        rejected(db.post_payment(&pay(o, t.clone(), "r1", 1049, Currency::USD), NOW)),
+        Rejection::InconsistentReplay
+    );
+    assert_eq!(
+        rejected(db.post_payment(&pay(o, t, "r2", 1050, Currency::USD), NOW)),
+        Rejection::AlreadyPaid
+    );
+    let after = db.bill(b.id).unwrap();
+    assert_eq!(
+        (after.status, after.paid, after.version),
+        (BillStatus::Paid, 1050, 1)
+    );
+    let kinds: Vec<String> = db
+        .bill_events(b.id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec!["created", "payment"]);
+    // Another organization cannot pay this bill.
+    let other = org(&db, "ORG00002");
+    assert_eq!(
+        rejected(db.post_payment(
+            &pay(
+                other,
+                PaymentTarget::Bill { bill_id: b.id },
+                "x",
+                1050,
+                Currency::USD
+            ),
+            NOW
+        )),
+        Rejection::NotFound
+    );
+}
+
+fn partial_open_credit_and_reversal(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let b = bill(
+        &db,
+        o,
+        "ACC1",
+        Currency::KHR,
+        1_000_000,
+        PaymentRule::Partial {
+            minimum: Some(100_000),
+        },
+    );
+    let t = PaymentTarget::Bill { bill_id: b.id };
+    assert_eq!(
+        rejected(db.post_payment(&pay(o, t.clone(), "p0", 50_000, Currency::KHR), NOW)),
+        Rejection::BelowMinimum { minimum: 100_000 }
+    );
+    let p1 = db
+        .post_payment(&pay(o, t.clone(), "p1", 400_000, Currency::KHR), NOW)
+        .unwrap()
+        .payment()
+        .unwrap()
+        .clone();
+    assert_eq!(db.bill(b.id).unwrap().status, BillStatus::PartiallyPaid);
+    assert_eq!(
+        rejected(db.post_payment(&pay(o, t.clone(), "p2", 600_001, Currency::KHR), NOW)),
+        Rejection::AboveOutstanding {
+            outstanding: 600_000
+        }
+    );
+    db.post_payment(&pay(o, t.clone(), "p2", 600_000, Currency::KHR), NOW)
+        .unwrap();
+    assert_eq!(db.bill(b.id).unwrap().status, BillStatus::Paid);
+
+    let rev = ReversalRequest {
+        organization_id: o,
+        payment_id: p1.id,
+        channel: "test".into(),
+        channel_ref: "rev1".into(),
+        request_hash: fingerprint(&["rev", "400000"]),
+        reason: "customer refund".into(),
+        window: None,
+    };
+    let out = db.reverse_payment(&rev, NOW).unwrap();
+    assert!(!out.replayed);
+    assert!(out.payment.reversed.is_some());
+    let after = db.bill(b.id).unwrap();
+    assert_eq!(
+        (after.status, after.paid),
+        (BillStatus::PartiallyPaid, 600_000)
+    );
+    assert!(db.reverse_payment(&rev, NOW).unwrap().replayed);
+    let other = ReversalRequest {
+        channel_ref: "rev2".into(),
+        ..rev.clone()
+    };
+    assert!(matches!(
+        db.reverse_payment(&other, NOW),
+        Err(StoreError::Rejected(Rejection::AlreadyReversed))
+    ));
+    let changed = ReversalRequest {
+        request_hash: "different".into(),
+        ..rev.clone()
+    };
+    assert!(matches!(
+        db.reverse_payment(&changed, NOW),
+        Err(StoreError::Rejected(Rejection::InconsistentReplay))
+    ));
+    let kinds: Vec<String> = db
+        .bill_events(b.id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec!["created", "payment", "payment", "reversal"]);
+
+    // Window.
+    let p3 = db
+        .post_payment(&pay(o, t, "p3", 400_000, Currency::KHR), NOW)
+        .unwrap()
+        .payment()
+        .unwrap()
+        .clone();
+    let late = ReversalRequest {
+        payment_id: p3.id,
+        channel_ref: "rev3".into(),
+        window: Some(time::Duration::hours(24)),
+        ..rev
+    };
+    assert!(matches!(
+        db.reverse_payment(&late, NOW + time::Duration::hours(25)),
+        Err(StoreError::Rejected(Rejection::ReversalWindowPassed))
+    ));
+    assert!(
+        db.reverse_payment(&late, NOW + time::Duration::hours(23))
+            .is_ok()
+    );
+
+    // Open rule: the excess becomes account credit, reversal takes it back.
+    let ob = bill(&db, o, "ACC2", Currency::USD, 1000, PaymentRule::Open);
+    let p = db
+        .post_payment(
+            &pay(
+                o,
+                PaymentTarget::Bill { bill_id: ob.id },
+                "o1",
+                1500,
+                Currency::USD,
+            ),
+            NOW,
+        )
+        .unwrap()
+        .payment()
+        .unwrap()
+        .clone();
+    assert_eq!((p.credit, p.allocations[0].amount), (500, 1000));
+    assert_eq!(
+        db.account_credit(ob.account_id, Currency::USD).unwrap(),
+        500
+    );
+    let r = ReversalRequest {
+        organization_id: o,
+        payment_id: p.id,
+        channel: "test".into(),
+        channel_ref: "ro1".into(),
+        request_hash: "h".into(),
+        reason: String::new(),
+        window: None,
+    };
+    db.reverse_payment(&r, NOW).unwrap();
+    assert_eq!(db.account_credit(ob.account_id, Currency::USD).unwrap(), 0);
+    assert_eq!(db.bill(ob.id).unwrap().status, BillStatus::Active);
+}
+
+fn account_modes_and_unapplied(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let b1 = bill(&db, o, "ACC1", Currency::USD, 500, PaymentRule::Exact);
+    let b2 = bill(&db, o, "ACC1", Currency::USD, 300, PaymentRule::Exact);
+    let account = b1.account_id;
+    assert_eq!(b2.account_id, account);
+    let total = PaymentTarget::Account {
+        account_id: account,
+        mode: Some(SettlementMode::Total),
+        chosen: None,
+    };
+    assert_eq!(
+        rejected(db.post_payment(&pay(o, total.clone(), "t1", 500, Currency::USD), NOW)),
+        Rejection::MustEqualOutstanding { outstanding: 800 }
+    );
+    let open = PaymentTarget::Account {
+        account_id: account,
+        mode: None,
+        chosen: None,
+    };
+    let p = db
+        .post_payment(&pay(o, open.clone(), "o1", 1000, Currency::USD), NOW)
+        .unwrap()
+        .payment()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        p.allocations.iter().map(|a| a.amount).sum::<i64>() + p.credit,
+        1000
+    );
+    assert_eq!(p.credit, 200);
+    assert_eq!(db.bill(b1.id).unwrap().status, BillStatus::Paid);
+    assert_eq!(db.bill(b2.id).unwrap().status, BillStatus::Paid);
+    assert_eq!(
+        rejected(db.post_payment(&pay(o, open.clone(), "o2", 10, Currency::USD), NOW)),
+        Rejection::NothingToPay
+    );
+
+    // Unapplied: an unknown account, and a refusal, each recorded once and replayable.
+    let mut req = pay(
+        o,
+        PaymentTarget::Unknown {
+            account_code: "NOPE".into(),
+        },
+        "u1",
+        700,
+        Currency::USD,
+    );
+    req.on_rejection = OnRejection::RecordUnapplied;
+    let out = db.post_payment(&req, NOW).unwrap();
+    let PostResult::Unapplied(u) = &out.result else {
+        panic!("expected unapplied")
+    };
+    assert_eq!(
+        (u.account_code.as_str(), u.amount, u.status.as_str()),
+        ("NOPE", 700, "open")
+    );
+    assert!(u.reason.contains("not_found"));
+    assert!(db.post_payment(&req, NOW).unwrap().replayed);
+    let mut refused = pay(o, open, "u2", 10, Currency::USD);
+    refused.on_rejection = OnRejection::RecordUnapplied;
+    let PostResult::Unapplied(u2) = db.post_payment(&refused, NOW).unwrap().result else {
+        panic!("expected unapplied")
+    };
+    assert_eq!(u2.account_code, "ACC1");
+    assert_eq!(db.unapplied_payments(Some(o)).unwrap().len(), 2);
+}
+
+fn va_numbers_unique_among_payable_bills(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    db.add_va_prefix(o, "009902", NOW).unwrap();
+    let mut new = NewBill {
+        organization_id: o,
+        account_id: 0,
+        collection_id: None,
+        invoice_number: Some("INV01/TRX000001".into()),
+        ref1: String::new(),
+        ref2: String::new(),
+        name: "SPP Jan 22".into(),
+        description: String::new(),
+        currency: Currency::IDR,
+        billed: 10_000_000,
+        items: vec![],
+        bill_date: date!(2025 - 09 - 01),
+        due_date: None,
+        valid_until: Some(NOW + time::Duration::days(1)),
+        rule: PaymentRule::Exact,
+        source: "test".into(),
+        extra: "{}".into(),
+        va_numbers: vec![("009902".into(), "1234567890".into())],
+    };
+    let acc = AccountInput {
+        code: "1234567890".into(),
+        ..Default::default()
+    };
+    let (_, b) = db.create_bill_for_account(&acc, &new, NOW).unwrap();
+    assert_eq!(
+        db.bills_by_va_number("0099021234567890").unwrap()[0].id,
+        b.id
+    );
+    assert!(matches!(
+        db.create_bill_for_account(&acc, &new, NOW),
+        Err(StoreError::Conflict(_))
+    ));
+    new.va_numbers = vec![("111111".into(), "1234567890".into())];
+    assert!(matches!(
+        db.create_bill_for_account(&acc, &new, NOW),
+        Err(StoreError::Invalid(_))
+    ));
+    // Once the first bill expires its number is free again.
+    new.va_numbers = vec![("009902".into(), "1234567890".into())];
+    let later = NOW + time::Duration::days(2);
+    new.valid_until = Some(later + time::Duration::days(1));
+    let (_, b2) = db.create_bill_for_account(&acc, &new, later).unwrap();
+    assert_eq!(
+        db.bills_by_va_number("0099021234567890").unwrap()[0].id,
+        b2.id
+    );
+    // Voiding releases it too; a paid bill cannot be voided.
+    db.void_bill(b2.id, "revoked", later).unwrap();
+    assert!(!db.va_numbers_of_bill(b2.id).unwrap()[0].active);
+    assert!(matches!(
+        db.void_bill(b2.id, "again", later),
+        Err(StoreError::Rejected(Rejection::Void))
+    ));
+    assert_eq!(db.expire_due_bills(later).unwrap(), 1);
+    assert_eq!(db.bill(b.id).unwrap().status, BillStatus::Expired);
+}
+
+fn statement_entries(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let b = bill(&db, o, "ACC1", Currency::KHR, 500_000, PaymentRule::Exact);
+    let p = db
+        .post_payment(
+            &pay(
+                o,
+                PaymentTarget::Bill { bill_id: b.id },
+                "s1",
+                500_000,
+                Currency::KHR,
+            ),
+            NOW,
+        )
+        .unwrap()
+        .payment()
+        .unwrap()
+        .clone();
+    let entries = db
+        .ledger_entries(b.account_id, UtcOffset::from_hms(7, 0, 0).unwrap())
+        .unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1].amount, -500_000);
+    assert_eq!(entries[1].reference, p.id);
+    let s = billhub_core::statement::account_statement(&entries, date!(2025 - 01 - 01), 24);
+    assert_eq!(s.lines[0].balance, 0);
+    assert_eq!(s.lines[1].balance, 500_000);
+}
+
+fn outbox_leases(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    db.set_setting(o, "va.webhook_url", "http://127.0.0.1:9/hook", NOW)
+        .unwrap();
+    let b = bill(&db, o, "ACC1", Currency::USD, 100, PaymentRule::Exact);
+    db.post_payment(
+        &pay(
+            o,
+            PaymentTarget::Bill { bill_id: b.id },
+            "n1",
+            100,
+            Currency::USD,
+        ),
+        NOW,
+    )
+    .unwrap();
+    let lease = time::Duration::seconds(60);
+    let first = db.claim_deliveries("va", NOW, lease, 10).unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].event.kind, "payment.received");
+    assert_eq!(first[0].target_url, "http://127.0.0.1:9/hook");
+    assert!(
+        db.claim_deliveries("collections", NOW, lease, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        db.claim_deliveries("va", NOW, lease, 10)
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    // The lease runs out: another worker takes it; the first worker's result is then refused.
+    let later = NOW + time::Duration::seconds(61);
+    let second = db.claim_deliveries("va", later, lease, 10).unwrap();
+    assert_eq!(second.len(), 1);
+    assert!(
+        !db.finish_delivery(
+            &first[0],
+            later,
+            &DeliveryOutcome::Delivered { status: Some(200) }
+        )
+        .unwrap()
+    );
+    let retry_at = later + time::Duration::minutes(1);
+    assert!(
+        db.finish_delivery(
+            &second[0],
+            later,
+            &DeliveryOutcome::Retry {
+                next_attempt_at: retry_at,
+                error: "503".into(),
+                status: Some(503)
+            }
+        )
+        .unwrap()
+    );
+    assert!(
+        db.claim_deliveries("va", later, lease, 10)
+            .unwrap()
+            .is_empty(),
+        "not due yet"
+    );
+    let third = db.claim_deliveries("va", retry_at, lease, 10).unwrap();
+    assert_eq!(third[0].attempts, 1);
+    assert!(
+        db.finish_delivery(
+            &third[0],
+            retry_at,
+            &DeliveryOutcome::Delivered { status: Some(200) }
+        )
+        .unwrap()
+    );
+    let rec = db.deliveries_for_organization(o).unwrap();
+    assert_eq!((rec[0].status.as_str(), rec[0].attempts), ("delivered", 2));
+}
+
+/// 32 threads pay the same exact bill with different references: exactly one succeeds.
+fn concurrent_payments_of_one_exact_bill(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let b = bill(&db, o, "ACC1", Currency::USD, 999, PaymentRule::Exact);
+    let barrier = Arc::new(Barrier::new(32));
+    let store = db.store.clone();
+    let handles: Vec<_> = (0..32)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                store.post_payment(
+                    &pay(
+                        o,
+                        PaymentTarget::Bill { bill_id: b.id },
+                        &format!("c{i}"),
+                        999,
+                        Currency::USD,
+                    ),
+                    NOW,
+                )
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 1, "{results:?}");
+    for r in results.into_iter().filter(|r| r.is_err()) {
+        assert_eq!(rejected(r), Rejection::AlreadyPaid);
+    }
+    let after = db.bill(b.id).unwrap();
+    assert_eq!((after.paid, after.status), (999, BillStatus::Paid));
+    assert_eq!(db.payments_of_bill(b.id).unwrap().len(), 1);
+}
+
+/// 32 threads send the same reference: one payment exists and all get its result.
+fn concurrent_replays_of_one_reference(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let b = bill(&db, o, "ACC1", Currency::USD, 999, PaymentRule::Exact);
+    let barrier = Arc::new(Barrier::new(32));
+    let handles: Vec<_> = (0..32)
+        .map(|_| {
+            let (store, barrier) = (db.store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                store.post_payment(
+                    &pay(
+                        o,
+                        PaymentTarget::Bill { bill_id: b.id },
+                        "same-ref",
+                        999,
+                        Currency::USD,
+                    ),
+                    NOW,
+                )
+            })
+        })
+        .collect();
+    let outcomes: Vec<PaymentOutcome> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap())
+        .collect();
+    let ids: std::collections::BTreeSet<i64> =
+        outcomes.iter().map(|o| o.payment().unwrap().id).collect();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(outcomes.iter().filter(|o| !o.replayed).count(), 1);
+    assert_eq!(db.payments_of_bill(b.id).unwrap().len(), 1);
+    assert_eq!(db.bill(b.id).unwrap().paid, 999);
+}
+
+/// An open account payment over several bills races single-bill payments: money is conserved
+/// and no bill is paid past its amount.
+fn open_account_payment_races_single_bill_payment(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let bills: Vec<_> = (0..4)
+        .map(|_| bill(&db, o, "ACC1", Currency::USD, 250, PaymentRule::Exact))
+        .collect();
+    let account = bills[0].account_id;
+    for round in 0..4 {
+        let barrier = Arc::new(Barrier::new(2));
+        let (s1, s2, b1, b2) = (db.store.clone(), db.store.clone(), barrier.clone(), barrier);
+        let target_bill = bills[3 - round].id;
+        let h1 = std::thread::spawn(move || {
+            b1.wait();
+            s1.post_payment(
+                &pay(
+                    o,
+                    PaymentTarget::Account {
+                        account_id: account,
+                        mode: Some(SettlementMode::Open),
+                        chosen: None,
+                    },
+                    &format!("acc{round}"),
+                    400,
+                    Currency::USD,
+                ),
+                NOW,
+            )
+        });
+        let h2 = std::thread::spawn(move || {
+            b2.wait();
+            s2.post_payment(
+                &pay(
+                    o,
+                    PaymentTarget::Bill {
+                        bill_id: target_bill,
+                    },
+                    &format!("one{round}"),
+                    250,
+                    Currency::USD,
+                ),
+                NOW,
+            )
+        });
+        let _ = h1.join().unwrap();
+        let _ = h2.join().unwrap();
+    }
+    let mut billed_paid = 0;
+    for b in &bills {
+        let now = db.bill(b.id).unwrap();
+        assert!(now.paid <= now.billed);
+        let allocated: i64 = db
+            .payments_of_bill(b.id)
+            .unwrap()
+            .iter()
+            .flat_map(|p| {
+                p.allocations
+                    .iter()
+                    .filter(|a| a.bill_id == b.id)
+                    .map(|a| a.amount)
+                    .collect::<Vec<_>>()
+            })
+            .sum();
+        assert_eq!(
+            allocated, now.paid,
+            "bill {} paid matches its allocations",
+            b.id
+        );
+        billed_paid += now.paid;
+    }
+    let payments = db.payments_of_account(account).unwrap();
+    let taken: i64 = payments.iter().map(|p| p.amount).sum();
+    let credit: i64 = payments.iter().map(|p| p.credit).sum();
+    assert_eq!(taken, billed_paid + credit, "money in = applied + credit");
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), credit);
+    for p in &payments {
+        assert_eq!(
+            p.allocations.iter().map(|a| a.amount).sum::<i64>() + p.credit,
+            p.amount
+        );
+    }
+}
+
+/// Two stores (two pools, like two processes) on the same database.
+fn two_pools_share_the_database(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let b = bill(&db, o, "ACC1", Currency::USD, 500, PaymentRule::Exact);
+    let other = db.second_store();
+    let barrier = Arc::new(Barrier::new(16));
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let store = if i % 2 == 0 {
+                db.store.clone()
+            } else {
+                other.clone()
+            };
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                store.post_payment(
+                    &pay(
+                        o,
+                        PaymentTarget::Bill { bill_id: b.id },
+                        &format!("two{i}"),
+                        500,
+                        Currency::USD,
+                    ),
+                    NOW,
+                )
+            })
+        })
+        .collect();
+    let ok = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|r| r.is_ok())
+        .count();
+    assert_eq!(ok, 1);
+}
+
+billhub_store::backend_tests!(
+    organizations_and_settings,
+    credentials_are_hashed_and_scoped,
+    exact_payment_replay_and_inconsistency,
+    partial_open_credit_and_reversal,
+    account_modes_and_unapplied,
+    va_numbers_unique_among_payable_bills,
+    statement_entries,
+    outbox_leases,
+    concurrent_payments_of_one_exact_bill,
+    concurrent_replays_of_one_reference,
+    open_account_payment_races_single_bill_payment,
+    two_pools_share_the_database,
+);
+
+/// Two OS processes pay the same bill through one SQLite file: this test re-runs its own
+/// binary twice as `child_process_payer`, each child racing 8 threads.
+#[test]
+fn sqlite_two_processes_share_one_file() {
+    let db = TestDb::sqlite();
+    let o = org(&db, "ORG00001");
+    let b = bill(&db, o, "ACC1", Currency::USD, 500, PaymentRule::Exact);
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|tag| {
+            std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "child_process_payer",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("BILLHUB_CHILD_DB", &db.url)
+                .env("BILLHUB_CHILD_ORG", o.to_string())
+                .env("BILLHUB_CHILD_BILL", b.id.to_string())
+                .env("BILLHUB_CHILD_TAG", tag)
+                .output()
+                .unwrap()
+        })
+        .collect();
+    let mut successes = 0;
+    for c in &children {
+        let out = String::from_utf8_lossy(&c.stdout);
+        assert!(
+            c.status.success(),
+            "child failed: {out} {}",
+            String::from_utf8_lossy(&c.stderr)
+        );
+        successes += out.matches("CHILD-PAID").count();
+        assert_eq!(
+            out.matches("CHILD-REFUSED already_paid").count() + out.matches("CHILD-PAID").count(),
+            8,
+            "{out}"
+        );
+    }
+    assert_eq!(successes, 1);
+    assert_eq!(db.payments_of_bill(b.id).unwrap().len(), 1);
+}
+
+/// The child side of `sqlite_two_processes_share_one_file` (does nothing when run by itself).
+#[test]
+fn child_process_payer() {
+    let Ok(url) = std::env::var("BILLHUB_CHILD_DB") else {
+        return;
+    };
+    let o: i64 = std::env::var("BILLHUB_CHILD_ORG").unwrap().parse().unwrap();
+    let bill_id: i64 = std::env::var("BILLHUB_CHILD_BILL")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tag = std::env::var("BILLHUB_CHILD_TAG").unwrap();
+    let store = Store::open(&url, MasterKey::generate(), PoolOptions::default(), false).unwrap();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            let tag = tag.clone();
+            std::thread::spawn(move || {
+                store.post_payment(
+                    &pay(
+                        o,
+                        PaymentTarget::Bill { bill_id },
+                        &format!("{tag}{i}"),
+                        500,
+                        Currency::USD,
+                    ),
+                    NOW,
+                )
+            })
+        })
+        .collect();
+    for h in handles {
+        match h.join().unwrap() {
+            Ok(_) => println!("CHILD-PAID"),
+            Err(StoreError::Rejected(Rejection::AlreadyPaid)) => {
+                println!("CHILD-REFUSED already_paid")
+            }
+            Err(e) => println!("CHILD-ERROR {e}"),
+        }
+    }
+}
+
+#[test]
+fn wrong_database_urls_fail_fast_and_say_why() {
+    let start = std::time::Instant::now();
+    let err = Store::open(
+        "postgres://postgres@127.0.0.1:5432/billhub_no_such_db",
+        MasterKey::generate(),
+        PoolOptions::default(),
+        false,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("billhub_no_such_db"), "{err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    assert!(matches!(
+        Store::open(
+            "mysql://x",
+            MasterKey::generate(),
+            PoolOptions::default(),
+            false
+        ),
+        Err(StoreError::Config(_))
+    ));
+}
