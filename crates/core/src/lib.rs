@@ -22,6 +22,7 @@ pub mod bill;
 pub mod money;
 pub mod org;
 pub mod payment;
+pub mod postpaid;
 pub mod rules;
 pub mod signature;
 pub mod statement;

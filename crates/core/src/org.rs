@@ -197,6 +197,8 @@ impl Settings {
                 self.postpaid_fields = if value.trim().is_empty() {
                     None
                 } else {
+                    crate::postpaid::TerminalFields::parse(value)
+                        .map_err(|e| invalid(&e.to_string()))?;
                     Some(value.into())
                 }
             }
