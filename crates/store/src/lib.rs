@@ -156,6 +156,7 @@ impl Store {
             .map_err(|e| StoreError::Connect(format!("{}: {e}", url.redacted())))?;
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size)
+            .min_idle(Some(options.min_idle.min(options.max_size)))
             .connection_timeout(options.connection_timeout)
             .build(manager)
             .map_err(|e| StoreError::Pool(e.to_string()))?;

@@ -176,6 +176,8 @@ pub type PooledConnection = r2d2::PooledConnection<Manager>;
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
     pub max_size: u32,
+    /// Idle connections kept open (r2d2 would otherwise keep `max_size` open at all times).
+    pub min_idle: u32,
     pub connection_timeout: Duration,
 }
 
@@ -183,6 +185,7 @@ impl Default for PoolOptions {
     fn default() -> Self {
         PoolOptions {
             max_size: 16,
+            min_idle: 1,
             connection_timeout: Duration::from_secs(10),
         }
     }

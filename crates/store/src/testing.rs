@@ -39,8 +39,9 @@ impl std::ops::Deref for TestDb {
 
 fn options() -> PoolOptions {
     PoolOptions {
-        max_size: 40,
-        connection_timeout: Duration::from_secs(30),
+        max_size: 12,
+        min_idle: 0,
+        connection_timeout: Duration::from_secs(60),
     }
 }
 
@@ -190,6 +191,7 @@ fn ensure_template(admin_url: &str) -> String {
                 MasterKey::generate(),
                 PoolOptions {
                     max_size: 1,
+                    min_idle: 0,
                     connection_timeout: Duration::from_secs(30),
                 },
                 true,

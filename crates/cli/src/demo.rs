@@ -1,0 +1,245 @@
+//! `billhub up --demo`: a demo organization with credentials for every dialect and a few bills,
+//! and `./var/demo.env` with `export` lines so the docs' curl examples work as written.
+
+use std::fmt::Write as _;
+
+use anyhow::Context;
+use billhub_core::{Currency, PaymentRule};
+use billhub_store::repo::collections::NewCollection;
+use billhub_store::{AccountInput, NewBill, NewOrganization, Store};
+use time::{Duration, OffsetDateTime, UtcOffset};
+
+pub const DEMO_ORG_CODE: &str = "DEMOORG1";
+pub const DEMO_ENV_FILE: &str = "./var/demo.env";
+
+fn bill(
+    org: i64,
+    currency: Currency,
+    billed: i64,
+    bill_date: time::Date,
+    invoice: Option<&str>,
+    name: &str,
+    vas: Vec<(String, String)>,
+    valid_until: Option<OffsetDateTime>,
+) -> NewBill {
+    NewBill {
+        organization_id: org,
+        account_id: 0,
+        collection_id: None,
+        invoice_number: invoice.map(String::from),
+        ref1: String::new(),
+        ref2: String::new(),
+        name: name.into(),
+        description: name.into(),
+        currency,
+        billed,
+        items: vec![],
+        bill_date,
+        due_date: Some(bill_date + Duration::days(30)),
+        valid_until,
+        rule: PaymentRule::Exact,
+        source: "demo".into(),
+        extra: "{}".into(),
+        va_numbers: vas,
+    }
+}
+
+/// Creates (or, on a later run, refreshes the credentials of) the demo organization, and writes
+/// the demo environment file. Prints how to call each gateway.
+pub fn create(store: &Store, public_url: Option<&str>) -> anyhow::Result<()> {
+    let now = OffsetDateTime::now_utc();
+    let offset = UtcOffset::from_hms(7, 0, 0).context("offset")?;
+    let (org, fresh) = match store.organization_by_code(DEMO_ORG_CODE)? {
+        Some(o) => (o, false),
+        None => (
+            store.create_organization(
+                &NewOrganization {
+                    code: Some(DEMO_ORG_CODE.into()),
+                    name: "Demo Biller".into(),
+                    utc_offset: offset,
+                    locale: "en".into(),
+                    settlement: Some(billhub_core::SettlementMode::Open),
+                    va_prefixes: vec!["009902".into()],
+                },
+                now,
+            )?,
+            true,
+        ),
+    };
+    let mut env: Vec<(&str, String)> = vec![
+        ("DEMO_ORG_CODE", org.code.clone()),
+        ("DEMO_ORG_ID", org.id.to_string()),
+    ];
+    let b24 = store.create_credential(org.id, "bill24", false, now)?;
+    env.push(("BILL24_TOKEN", b24.token.unwrap_or_default()));
+    // A fresh organization gets the signature key with its first collections credential;
+    // later runs rotate it so that it can be shown again.
+    let col = store.create_credential(org.id, "collections", !fresh, now)?;
+    env.push(("COLLECTIONS_TOKEN", col.access_token.unwrap_or_default()));
+    env.push((
+        "COLLECTIONS_SIGNATURE_KEY",
+        col.signature_key.unwrap_or_default(),
+    ));
+    let va = store.create_credential(org.id, "va", false, now)?;
+    env.push(("VA_CLIENT_ID", va.client_id.unwrap_or_default()));
+    env.push(("VA_CLIENT_SECRET", va.client_secret.unwrap_or_default()));
+    env.push(("VA_API_KEY", va.api_key.unwrap_or_default()));
+    let bank = store.create_channel("Demo Bank", "va", now)?;
+    store.enroll(bank.id, org.id, now)?;
+    env.push(("VA_BANK_CLIENT_ID", bank.client_id.unwrap_or_default()));
+    env.push((
+        "VA_BANK_CLIENT_SECRET",
+        bank.client_secret.unwrap_or_default(),
+    ));
+    env.push(("VA_BANK_API_KEY", bank.api_key.unwrap_or_default()));
+    let net = store.create_channel("Demo Terminals", "postpaid", now)?;
+    store.enroll(net.id, org.id, now)?;
+    env.push(("POSTPAID_USER", net.username.unwrap_or_default()));
+    env.push(("POSTPAID_PASSWORD", net.password.unwrap_or_default()));
+    let console = store.create_credential(org.id, "console", false, now)?;
+    env.push(("CONSOLE_TOKEN", console.token.unwrap_or_default()));
+
+    if fresh {
+        let collection = store.create_collection(
+            org.id,
+            &NewCollection {
+                name: "Demo collection".into(),
+                webhook_url: None,
+                redirect_url: None,
+            },
+            now,
+        )?;
+        store.set_setting(org.id, "locale", "en", now)?;
+        let today = now.to_offset(offset).date();
+        let last_month = today - Duration::days(30);
+        let khmer = AccountInput {
+            code: "CU003035".into(),
+            name: "ញ៉េប នីម".into(),
+            name_latin: "Nheb Nim".into(),
+            phone: "010888999".into(),
+            ..Default::default()
+        };
+        store.create_bill_for_account(
+            &khmer,
+            &bill(
+                org.id,
+                Currency::KHR,
+                500_000,
+                last_month,
+                None,
+                "Water bill",
+                vec![],
+                None,
+            ),
+            now,
+        )?;
+        store.create_bill_for_account(
+            &khmer,
+            &bill(
+                org.id,
+                Currency::KHR,
+                500_000,
+                today,
+                None,
+                "Water bill",
+                vec![],
+                None,
+            ),
+            now,
+        )?;
+        let card = AccountInput {
+            code: "CARD123456".into(),
+            name: "Richard Hammond".into(),
+            ..Default::default()
+        };
+        store.create_bill_for_account(
+            &card,
+            &bill(
+                org.id,
+                Currency::EUR,
+                6_500,
+                last_month,
+                Some("INV-10004567"),
+                "Installment 1",
+                vec![],
+                None,
+            ),
+            now,
+        )?;
+        store.create_bill_for_account(
+            &card,
+            &bill(
+                org.id,
+                Currency::EUR,
+                6_000,
+                today,
+                Some("INV-10004568"),
+                "Installment 2",
+                vec![],
+                None,
+            ),
+            now,
+        )?;
+        let va_acc = AccountInput {
+            code: "1234567890".into(),
+            name: "Budi Santoso".into(),
+            ..Default::default()
+        };
+        store.create_bill_for_account(
+            &va_acc,
+            &bill(
+                org.id,
+                Currency::IDR,
+                10_000_000,
+                today,
+                Some("INV01/TRX000001"),
+                "SPP Jan 22",
+                vec![("009902".into(), "1234567890".into())],
+                Some(now + Duration::days(90)),
+            ),
+            now,
+        )?;
+        env.push(("DEMO_COLLECTION", collection.code));
+    } else {
+        let existing = store.collections_page(org.id, 0, 1)?;
+        if let Some(c) = existing.items.first() {
+            env.push(("DEMO_COLLECTION", c.code.clone()));
+        }
+    }
+
+    let mut file = String::from(
+        "# billhub demo credentials, written by `billhub up --demo`. Secrets: keep private.\n",
+    );
+    for (k, v) in &env {
+        let _ = writeln!(file, "export {k}='{v}'");
+    }
+    if let Some(dir) = std::path::Path::new(DEMO_ENV_FILE).parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(DEMO_ENV_FILE, &file)
+        .with_context(|| format!("cannot write {DEMO_ENV_FILE}"))?;
+    let base = |port: u16| {
+        public_url
+            .map(String::from)
+            .unwrap_or_else(|| format!("http://127.0.0.1:{port}"))
+    };
+    eprintln!(
+        "\nDemo organization {} (id {}) is ready{}. Credentials are in {DEMO_ENV_FILE}:\n\n  source {DEMO_ENV_FILE}\n\n\
+         Bill24 inquiry:\n  curl -s {}/proxy -H \"token: $BILL24_TOKEN\" -H 'Content-Type: application/json' -d '{{\"consumer_code\":\"CU003035\"}}'\n\
+         Collections:\n  curl -s {}/api/collections -H \"Authorization: Bearer $COLLECTIONS_TOKEN\" -H 'Accept: application/json'\n\
+         VA token:\n  curl -s {}/oauth/token -H 'Content-Type: application/json' -d \"{{\\\"grant_type\\\":\\\"client_credentials\\\",\\\"client_id\\\":\\\"$VA_CLIENT_ID\\\",\\\"client_secret\\\":\\\"$VA_CLIENT_SECRET\\\",\\\"scope\\\":\\\"*\\\"}}\"\n\
+         Postpaid ping:\n  curl -s {}/ping\n\nSee docs/dialects/*.md for every endpoint.\n",
+        org.code,
+        org.id,
+        if fresh {
+            ""
+        } else {
+            " (existing; new credentials issued)"
+        },
+        base(8081),
+        base(8082),
+        base(8083),
+        base(8084),
+    );
+    Ok(())
+}

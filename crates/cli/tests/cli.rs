@@ -1,0 +1,614 @@
+//! The `billhub` binary against fresh databases (both backends), and `billhub up --demo`.
+
+use std::io::{Read, Write};
+use std::process::{Command, Output};
+
+use billhub_store::testing::TestDb;
+use serde_json::Value;
+
+fn billhub(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_billhub"))
+        .args(args)
+        .env("BILLHUB_DATABASE_URL", &db.url)
+        .env("BILLHUB_MASTER_KEY", db.master_key().to_hex())
+        .env("BILLHUB_LOG", "warn")
+        .output()
+        .expect("run billhub")
+}
+
+fn ok_json(db: &TestDb, args: &[&str]) -> Value {
+    let out = billhub(db, args);
+    assert!(
+        out.status.success(),
+        "billhub {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn fails_with(db: &TestDb, args: &[&str], needle: &str) {
+    let out = billhub(db, args);
+    assert!(!out.status.success(), "billhub {args:?} should fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(needle),
+        "stderr of {args:?} lacks `{needle}`: {err}"
+    );
+}
+
+fn organizations_credentials_channels(db: TestDb) {
+    let org = ok_json(
+        &db,
+        &[
+            "org",
+            "create",
+            "--code",
+            "SCHOOL01",
+            "--name",
+            "School",
+            "--utc-offset",
+            "+07:00",
+            "--va-prefix",
+            "009902",
+            "--settlement",
+            "total",
+            "--json",
+        ],
+    );
+    assert!(org["id"].as_i64().unwrap() > 0);
+    assert_eq!(org["code"], "SCHOOL01");
+    assert_eq!(org["utc_offset"], "+07:00");
+    fails_with(
+        &db,
+        &["org", "create", "--code", "SCHOOL01", "--name", "Again"],
+        "taken",
+    );
+    fails_with(
+        &db,
+        &[
+            "org",
+            "create",
+            "--code",
+            "OTHER001",
+            "--name",
+            "Other",
+            "--va-prefix",
+            "009902",
+        ],
+        "another organization",
+    );
+    fails_with(
+        &db,
+        &[
+            "org",
+            "create",
+            "--code",
+            "OTHER001",
+            "--name",
+            "Other",
+            "--utc-offset",
+            "7",
+        ],
+        "--utc-offset",
+    );
+
+    let out = billhub(
+        &db,
+        &["org", "set", "SCHOOL01", "bill24.statement_months", "6"],
+    );
+    assert!(out.status.success());
+    fails_with(
+        &db,
+        &["org", "set", "SCHOOL01", "settlement", "sometimes"],
+        "settlement",
+    );
+    fails_with(&db, &["org", "set", "SCHOOL01", "no.such", "1"], "no.such");
+    fails_with(
+        &db,
+        &["org", "set", "NOSUCHORG", "settlement", "open"],
+        "NOSUCHORG",
+    );
+    let shown = ok_json(&db, &["org", "show", "SCHOOL01", "--json"]);
+    assert_eq!(shown["settings"]["bill24.statement_months"], "6");
+    assert_eq!(shown["settings"]["settlement"], "total");
+    assert_eq!(shown["va_prefixes"][0], "009902");
+
+    let b24 = ok_json(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--org",
+            "SCHOOL01",
+            "--dialect",
+            "bill24",
+            "--json",
+        ],
+    );
+    let token = b24["token"].as_str().unwrap();
+    assert!(token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()));
+    let col = ok_json(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--org",
+            "SCHOOL01",
+            "--dialect",
+            "collections",
+            "--json",
+        ],
+    );
+    assert!(col["access_token"].as_str().unwrap().len() >= 32);
+    assert!(col["signature_key"].as_str().unwrap().len() >= 32);
+    let col2 = ok_json(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--org",
+            "SCHOOL01",
+            "--dialect",
+            "collections",
+            "--json",
+        ],
+    );
+    assert!(col2.get("signature_key").is_none());
+    let col3 = ok_json(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--org",
+            "SCHOOL01",
+            "--dialect",
+            "collections",
+            "--rotate-signature-key",
+            "--json",
+        ],
+    );
+    assert_ne!(col3["signature_key"], col["signature_key"]);
+    let va = ok_json(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--org",
+            "SCHOOL01",
+            "--dialect",
+            "va",
+            "--json",
+        ],
+    );
+    for k in ["client_id", "client_secret", "api_key"] {
+        assert!(!va[k].as_str().unwrap().is_empty(), "{k}");
+    }
+    let console = ok_json(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--org",
+            "SCHOOL01",
+            "--dialect",
+            "console",
+            "--json",
+        ],
+    );
+    assert!(console["token"].is_string());
+    fails_with(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--org",
+            "SCHOOL01",
+            "--dialect",
+            "nope",
+        ],
+        "nope",
+    );
+
+    let bank = ok_json(
+        &db,
+        &[
+            "channel",
+            "create",
+            "--name",
+            "Bank",
+            "--dialect",
+            "va",
+            "--json",
+        ],
+    );
+    assert!(
+        bank["id"].as_i64().unwrap() > 0
+            && bank["client_id"].is_string()
+            && bank["api_key"].is_string()
+    );
+    let net = ok_json(
+        &db,
+        &[
+            "channel",
+            "create",
+            "--name",
+            "Shops",
+            "--dialect",
+            "postpaid",
+            "--json",
+        ],
+    );
+    assert!(net["username"].is_string() && net["password"].is_string());
+    let id = net["id"].as_i64().unwrap().to_string();
+    assert!(
+        billhub(
+            &db,
+            &["channel", "enroll", "--channel", &id, "--org", "SCHOOL01"]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        db.is_enrolled(net["id"].as_i64().unwrap(), org["id"].as_i64().unwrap())
+            .unwrap()
+    );
+    fails_with(
+        &db,
+        &[
+            "channel",
+            "enroll",
+            "--channel",
+            "99999",
+            "--org",
+            "SCHOOL01",
+        ],
+        "channel 99999",
+    );
+}
+
+fn bills(db: TestDb) {
+    ok_json(
+        &db,
+        &[
+            "org",
+            "create",
+            "--code",
+            "WATER001",
+            "--name",
+            "Water",
+            "--utc-offset",
+            "+07:00",
+            "--va-prefix",
+            "009903",
+            "--json",
+        ],
+    );
+    let b = ok_json(
+        &db,
+        &[
+            "bill",
+            "create",
+            "--org",
+            "WATER001",
+            "--account",
+            "CU003035",
+            "--account-name",
+            "ញ៉េប នីម",
+            "--account-name-latin",
+            "Nheb Nim",
+            "--phone",
+            "010888999",
+            "--currency",
+            "KHR",
+            "--amount",
+            "5000",
+            "--bill-date",
+            "2025-09-01",
+            "--due-date",
+            "2025-09-30",
+            "--json",
+        ],
+    );
+    let public_no = b["public_no"].as_str().unwrap();
+    assert_eq!(public_no.len(), 8);
+    assert!(public_no.bytes().all(|c| c.is_ascii_alphanumeric()));
+    assert_eq!(b["amount"], "5000.00");
+    assert_eq!(b["status"], "active");
+    let bill = db.bill(b["id"].as_i64().unwrap()).unwrap();
+    assert_eq!(
+        (bill.billed, bill.bill_date.to_string().as_str()),
+        (500_000, "2025-09-01")
+    );
+    let account = db.account(bill.account_id).unwrap();
+    assert_eq!(
+        (
+            account.name.as_str(),
+            account.name_latin.as_str(),
+            account.phone.as_str()
+        ),
+        ("ញ៉េប នីម", "Nheb Nim", "010888999")
+    );
+
+    let p = ok_json(
+        &db,
+        &[
+            "bill",
+            "create",
+            "--org",
+            "WATER001",
+            "--account",
+            "A2",
+            "--currency",
+            "USD",
+            "--amount",
+            "10.50",
+            "--rule",
+            "partial",
+            "--min-amount",
+            "2",
+            "--invoice-number",
+            "INV-1",
+            "--json",
+        ],
+    );
+    let bill = db.bill(p["id"].as_i64().unwrap()).unwrap();
+    assert_eq!(
+        bill.rule,
+        billhub_core::PaymentRule::Partial { minimum: Some(200) }
+    );
+    assert_eq!(bill.invoice_number, "INV-1");
+    let v = ok_json(
+        &db,
+        &[
+            "bill",
+            "create",
+            "--org",
+            "WATER001",
+            "--account",
+            "1234567890",
+            "--currency",
+            "IDR",
+            "--amount",
+            "100000",
+            "--va-number",
+            "0099031234567890",
+            "--valid-until",
+            "2099-01-01T00:00:00+07:00",
+            "--json",
+        ],
+    );
+    assert_eq!(v["va_numbers"][0], "0099031234567890");
+
+    fails_with(
+        &db,
+        &[
+            "bill",
+            "create",
+            "--org",
+            "WATER001",
+            "--account",
+            "A",
+            "--currency",
+            "USD",
+            "--amount",
+            "10.505",
+        ],
+        "--amount",
+    );
+    fails_with(
+        &db,
+        &[
+            "bill",
+            "create",
+            "--org",
+            "WATER001",
+            "--account",
+            "A",
+            "--currency",
+            "XYZ",
+            "--amount",
+            "1",
+        ],
+        "--currency",
+    );
+    fails_with(
+        &db,
+        &[
+            "bill",
+            "create",
+            "--org",
+            "WATER001",
+            "--account",
+            "A",
+            "--currency",
+            "USD",
+            "--amount",
+            "0",
+        ],
+        "positive",
+    );
+    fails_with(
+        &db,
+        &[
+            "bill",
+            "create",
+            "--org",
+            "WATER001",
+            "--account",
+            "A",
+            "--currency",
+            "USD",
+            "--amount",
+            "1",
+            "--bill-date",
+            "01/09/2025",
+        ],
+        "--bill-date",
+    );
+    fails_with(
+        &db,
+        &[
+            "bill",
+            "create",
+            "--org",
+            "WATER001",
+            "--account",
+            "A",
+            "--currency",
+            "USD",
+            "--amount",
+            "1",
+            "--min-amount",
+            "1",
+        ],
+        "--min-amount",
+    );
+    fails_with(
+        &db,
+        &[
+            "bill",
+            "create",
+            "--org",
+            "WATER001",
+            "--account",
+            "B",
+            "--currency",
+            "IDR",
+            "--amount",
+            "1",
+            "--va-number",
+            "0099031234567890",
+        ],
+        "still payable",
+    );
+    fails_with(
+        &db,
+        &[
+            "bill",
+            "create",
+            "--org",
+            "WATER001",
+            "--account",
+            "B",
+            "--currency",
+            "IDR",
+            "--amount",
+            "1",
+            "--va-number",
+            "12345",
+        ],
+        "--va-number",
+    );
+
+    let check = billhub(&db, &["check"]);
+    assert!(check.status.success());
+    assert!(String::from_utf8_lossy(&check.stdout).contains("no unapplied money"));
+}
+
+billhub_store::backend_tests!(organizations_credentials_channels, bills);
+
+#[test]
+fn bad_configuration_names_the_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_billhub"))
+        .args(["migrate"])
+        .env(
+            "BILLHUB_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        )
+        .env_remove("BILLHUB_MASTER_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BILLHUB_MASTER_KEY"));
+    let out = Command::new(env!("CARGO_BIN_EXE_billhub"))
+        .args(["migrate"])
+        .env(
+            "BILLHUB_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/billhub_missing_db",
+        )
+        .env("BILLHUB_MASTER_KEY", "11".repeat(32))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("billhub_missing_db"));
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, buf))
+}
+
+/// `billhub up --demo` on the embedded default serves every gateway's shared endpoints, and
+/// writes the demo environment file.
+#[test]
+fn up_demo_serves_all_four_gateways() {
+    let dir = std::env::temp_dir().join(format!("billhub-up-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_billhub"))
+        .args(["up", "--demo"])
+        .current_dir(&dir)
+        .env_remove("BILLHUB_DATABASE_URL")
+        .env_remove("BILLHUB_MASTER_KEY")
+        .env_remove("BILLHUB_PUBLIC_URL")
+        .env("BILLHUB_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) for the last gateway to accept connections.
+    let mut up = false;
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("billhub up exited early: {status}");
+        }
+        if http_get(8084, "/healthz").is_some() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let result = std::panic::catch_unwind(|| {
+        assert!(up, "billhub up did not start");
+        for port in [8081u16, 8082, 8083, 8084] {
+            assert_eq!(
+                http_get(port, "/healthz").unwrap().0,
+                200,
+                "healthz on {port}"
+            );
+            let (status, body) = http_get(port, "/readyz").unwrap();
+            assert_eq!(status, 200, "readyz on {port}: {body}");
+            assert!(body.contains("sqlite"), "{body}");
+            let (status, body) = http_get(port, "/metrics").unwrap();
+            assert_eq!(status, 200, "metrics on {port}");
+            assert!(body.contains("billhub_"), "{body}");
+        }
+        let env = std::fs::read_to_string(dir.join("var/demo.env")).unwrap();
+        for k in [
+            "BILL24_TOKEN",
+            "COLLECTIONS_TOKEN",
+            "VA_API_KEY",
+            "POSTPAID_PASSWORD",
+            "DEMO_COLLECTION",
+        ] {
+            assert!(
+                env.contains(&format!("export {k}=")),
+                "{k} missing from demo.env"
+            );
+        }
+        assert!(dir.join("var/billhub.sqlite3").exists());
+        assert!(dir.join("var/master.key").exists());
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
