@@ -7,6 +7,7 @@
 //! - replay: N repeats of already posted references (the idempotent path);
 //! - account: N open-mode account payments spread over 24 bills (reads every bill);
 //! - contended: 8 threads posting N payments to one account at once.
+//!
 //! Prints each as microseconds per operation and as a ratio to the baseline. Machines here are
 //! shared and noisy: compare ratios, not absolute numbers.
 //!
@@ -68,14 +69,28 @@ fn run(db: TestDb, n: usize) -> Result<(), StoreError> {
     let now = OffsetDateTime::now_utc();
     let org = db
         .create_organization(
-            &NewOrganization { code: Some("BENCH001".into()), name: "Bench".into(), utc_offset: UtcOffset::UTC, locale: "en".into(), settlement: None, va_prefixes: vec![] },
+            &NewOrganization {
+                code: Some("BENCH001".into()),
+                name: "Bench".into(),
+                utc_offset: UtcOffset::UTC,
+                locale: "en".into(),
+                settlement: None,
+                va_prefixes: vec![],
+            },
             now,
         )?
         .id;
     let mut bills = Vec::with_capacity(n);
     for i in 0..n {
-        let acc = AccountInput { code: format!("A{i}"), ..Default::default() };
-        bills.push(db.create_bill_for_account(&acc, &new_bill(org, 1000), now)?.1.id);
+        let acc = AccountInput {
+            code: format!("A{i}"),
+            ..Default::default()
+        };
+        bills.push(
+            db.create_bill_for_account(&acc, &new_bill(org, 1000), now)?
+                .1
+                .id,
+        );
     }
 
     let start = Instant::now();
@@ -86,24 +101,50 @@ fn run(db: TestDb, n: usize) -> Result<(), StoreError> {
 
     let start = Instant::now();
     for (i, id) in bills.iter().enumerate() {
-        db.post_payment(&request(org, PaymentTarget::Bill { bill_id: *id }, format!("p{i}"), 1000), now)?;
+        db.post_payment(
+            &request(
+                org,
+                PaymentTarget::Bill { bill_id: *id },
+                format!("p{i}"),
+                1000,
+            ),
+            now,
+        )?;
     }
     let post = per_op(start, n);
 
     let start = Instant::now();
     for (i, id) in bills.iter().enumerate() {
-        db.post_payment(&request(org, PaymentTarget::Bill { bill_id: *id }, format!("p{i}"), 1000), now)?;
+        db.post_payment(
+            &request(
+                org,
+                PaymentTarget::Bill { bill_id: *id },
+                format!("p{i}"),
+                1000,
+            ),
+            now,
+        )?;
     }
     let replay = per_op(start, n);
 
-    let acc = AccountInput { code: "SPREAD".into(), ..Default::default() };
+    let acc = AccountInput {
+        code: "SPREAD".into(),
+        ..Default::default()
+    };
     let mut account_id = 0;
     for _ in 0..24 {
-        account_id = db.create_bill_for_account(&acc, &new_bill(org, 1_000_000_000), now)?.0.id;
+        account_id = db
+            .create_bill_for_account(&acc, &new_bill(org, 1_000_000_000), now)?
+            .0
+            .id;
     }
     let start = Instant::now();
     for i in 0..n {
-        let t = PaymentTarget::Account { account_id, mode: Some(SettlementMode::Open), chosen: None };
+        let t = PaymentTarget::Account {
+            account_id,
+            mode: Some(SettlementMode::Open),
+            chosen: None,
+        };
         db.post_payment(&request(org, t, format!("a{i}"), 100), now)?;
     }
     let account = per_op(start, n);
@@ -115,7 +156,11 @@ fn run(db: TestDb, n: usize) -> Result<(), StoreError> {
             let store = db.store.clone();
             std::thread::spawn(move || -> Result<(), StoreError> {
                 for i in 0..n / threads {
-                    let target = PaymentTarget::Account { account_id, mode: Some(SettlementMode::Open), chosen: None };
+                    let target = PaymentTarget::Account {
+                        account_id,
+                        mode: Some(SettlementMode::Open),
+                        chosen: None,
+                    };
                     store.post_payment(&request(org, target, format!("c{t}-{i}"), 100), now)?;
                 }
                 Ok(())
@@ -123,12 +168,16 @@ fn run(db: TestDb, n: usize) -> Result<(), StoreError> {
         })
         .collect();
     for h in handles {
-        h.join().map_err(|_| StoreError::Busy("bench thread panicked".into()))??;
+        h.join()
+            .map_err(|_| StoreError::Busy("bench thread panicked".into()))??;
     }
     let contended = per_op(start, (n / threads) * threads);
 
     println!("backend: {} (n = {n})", db.backend().name());
-    println!("  {:<44} {:>10.1} us/op   ratio 1.00", "baseline: one-row read transaction", baseline);
+    println!(
+        "  {:<44} {:>10.1} us/op   ratio 1.00",
+        "baseline: one-row read transaction", baseline
+    );
     for (name, v) in [
         ("post: payment on its own exact bill", post),
         ("replay: same reference again", replay),
@@ -141,7 +190,10 @@ fn run(db: TestDb, n: usize) -> Result<(), StoreError> {
 }
 
 fn main() -> Result<(), StoreError> {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(400);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(400);
     run(TestDb::sqlite(), n)?;
     run(TestDb::postgres(), n)?;
     Ok(())

@@ -19,8 +19,6 @@ fn bill(
     bill_date: time::Date,
     invoice: Option<&str>,
     name: &str,
-    vas: Vec<(String, String)>,
-    valid_until: Option<OffsetDateTime>,
 ) -> NewBill {
     NewBill {
         organization_id: org,
@@ -36,11 +34,11 @@ fn bill(
         items: vec![],
         bill_date,
         due_date: Some(bill_date + Duration::days(30)),
-        valid_until,
+        valid_until: None,
         rule: PaymentRule::Exact,
         source: "demo".into(),
         extra: "{}".into(),
-        va_numbers: vas,
+        va_numbers: vec![],
     }
 }
 
@@ -128,23 +126,12 @@ pub fn create(store: &Store, public_url: Option<&str>) -> anyhow::Result<()> {
                 last_month,
                 None,
                 "Water bill",
-                vec![],
-                None,
             ),
             now,
         )?;
         store.create_bill_for_account(
             &khmer,
-            &bill(
-                org.id,
-                Currency::KHR,
-                500_000,
-                today,
-                None,
-                "Water bill",
-                vec![],
-                None,
-            ),
+            &bill(org.id, Currency::KHR, 500_000, today, None, "Water bill"),
             now,
         )?;
         let card = AccountInput {
@@ -161,8 +148,6 @@ pub fn create(store: &Store, public_url: Option<&str>) -> anyhow::Result<()> {
                 last_month,
                 Some("INV-10004567"),
                 "Installment 1",
-                vec![],
-                None,
             ),
             now,
         )?;
@@ -175,8 +160,6 @@ pub fn create(store: &Store, public_url: Option<&str>) -> anyhow::Result<()> {
                 today,
                 Some("INV-10004568"),
                 "Installment 2",
-                vec![],
-                None,
             ),
             now,
         )?;
@@ -187,16 +170,18 @@ pub fn create(store: &Store, public_url: Option<&str>) -> anyhow::Result<()> {
         };
         store.create_bill_for_account(
             &va_acc,
-            &bill(
-                org.id,
-                Currency::IDR,
-                10_000_000,
-                today,
-                Some("INV01/TRX000001"),
-                "SPP Jan 22",
-                vec![("009902".into(), "1234567890".into())],
-                Some(now + Duration::days(90)),
-            ),
+            &NewBill {
+                va_numbers: vec![("009902".into(), "1234567890".into())],
+                valid_until: Some(now + Duration::days(90)),
+                ..bill(
+                    org.id,
+                    Currency::IDR,
+                    10_000_000,
+                    today,
+                    Some("INV01/TRX000001"),
+                    "SPP Jan 22",
+                )
+            },
             now,
         )?;
         env.push(("DEMO_COLLECTION", collection.code));

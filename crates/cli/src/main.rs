@@ -134,7 +134,7 @@ enum ChannelCommand {
 #[derive(Subcommand)]
 enum BillCommand {
     /// Publish a bill without any dialect.
-    Create(BillCreate),
+    Create(Box<BillCreate>),
 }
 
 #[derive(Args)]

@@ -1,5 +1,7 @@
 //! The `billhub` binary against fresh databases (both backends), and `billhub up --demo`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken expectation
+
 use std::io::{Read, Write};
 use std::process::{Command, Output};
 

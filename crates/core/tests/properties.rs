@@ -1,5 +1,7 @@
 //! Property tests of the core rules.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken expectation
+
 use billhub_core::bill::{BillTransition, transition};
 use billhub_core::rules::{Target, decide};
 use billhub_core::statement::{EntryKind, LedgerEntry, account_statement};

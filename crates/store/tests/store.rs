@@ -1,6 +1,8 @@
 //! The store suite: every test runs on a fresh SQLite file (`sqlite::...`) and on a fresh
 //! PostgreSQL database (`postgres::...`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken expectation
+
 use std::sync::{Arc, Barrier};
 
 use billhub_core::{BillStatus, Currency, Money, PaymentRule, Rejection, SettlementMode};

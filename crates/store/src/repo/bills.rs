@@ -164,6 +164,7 @@ pub(crate) fn load_account(conn: &mut AnyConnection, id: i64) -> StoreResult<Acc
 }
 
 /// Appends to a bill's history.
+#[allow(clippy::too_many_arguments)] // mirrors the bill_events columns one to one
 pub(crate) fn append_event(
     conn: &mut AnyConnection,
     bill_id: i64,

@@ -91,6 +91,8 @@ pub struct CreatedChannel {
 }
 
 type CredRow = (i64, Option<i64>, Option<i64>, String);
+/// A credential row with one of its stored hashes.
+type CredHashRow = (i64, Option<i64>, Option<i64>, String, Option<String>);
 
 fn info(row: CredRow) -> StoreResult<CredentialInfo> {
     let (id, org, channel, dialect) = row;
@@ -332,20 +334,19 @@ impl Store {
         }
         let hash = hash_token(token);
         self.read(|conn| {
-            let row: Option<(i64, Option<i64>, Option<i64>, String, Option<String>)> =
-                credentials::table
-                    .filter(credentials::token_hash.eq(&hash))
-                    .filter(credentials::dialect.eq(dialect))
-                    .filter(credentials::active.eq(true))
-                    .select((
-                        credentials::id,
-                        credentials::organization_id,
-                        credentials::channel_id,
-                        credentials::dialect,
-                        credentials::token_hash,
-                    ))
-                    .first(conn)
-                    .optional()?;
+            let row: Option<CredHashRow> = credentials::table
+                .filter(credentials::token_hash.eq(&hash))
+                .filter(credentials::dialect.eq(dialect))
+                .filter(credentials::active.eq(true))
+                .select((
+                    credentials::id,
+                    credentials::organization_id,
+                    credentials::channel_id,
+                    credentials::dialect,
+                    credentials::token_hash,
+                ))
+                .first(conn)
+                .optional()?;
             match row {
                 // The index lookup found it; compare again in constant time for good measure.
                 Some((id, o, c, d, Some(stored))) if hex_eq(&stored, &hash) => {
@@ -363,19 +364,18 @@ impl Store {
         client_secret: &str,
     ) -> StoreResult<Option<CredentialInfo>> {
         self.read(|conn| {
-            let row: Option<(i64, Option<i64>, Option<i64>, String, Option<String>)> =
-                credentials::table
-                    .filter(credentials::client_id.eq(client_id))
-                    .filter(credentials::active.eq(true))
-                    .select((
-                        credentials::id,
-                        credentials::organization_id,
-                        credentials::channel_id,
-                        credentials::dialect,
-                        credentials::client_secret_hash,
-                    ))
-                    .first(conn)
-                    .optional()?;
+            let row: Option<CredHashRow> = credentials::table
+                .filter(credentials::client_id.eq(client_id))
+                .filter(credentials::active.eq(true))
+                .select((
+                    credentials::id,
+                    credentials::organization_id,
+                    credentials::channel_id,
+                    credentials::dialect,
+                    credentials::client_secret_hash,
+                ))
+                .first(conn)
+                .optional()?;
             match row {
                 Some((id, o, c, d, Some(stored)))
                     if hex_eq(&stored, &hash_token(client_secret)) =>

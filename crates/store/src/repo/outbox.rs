@@ -82,6 +82,19 @@ pub struct Target {
     pub url: String,
 }
 
+/// A delivery joined with its event, as listed for operators.
+type DeliveryRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    i32,
+    time::PrimitiveDateTime,
+    String,
+    Option<i32>,
+);
+
 type EventRow = (
     i64,
     String,
@@ -107,6 +120,7 @@ fn event_from_row(r: EventRow) -> NotificationEvent {
 }
 
 /// Inside a transaction: records an event and one pending delivery per target.
+#[allow(clippy::too_many_arguments)] // one flat call per event kind reads better than a builder here
 pub fn enqueue_event(
     conn: &mut AnyConnection,
     organization_id: i64,
@@ -277,17 +291,7 @@ impl Store {
         organization_id: i64,
     ) -> StoreResult<Vec<DeliveryRecord>> {
         self.read(|conn| {
-            let rows: Vec<(
-                i64,
-                i64,
-                String,
-                String,
-                String,
-                i32,
-                time::PrimitiveDateTime,
-                String,
-                Option<i32>,
-            )> = nd::table
+            let rows: Vec<DeliveryRow> = nd::table
                 .inner_join(ne::table)
                 .filter(ne::organization_id.eq(organization_id))
                 .order(nd::id.asc())
