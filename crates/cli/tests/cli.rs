@@ -551,6 +551,12 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 /// writes the demo environment file.
 #[test]
 fn up_demo_serves_all_four_gateways() {
+    for port in [8081u16, 8082, 8083, 8084] {
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "port {port} is taken (another `billhub up`?): this test needs 8081-8084 free"
+        );
+    }
     let dir = std::env::temp_dir().join(format!("billhub-up-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_billhub"))
