@@ -1,11 +1,34 @@
 //! # bill24-proxy
 //!
-//! The bill24 dialect (skeleton: the dialect's routes come in its own issue).
+//! The Bill24 Merchant Proxy dialect: billhub is the biller side for every organization it
+//! hosts. Bill24 calls `POST /proxy` (amount due for a consumer code), `POST /pending_bills`
+//! (the account statement with digital bill links) and `POST /webhook` (payment notification,
+//! both documented payload generations). Every call carries the organization's Bill24 token in
+//! the `token` header (the webhook may instead come from an allow-listed address).
+//!
+//! Modules: [`wire`] (Bill24's shapes and date formats), [`auth`], [`routes`] (thin handlers),
+//! [`inquiry`] (what the proxy and the statement answer), [`webhook`] (recording payments),
+//! [`codes`] (the one table of answer codes and messages).
+//!
+//! ## Errors
+//! Business answers are Merchant Proxy codes 0-4 with HTTP 200 ([`codes::Code`], mapped from
+//! core's `Rejection` in [`codes::code_for`]). Malformed requests are HTTP 400 and auth failures
+//! HTTP 401, in the same envelope with `code` = the HTTP status. Store failures are logged with
+//! their cause (`tracing::error!`) and answered as a generic internal error; plumbing failures
+//! ([`PlumbingError`]) render in the same envelope. The webhook answers in Bill24's webhook reply
+//! shape `{"status", "message"}` instead.
 
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use billhub_http::{Gateway, PlumbingError};
+
+pub mod auth;
+pub mod codes;
+pub mod inquiry;
+pub mod routes;
+pub mod webhook;
+pub mod wire;
 
 /// The bill24 gateway.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,9 +48,41 @@ impl Gateway for Bill24Gateway {
         "127.0.0.1:8081"
     }
 
-    fn configure(&self, _cfg: &mut web::ServiceConfig) {}
+    fn configure(&self, cfg: &mut web::ServiceConfig) {
+        routes::configure(cfg);
+    }
 
     fn render_error(&self, err: &PlumbingError) -> HttpResponse {
-        HttpResponse::build(err.status()).json(serde_json::json!({ "message": err.message() }))
+        routes::plumbing_error(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every plumbing failure renders as the Merchant Proxy envelope with `code` = the status.
+    #[actix_web::test]
+    async fn plumbing_errors_in_the_envelope() {
+        let all = [
+            PlumbingError::PayloadTooLarge { limit: 10 },
+            PlumbingError::NotFound,
+            PlumbingError::MethodNotAllowed,
+            PlumbingError::Timeout,
+            PlumbingError::BadRequest("The body is broken.".into()),
+            PlumbingError::TooManyRequests,
+            PlumbingError::Internal,
+        ];
+        for err in all {
+            let resp = Bill24Gateway.render_error(&err);
+            assert_eq!(resp.status(), err.status());
+            let body = actix_web::body::to_bytes(resp.into_body()).await.unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["code"], serde_json::json!(err.status().as_u16()));
+            assert_eq!(v["message"], serde_json::json!(err.message()));
+            assert!(!v["message_kh"].as_str().unwrap().is_empty());
+            assert_eq!(v["data"], serde_json::Value::Null);
+            assert_eq!(v.as_object().unwrap().len(), 4);
+        }
     }
 }

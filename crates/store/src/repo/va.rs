@@ -190,7 +190,13 @@ fn filtered_bills(
 ) -> bills::BoxedQuery<'static, MultiBackend> {
     let mut q = bills::table
         .filter(bills::organization_id.eq(organization_id))
-        .filter(bills::id.eq_any(va_numbers::table.select(va_numbers::bill_id)))
+        .filter(
+            bills::id.eq_any(
+                va_numbers::table
+                    .filter(va_numbers::organization_id.eq(organization_id))
+                    .select(va_numbers::bill_id),
+            ),
+        )
         .into_boxed();
     let mut any: Vec<BillCond> = Vec::new();
     if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
@@ -240,7 +246,13 @@ fn filtered_events(
 ) -> bill_events::BoxedQuery<'static, MultiBackend> {
     let org_va_bills = bills::table
         .filter(bills::organization_id.eq(organization_id))
-        .filter(bills::id.eq_any(va_numbers::table.select(va_numbers::bill_id)))
+        .filter(
+            bills::id.eq_any(
+                va_numbers::table
+                    .filter(va_numbers::organization_id.eq(organization_id))
+                    .select(va_numbers::bill_id),
+            ),
+        )
         .select(bills::id);
     let mut q = bill_events::table
         .filter(bill_events::bill_id.eq_any(org_va_bills))

@@ -1,0 +1,103 @@
+//! The VA webhook: on every payment and reversal of an organization's bill (from any channel)
+//! the outbox POSTs `{"event": "payment.received" | "payment.reversal", "context": <the bill as
+//! `GET /api/v2/gw/bill/{hash}` shows it, as it was right after the event>}` to the
+//! organization's `va.webhook_url`.
+//!
+//! The body is written the way PHP's `json_encode` writes it (`\/`, `\uXXXX`), so a receiver
+//! that re-encodes the decoded body gets the same bytes. Headers: `Signature` = lowercase hex
+//! HMAC-SHA256 of the body with the organization's newest active VA API key, and `X-Event-Id`
+//! = the event id (receivers drop repeats by it). Any 2xx acknowledges; otherwise the call is
+//! repeated every minute, up to 3 tries in all, then kept as failed.
+
+use billhub_core::BillStatus;
+use billhub_core::signature::ipg;
+use billhub_http::{Config, Notifier, OutboundRequest, RetrySchedule};
+use billhub_store::{Delivery, Store};
+
+use crate::wire::{Webhook, bill_data_as};
+
+/// Renders `va` deliveries.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VaNotifier;
+
+/// The dialect's event name of an outbox event kind.
+pub fn event_name(kind: &str) -> Option<&'static str> {
+    match kind {
+        "payment.received" => Some("payment.received"),
+        "payment.reversed" => Some("payment.reversal"),
+        _ => None,
+    }
+}
+
+impl Notifier for VaNotifier {
+    fn dialect(&self) -> &'static str {
+        "va"
+    }
+
+    /// Every minute, 3 tries in all.
+    fn schedule(&self) -> RetrySchedule {
+        RetrySchedule {
+            delays: vec![time::Duration::minutes(1); 2],
+        }
+    }
+
+    fn render(
+        &self,
+        store: &Store,
+        _config: &Config,
+        delivery: &Delivery,
+    ) -> Result<OutboundRequest, String> {
+        let event = &delivery.event;
+        let name = event_name(&event.kind)
+            .ok_or_else(|| format!("event `{}` is not sent to VA webhooks", event.kind))?;
+        let bill_id = event
+            .bill_id
+            .ok_or_else(|| format!("event {} has no bill", event.uid))?;
+        let bill = store.va_bill(bill_id).map_err(|e| e.to_string())?;
+        let org = store
+            .organization(event.organization_id)
+            .map_err(|e| e.to_string())?;
+        let payload: serde_json::Value = serde_json::from_str(&event.payload)
+            .map_err(|e| format!("event {} payload: {e}", event.uid))?;
+        let status = payload
+            .get("status_after")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse::<BillStatus>().ok())
+            .unwrap_or(bill.bill.status);
+        let paid = payload
+            .get("paid_after")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(bill.bill.paid);
+        let context = bill_data_as(
+            &bill,
+            org.utc_offset,
+            status,
+            name == "payment.reversal",
+            paid,
+        );
+        let json = serde_json::to_string(&Webhook {
+            event: name,
+            context: &context,
+        })
+        .map_err(|e| e.to_string())?;
+        let body = ipg::php_escape(&json);
+        let key = store
+            .newest_api_key(org.id, "va")
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "organization {} has no active VA credential to sign with",
+                    org.code
+                )
+            })?;
+        Ok(OutboundRequest {
+            url: delivery.target_url.clone(),
+            content_type: "application/json".into(),
+            headers: vec![
+                ("Signature".into(), ipg::sign(&key, body.as_bytes(), "")),
+                ("X-Event-Id".into(), event.uid.clone()),
+            ],
+            body: body.into_bytes(),
+        })
+    }
+}

@@ -1,0 +1,392 @@
+//! The dialect's JSON, spelled as IPG spells it, and the translation of store values into it.
+//!
+//! Amounts are IDR JSON numbers without a needless fraction (`100000`); a component's `qty`,
+//! `price` and `total` are strings (`"1"`, `"100000"`). Timestamps are ISO 8601 with the
+//! organization's offset (`2022-04-04T11:46:56+07:00`).
+
+use billhub_core::{BillStatus, Money, PaymentRule};
+use billhub_http::json::money_number;
+use billhub_store::repo::va::{VaBill, VaPaymentRow};
+use serde::Serialize;
+use serde_json::Number;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+/// The offset used when no organization is in context (a bank's refused request): WIB.
+pub const DEFAULT_OFFSET: UtcOffset = match UtcOffset::from_hms(7, 0, 0) {
+    Ok(o) => o,
+    Err(_) => UtcOffset::UTC,
+};
+
+const ISO: &[BorrowedFormatItem<'static>] = format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
+);
+const LOCAL: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+
+/// `2022-04-04T11:46:56+07:00`.
+pub fn iso(t: OffsetDateTime, offset: UtcOffset) -> String {
+    t.to_offset(offset)
+        .format(ISO)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// Parses an ISO 8601 timestamp with an offset (`2022-04-04T11:46:56+07:00`, `...Z`, with or
+/// without fractional seconds).
+pub fn parse_iso(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// Parses the channel's `Y-m-d H:i:s` local time in `offset`.
+pub fn parse_local(text: &str, offset: UtcOffset) -> Option<OffsetDateTime> {
+    PrimitiveDateTime::parse(text.trim(), LOCAL)
+        .ok()
+        .map(|t| t.assume_offset(offset))
+}
+
+/// The envelope of every answer but `/oauth/token`.
+#[derive(Debug, Serialize)]
+pub struct Envelope<T: Serialize> {
+    pub rc: &'static str,
+    pub message: String,
+    pub timestamp: String,
+    pub data: T,
+}
+
+/// A bill component.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Component {
+    pub id: String,
+    pub name: String,
+    pub qty: String,
+    pub price: String,
+    pub total: String,
+}
+
+/// The Bill model.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BillData {
+    pub hash: String,
+    pub va_number: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub invoice_number: String,
+    pub name: String,
+    pub customer_name: String,
+    pub customer_email: Option<String>,
+    pub customer_phone: Option<String>,
+    pub customer_address: Option<String>,
+    pub total_amount: Number,
+    pub billed_amount: Number,
+    pub paid_amount: Number,
+    pub description: Option<String>,
+    pub ext_description: Option<String>,
+    pub due_date: Option<String>,
+    pub valid_until: Option<String>,
+    pub status: &'static str,
+    pub created_at: String,
+    pub components: Vec<Component>,
+    /// Only on a channel's payment answer: the payment just made (or replayed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<Box<PaymentData>>,
+}
+
+/// The Payment model (a payment or a reversal on a bill).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PaymentData {
+    pub id: String,
+    pub payment_ref_id: String,
+    pub channel: String,
+    pub amount: Number,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub created_at: String,
+    /// The institution's settlement account; billhub does not settle, so always null.
+    pub account: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bill: Option<BillData>,
+}
+
+/// Laravel's paginator, without the URL fields.
+#[derive(Debug, Serialize)]
+pub struct Paginated<T: Serialize> {
+    pub current_page: i64,
+    pub data: Vec<T>,
+    pub from: Option<i64>,
+    pub last_page: i64,
+    pub per_page: i64,
+    pub to: Option<i64>,
+    pub total: i64,
+}
+
+impl<T: Serialize> Paginated<T> {
+    pub fn new(page: i64, per_page: i64, total: i64, data: Vec<T>) -> Paginated<T> {
+        let n = data.len() as i64;
+        let first = (page - 1) * per_page + 1;
+        Paginated {
+            current_page: page,
+            from: (n > 0).then_some(first),
+            to: (n > 0).then_some(first + n - 1),
+            last_page: ((total + per_page - 1) / per_page).max(1),
+            per_page,
+            total,
+            data,
+        }
+    }
+}
+
+/// Passport's token answer.
+#[derive(Debug, Serialize)]
+pub struct Token {
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub access_token: String,
+}
+
+/// The OAuth2 error shape (league/oauth2-server as Passport sends it).
+#[derive(Debug, Serialize)]
+pub struct OAuthError {
+    pub error: &'static str,
+    pub error_description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    pub message: String,
+}
+
+/// The webhook body.
+#[derive(Debug, Serialize)]
+pub struct Webhook<'a> {
+    pub event: &'a str,
+    pub context: &'a BillData,
+}
+
+/// The dialect's `type` of a payment rule.
+pub fn type_of(rule: PaymentRule) -> &'static str {
+    match rule {
+        PaymentRule::Exact => "close",
+        PaymentRule::Partial { .. } => "partial",
+        PaymentRule::Open => "open",
+    }
+}
+
+/// The payment rule of a dialect `type`.
+pub fn rule_of(kind: &str) -> Option<PaymentRule> {
+    match kind {
+        "close" => Some(PaymentRule::Exact),
+        "partial" => Some(PaymentRule::Partial { minimum: None }),
+        "open" => Some(PaymentRule::Open),
+        _ => None,
+    }
+}
+
+/// The dialect's status label: `active` (also while partially paid), `paid`, `void`,
+/// `expired`, and `reversal` while the bill is payable and its latest payment event is a
+/// reversal.
+pub fn status_label(status: BillStatus, reversal_last: bool) -> &'static str {
+    match status {
+        BillStatus::Active | BillStatus::PartiallyPaid if reversal_last => "reversal",
+        BillStatus::Active | BillStatus::PartiallyPaid => "active",
+        BillStatus::Paid => "paid",
+        BillStatus::Void => "void",
+        BillStatus::Expired => "expired",
+    }
+}
+
+/// The VA presentation fields kept in `bills.extra` under `"va"`.
+fn extra_str(extra: &serde_json::Value, key: &str) -> Option<String> {
+    extra
+        .get("va")
+        .and_then(|v| v.get(key))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// A bill as the dialect shows it, at `now` (status evaluated then).
+pub fn bill_data(v: &VaBill, offset: UtcOffset, now: OffsetDateTime) -> BillData {
+    bill_data_as(
+        v,
+        offset,
+        v.bill.status_at(now),
+        v.reversal_last,
+        v.bill.paid,
+    )
+}
+
+/// A bill with its status and paid amount as they were right after an event (webhooks,
+/// replayed answers).
+pub fn bill_data_as(
+    v: &VaBill,
+    offset: UtcOffset,
+    status: BillStatus,
+    reversal_last: bool,
+    paid: i64,
+) -> BillData {
+    let b = &v.bill;
+    let extra: serde_json::Value =
+        serde_json::from_str(&v.extra).unwrap_or(serde_json::Value::Null);
+    let has_va = extra.get("va").is_some();
+    let pick = |key: &str, fallback: &str| -> Option<String> {
+        if has_va {
+            extra_str(&extra, key).and_then(|s| non_empty(&s))
+        } else {
+            non_empty(fallback)
+        }
+    };
+    let account_name = if v.account.name.is_empty() {
+        &v.account.name_latin
+    } else {
+        &v.account.name
+    };
+    let customer_name = pick("customer_name", account_name).unwrap_or_default();
+    let money = |minor: i64| money_number(Money::from_minor(minor, b.currency));
+    let plain = |minor: i64| Money::from_minor(minor, b.currency).to_plain_string();
+    let due_date = match (b.valid_until, b.due_date) {
+        (Some(v), _) => Some(iso(v, offset)),
+        (None, Some(d)) => Some(iso(
+            PrimitiveDateTime::new(d, time::Time::MIDNIGHT).assume_offset(offset),
+            offset,
+        )),
+        (None, None) => None,
+    };
+    BillData {
+        hash: b.public_no.clone(),
+        va_number: v.va_numbers.first().map(|n| n.number.clone()),
+        kind: type_of(b.rule),
+        invoice_number: b.invoice_number.clone(),
+        name: b.name.clone(),
+        customer_name,
+        customer_email: pick("customer_email", &v.account.email),
+        customer_phone: pick("customer_phone", &v.account.phone),
+        customer_address: pick("customer_address", &v.account.address),
+        total_amount: money(b.billed),
+        billed_amount: money(b.billed),
+        paid_amount: money(paid),
+        description: non_empty(&b.description),
+        ext_description: extra_str(&extra, "ext_description").and_then(|s| non_empty(&s)),
+        due_date,
+        valid_until: b.valid_until.map(|t| iso(t, offset)),
+        status: status_label(status, reversal_last),
+        created_at: iso(b.created_at, offset),
+        components: v
+            .items
+            .iter()
+            .map(|i| Component {
+                id: i.uid.clone(),
+                name: i.name.clone(),
+                qty: i.quantity.normalize().to_string(),
+                price: plain(i.unit_price),
+                total: plain(i.total),
+            })
+            .collect(),
+        payment: None,
+    }
+}
+
+/// A deterministic uuid for a reversal row (a reversal has no uid of its own): the payment's
+/// uid hashed with a label, formatted as a version-4-style uuid.
+fn reversal_uid(payment_uid: &str) -> String {
+    let digest = billhub_core::signature::sha256_hex(format!("reversal:{payment_uid}").as_bytes());
+    let mut bytes = [0u8; 16];
+    if let Ok(raw) = hex::decode(digest.get(..32).unwrap_or_default()) {
+        bytes.copy_from_slice(raw.get(..16).unwrap_or(&[0u8; 16]));
+    }
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// The channel as the dialect names it: a registered channel's name (`va:3` -> its bank's
+/// name), otherwise the channel tag itself (`sandbox`, `bill24`, `cli`).
+fn channel_label(row: &VaPaymentRow) -> String {
+    row.channel_name
+        .clone()
+        .unwrap_or_else(|| row.payment.channel.clone())
+}
+
+/// A payment row; `with_bill` embeds the bill (as it is at `now`).
+pub fn payment_data(
+    row: &VaPaymentRow,
+    offset: UtcOffset,
+    now: OffsetDateTime,
+    with_bill: bool,
+) -> PaymentData {
+    let reversal = row.kind == "reversal";
+    PaymentData {
+        id: if reversal {
+            reversal_uid(&row.payment.uid)
+        } else {
+            row.payment.uid.clone()
+        },
+        payment_ref_id: row.payment.channel_ref.clone(),
+        channel: channel_label(row),
+        amount: money_number(Money::from_minor(row.payment.amount, row.payment.currency)),
+        kind: if reversal { "reversal" } else { "payment" },
+        created_at: iso(row.created_at, offset),
+        account: None,
+        bill: with_bill.then(|| bill_data(&row.bill, offset, now)),
+    }
+}
+
+/// The bill as it was right after a row's event, with the row attached as `payment`.
+pub fn bill_after(row: &VaPaymentRow, offset: UtcOffset, now: OffsetDateTime) -> BillData {
+    let status = row
+        .status_after
+        .parse::<BillStatus>()
+        .unwrap_or(row.bill.bill.status);
+    let mut data = bill_data_as(
+        &row.bill,
+        offset,
+        status,
+        row.kind == "reversal",
+        row.paid_after,
+    );
+    data.payment = Some(Box::new(payment_data(row, offset, now, false)));
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        let t = parse_iso("2022-04-04T11:46:56+07:00").unwrap();
+        assert_eq!(iso(t, DEFAULT_OFFSET), "2022-04-04T11:46:56+07:00");
+        assert_eq!(iso(t, UtcOffset::UTC), "2022-04-04T04:46:56+00:00");
+        assert!(parse_iso("2022-04-04 11:46:56").is_none());
+        assert!(parse_iso("2022-04-04T11:46:56").is_none());
+        assert_eq!(parse_local("2022-04-04 11:46:56", DEFAULT_OFFSET), Some(t));
+    }
+
+    #[test]
+    fn statuses_and_types() {
+        assert_eq!(status_label(BillStatus::PartiallyPaid, false), "active");
+        assert_eq!(status_label(BillStatus::Active, true), "reversal");
+        assert_eq!(status_label(BillStatus::Paid, true), "paid");
+        for t in ["close", "partial", "open"] {
+            assert_eq!(rule_of(t).map(type_of), Some(t));
+        }
+        assert_eq!(rule_of("closed"), None);
+    }
+
+    #[test]
+    fn reversal_ids_are_stable_uuids() {
+        let a = reversal_uid("95f5c77f-79de-4c12-a151-ef7c68e9b7d2");
+        assert_eq!(a, reversal_uid("95f5c77f-79de-4c12-a151-ef7c68e9b7d2"));
+        assert!(uuid::Uuid::parse_str(&a).is_ok());
+        assert_ne!(a, reversal_uid("other"));
+    }
+
+    #[test]
+    fn pagination() {
+        let p = Paginated::new(2, 15, 31, vec![1; 15]);
+        assert_eq!((p.from, p.to, p.last_page), (Some(16), Some(30), 3));
+        let p: Paginated<i32> = Paginated::new(1, 15, 0, vec![]);
+        assert_eq!((p.from, p.to, p.last_page), (None, None, 1));
+    }
+}
