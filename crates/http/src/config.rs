@@ -151,6 +151,23 @@ impl Config {
         })
     }
 
+    /// The same configuration for a server listening on `bind` (one of several gateways in one
+    /// process, `billhub up`): `bind` is replaced, and so is `public_url` when it was the default
+    /// derived from the old bind (`http://{bind}`); a `BILLHUB_PUBLIC_URL` that was set to
+    /// anything else is kept for every gateway.
+    pub fn for_bind(&self, bind: SocketAddr) -> Config {
+        let derived = self.public_url == format!("http://{}", self.bind);
+        Config {
+            bind,
+            public_url: if derived {
+                format!("http://{bind}")
+            } else {
+                self.public_url.clone()
+            },
+            ..self.clone()
+        }
+    }
+
     /// A configuration for tests: a given database URL and key, loopback on port 0.
     pub fn for_tests(database_url: &str, master_key: MasterKey) -> Config {
         Config {
@@ -294,5 +311,14 @@ mod tests {
         .unwrap();
         assert_eq!(c.public_url, "https://pay.example.com");
         assert!(!c.migrate && c.sandbox);
+
+        // One base configuration, several gateways.
+        let other: SocketAddr = "127.0.0.1:8084".parse().unwrap();
+        let explicit = c.for_bind(other);
+        assert_eq!(explicit.bind, other);
+        assert_eq!(explicit.public_url, "https://pay.example.com");
+        let derived = cfg(&[("BILLHUB_MASTER_KEY", KEY)]).unwrap().for_bind(other);
+        assert_eq!(derived.bind, other);
+        assert_eq!(derived.public_url, "http://127.0.0.1:8084");
     }
 }

@@ -25,6 +25,16 @@ impl AppState {
         }
     }
 
+    /// The same store and clock with the configuration for a server on `bind` (see
+    /// [`Config::for_bind`]): one gateway of several in one process.
+    pub fn for_bind(&self, bind: std::net::SocketAddr) -> AppState {
+        AppState {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            config: Arc::new(self.config.for_bind(bind)),
+        }
+    }
+
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
     }

@@ -41,7 +41,8 @@ impl TestApp {
         };
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let state = AppState::new(db.store.clone(), clock, config);
-        let server = match crate::server::start(gateway.clone(), state.clone(), listener) {
+        // Signals stay with the test harness (Ctrl-C ends the test run at once).
+        let server = match crate::server::build(gateway.clone(), state.clone(), listener, false) {
             Ok(s) => s,
             Err(e) => panic!("cannot start the test server: {e}"),
         };
@@ -66,10 +67,18 @@ impl TestApp {
 
     /// One round of the gateway's notification worker (none when it has no notifier).
     pub async fn run_worker_once(&self) -> RoundReport {
-        match self.gateway.notifier() {
-            Some(n) => Worker::new(self.state.clone(), n).run_once().await,
+        match self.worker() {
+            Some(w) => w.run_once().await,
             None => RoundReport::default(),
         }
+    }
+
+    /// The gateway's notification worker over this app's state (to tune its lease or batch,
+    /// or to run two of them), when the gateway has a notifier.
+    pub fn worker(&self) -> Option<Worker> {
+        self.gateway
+            .notifier()
+            .map(|n| Worker::new(self.state.clone(), n))
     }
 }
 

@@ -1,13 +1,38 @@
 //! The notification worker: claims its dialect's deliveries with a lease, lets the dialect
 //! render them, sends them with reqwest and records the outcome on the dialect's schedule.
-//! [`Worker::run_once`] drives one round (tests call it directly; no sleeping).
+//!
+//! - **Claiming.** [`billhub_store::Store::claim_deliveries`] takes due, pending deliveries of
+//!   one dialect and sets `locked_until = now + lease` with a compare-and-set, the same statement
+//!   on both backends, so two workers (threads or processes) never hold one delivery at once.
+//!   A worker that dies lets its lease run out; the delivery is claimed again after
+//!   `locked_until`. Everything is in the database: a restart loses nothing.
+//! - **Sending.** Always a POST of what the [`Notifier`] rendered, with the event's uid in
+//!   `X-Billhub-Event-Id` (receivers drop repeats by it: delivery is at least once), a
+//!   per-request timeout, no redirects followed, and at most 64 KiB of the answer read.
+//! - **Outcome.** An answer the notifier acknowledges is `Delivered`. Otherwise (an error status,
+//!   an unacknowledged body, no answer) the attempt is retried after `schedule.delays[n]` for the
+//!   n-th failed attempt, and after the last delay it is `Failed` and kept for operators. A
+//!   delivery the notifier cannot render fails at once (retrying cannot fix it); a store error
+//!   while rendering is retried. The outcome is recorded only while the lease is still ours.
+//! - **Driving.** [`Worker::run_once`] is one round (tests call it with a fixed clock, no
+//!   sleeping); [`Worker::spawn_until`] runs rounds on an interval until told to stop, finishing
+//!   the round in progress.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use billhub_store::{Delivery, DeliveryOutcome};
+use futures_util::StreamExt;
 
 use crate::gateway::Notifier;
 use crate::state::AppState;
+use crate::telemetry;
+
+/// The header that carries the event uid on every delivery.
+pub const EVENT_ID_HEADER: &str = "X-Billhub-Event-Id";
+
+/// At most this much of a receiver's answer is read (for `Notifier::acknowledged`).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// Counts of one round.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,21 +49,48 @@ pub struct Worker {
     http: reqwest::Client,
     lease: time::Duration,
     batch: i64,
+    concurrency: usize,
+    send_timeout: Duration,
 }
 
 impl Worker {
+    /// Defaults: a 60 s lease, batches of 20 sent 10 at a time, 10 s per request; a round thus
+    /// ends well inside its lease.
     pub fn new(state: AppState, notifier: Arc<dyn Notifier>) -> Worker {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(15))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        let send_timeout = Duration::from_secs(10);
         Worker {
             state,
             notifier,
-            http,
+            http: http_client(send_timeout),
             lease: time::Duration::seconds(60),
             batch: 20,
+            concurrency: 10,
+            send_timeout,
         }
+    }
+
+    /// How long a claim holds before another worker may take the delivery.
+    pub fn with_lease(mut self, lease: time::Duration) -> Worker {
+        self.lease = lease;
+        self
+    }
+
+    /// How many deliveries one round claims, and how many it sends at once.
+    pub fn with_batch(mut self, batch: i64, concurrency: usize) -> Worker {
+        self.batch = batch.max(1);
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// The timeout of one outbound request.
+    pub fn with_send_timeout(mut self, timeout: Duration) -> Worker {
+        self.send_timeout = timeout;
+        self.http = http_client(timeout);
+        self
+    }
+
+    pub fn dialect(&self) -> &'static str {
+        self.notifier.dialect()
     }
 
     /// Claims due deliveries and attempts each once.
@@ -59,24 +111,103 @@ impl Worker {
             }
         };
         report.claimed = claimed.len();
-        for delivery in claimed {
-            let outcome = self.attempt(&delivery).await;
-            match &outcome {
-                DeliveryOutcome::Delivered { .. } => report.delivered += 1,
-                DeliveryOutcome::Retry { .. } => report.retried += 1,
-                DeliveryOutcome::Failed { .. } => report.failed += 1,
-            }
-            let now = self.state.now();
-            let d = delivery.clone();
-            if let Err(e) = self
-                .state
-                .run(move |s| s.finish_delivery(&d, now, &outcome))
-                .await
-            {
-                tracing::error!(error = %e, delivery = delivery.id, "cannot record delivery outcome");
-            }
+        if claimed.is_empty() {
+            return report;
+        }
+        let lease_ends = now + lease;
+        let outcomes: Vec<Option<DeliveryOutcome>> = futures_util::stream::iter(claimed)
+            .map(|d| self.process(d, lease_ends))
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        for outcome in outcomes.into_iter().flatten() {
+            let label = match outcome {
+                DeliveryOutcome::Delivered { .. } => {
+                    report.delivered += 1;
+                    "delivered"
+                }
+                DeliveryOutcome::Retry { .. } => {
+                    report.retried += 1;
+                    "retry"
+                }
+                DeliveryOutcome::Failed { .. } => {
+                    report.failed += 1;
+                    "failed"
+                }
+            };
+            metrics::counter!(telemetry::NOTIFICATION_ATTEMPTS, "dialect" => dialect, "outcome" => label)
+                .increment(1);
         }
         report
+    }
+
+    /// Attempts one claimed delivery and records the outcome; `None` when it was left for the
+    /// next claim (lease about to run out, or lost meanwhile).
+    async fn process(
+        &self,
+        delivery: Delivery,
+        lease_ends: time::OffsetDateTime,
+    ) -> Option<DeliveryOutcome> {
+        // Do not start a send that could outlive the lease: another worker may claim the
+        // delivery then, and the receiver would get it twice at once.
+        let send = time::Duration::try_from(self.send_timeout).unwrap_or(time::Duration::MAX);
+        if self.state.now() + send >= lease_ends {
+            tracing::warn!(
+                delivery = delivery.id,
+                "lease too short to send; left for the next claim"
+            );
+            return None;
+        }
+        let outcome = self.attempt(&delivery).await;
+        let now = self.state.now();
+        let (d, o) = (delivery.clone(), outcome.clone());
+        match self
+            .state
+            .run(move |s| s.finish_delivery(&d, now, &o))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    delivery = delivery.id,
+                    "lease lost before the outcome was recorded; another worker owns the delivery"
+                );
+                return None;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, delivery = delivery.id, "cannot record delivery outcome");
+                return None;
+            }
+        }
+        match &outcome {
+            DeliveryOutcome::Delivered { status } => tracing::info!(
+                delivery = delivery.id,
+                event = %delivery.event.uid,
+                kind = %delivery.event.kind,
+                status = ?status,
+                "notification delivered"
+            ),
+            DeliveryOutcome::Retry {
+                next_attempt_at,
+                error,
+                ..
+            } => tracing::warn!(
+                delivery = delivery.id,
+                event = %delivery.event.uid,
+                attempt = delivery.attempts + 1,
+                %error,
+                next_attempt_at = %next_attempt_at,
+                "notification not delivered; will retry"
+            ),
+            DeliveryOutcome::Failed { error, .. } => tracing::error!(
+                delivery = delivery.id,
+                event = %delivery.event.uid,
+                attempt = delivery.attempts + 1,
+                %error,
+                "notification failed; no more attempts"
+            ),
+        }
+        Some(outcome)
     }
 
     async fn attempt(&self, delivery: &Delivery) -> DeliveryOutcome {
@@ -86,41 +217,54 @@ impl Worker {
         let rendered = self
             .state
             .run(move |s| Ok(notifier.render(s, &config, &d)))
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
+            .await;
         let request = match rendered {
-            Ok(r) => r,
-            Err(error) => {
+            Ok(Ok(r)) => r,
+            Ok(Err(error)) => {
                 return DeliveryOutcome::Failed {
                     error: format!("cannot render: {error}"),
                     status: None,
                 };
             }
+            Err(e) => return self.retry_or_fail(delivery, format!("store: {e}"), None),
         };
         let mut builder = self
             .http
             .post(&request.url)
-            .header("Content-Type", &request.content_type)
-            .header("X-Billhub-Event-Id", &delivery.event.uid);
+            .header(reqwest::header::CONTENT_TYPE, &request.content_type)
+            .header(EVENT_ID_HEADER, &delivery.event.uid);
         for (k, v) in &request.headers {
             builder = builder.header(k, v);
         }
         let (status, error) = match builder.body(request.body).send().await {
-            Ok(resp) => {
+            Ok(mut resp) => {
                 let status = resp.status().as_u16();
-                let body = resp.text().await.unwrap_or_default();
+                let body = read_capped(&mut resp).await;
                 if self.notifier.acknowledged(status, &body) {
                     return DeliveryOutcome::Delivered {
-                        status: Some(status as i32),
+                        status: Some(i32::from(status)),
                     };
                 }
-                (Some(status as i32), format!("receiver answered {status}"))
+                (
+                    Some(i32::from(status)),
+                    format!("receiver answered {status}"),
+                )
             }
-            Err(e) => (None, format!("cannot reach receiver: {e}")),
+            Err(e) => (None, format!("cannot reach receiver: {}", describe(&e))),
         };
+        self.retry_or_fail(delivery, error, status)
+    }
+
+    /// The next step on the dialect's schedule after a failed attempt.
+    fn retry_or_fail(
+        &self,
+        delivery: &Delivery,
+        error: String,
+        status: Option<i32>,
+    ) -> DeliveryOutcome {
         let schedule = self.notifier.schedule();
-        let attempt = delivery.attempts as usize;
-        match schedule.delays.get(attempt) {
+        let failed_before = usize::try_from(delivery.attempts).unwrap_or(usize::MAX);
+        match schedule.delays.get(failed_before) {
             Some(delay) => DeliveryOutcome::Retry {
                 next_attempt_at: self.state.now() + *delay,
                 error,
@@ -130,14 +274,90 @@ impl Worker {
         }
     }
 
-    /// Runs rounds every `every` until the process stops.
-    pub fn spawn(self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    /// Runs rounds every `every` until the process stops (the task ends with the runtime).
+    pub fn spawn(self, every: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
                 let _ = self.run_once().await;
             }
         })
+    }
+
+    /// Runs rounds every `every` until `stop` turns true (or its sender is dropped); a round in
+    /// progress is finished first, so nothing claimed is left half recorded.
+    pub fn spawn_until(
+        self,
+        every: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                if *stop.borrow() {
+                    break;
+                }
+                tokio::select! {
+                    _ = tick.tick() => {
+                        let _ = self.run_once().await;
+                    }
+                    changed = stop.changed() => {
+                        if changed.is_err() || *stop.borrow() {
+                            break;
+                        }
+                    }
+                }
+            }
+            tracing::info!(dialect = self.dialect(), "notification worker stopped");
+        })
+    }
+}
+
+fn http_client(timeout: Duration) -> reqwest::Client {
+    match reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("billhub/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot build the notification HTTP client; using defaults");
+            reqwest::Client::new()
+        }
+    }
+}
+
+/// Reads at most [`MAX_ANSWER_BYTES`] of an answer, lossily as text.
+async fn read_capped(resp: &mut reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = MAX_ANSWER_BYTES.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_ANSWER_BYTES {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// A reqwest error without its URL (a webhook URL may carry a token in its query).
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_request() {
+        "request failed"
+    } else {
+        "failed"
+    };
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{kind}: {cause}"),
+        None => kind.to_string(),
     }
 }

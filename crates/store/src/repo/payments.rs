@@ -319,7 +319,7 @@ fn account_code_of(conn: &mut AnyConnection, account_id: i64) -> StoreResult<Str
         .unwrap_or_default())
 }
 
-fn post_in_tx(
+pub(crate) fn post_in_tx(
     conn: &mut AnyConnection,
     req: &PaymentRequest,
     now: OffsetDateTime,

@@ -1,0 +1,148 @@
+//! CSQ authentication: headers `U` (username), `ST` (Unix seconds) and
+//! `SH = sha256hex(sha256hex(password) + sha256hex(ST))`, checked by
+//! [`billhub_core::signature::csq::verify`] against the network's stored password hash, with at
+//! most 30 seconds between `ST` and the server's clock.
+//!
+//! Because `SH` covers neither the path nor the body, a `(U, ST, SH)` triple that was used on a
+//! payment or revert route is refused for the rest of its 30-second window ([`use_once`]).
+//! Every failure is HTTP 401 with the dialect's error body; an unknown user and a wrong hash
+//! get the same answer.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use billhub_core::signature::csq::{self, CsqAuthError};
+use billhub_http::AppState;
+use billhub_store::Principal;
+
+use crate::codes::{Refusal, ResultCode, system_error};
+
+/// The most seconds allowed between `ST` and the server's clock.
+pub const MAX_SKEW_SECONDS: i64 = 30;
+
+/// Checked against when `U` is unknown, so that the answer and its cost do not tell.
+const NO_SUCH_USER_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// An authenticated terminal network.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub credential_id: i64,
+    pub channel_id: i64,
+    st: String,
+    sh: String,
+}
+
+impl Network {
+    /// The channel name payments of this network are recorded under.
+    pub fn channel(&self) -> String {
+        format!("postpaid:{}", self.channel_id)
+    }
+}
+
+fn unauthorized(message: impl Into<String>) -> HttpResponse {
+    Refusal::new(ResultCode::InvalidParameters, message).response_with(StatusCode::UNAUTHORIZED)
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether the request carries any of the authentication headers (`/ping` checks them only
+/// then).
+pub fn has_credentials(req: &HttpRequest) -> bool {
+    ["U", "ST", "SH"].iter().any(|h| header(req, h).is_some())
+}
+
+/// Checks `U`, `ST` and `SH`; the error is the complete 401 (or system error) answer.
+pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Network, HttpResponse> {
+    let missing: Vec<&str> = ["U", "ST", "SH"]
+        .into_iter()
+        .filter(|h| header(req, h).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(unauthorized(format!(
+            "Unauthorized: missing header {}",
+            missing.join(", ")
+        )));
+    }
+    let (Some(user), Some(st), Some(sh)) = (header(req, "U"), header(req, "ST"), header(req, "SH"))
+    else {
+        return Err(unauthorized("Unauthorized"));
+    };
+    let (user, st, sh) = (user.to_string(), st.to_string(), sh.to_ascii_lowercase());
+    let lookup = user.clone();
+    let found = state
+        .run(move |s| {
+            let Some(cred) = s.credential_by_username(&lookup)? else {
+                return Ok(None);
+            };
+            let Principal::Channel { channel_id } = cred.principal else {
+                return Ok(None);
+            };
+            if cred.dialect != "postpaid" {
+                return Ok(None);
+            }
+            let secret = s.credential_secret(cred.id)?;
+            Ok(Some((cred.id, channel_id, secret)))
+        })
+        .await;
+    let found = match found {
+        Ok(f) => f,
+        Err(e) => return Err(system_error(&e, "authentication").response()),
+    };
+    let now = state.now().unix_timestamp();
+    let stored = found
+        .as_ref()
+        .map(|(_, _, secret)| secret.as_str())
+        .unwrap_or(NO_SUCH_USER_HASH);
+    match csq::verify(stored, &st, &sh, now, MAX_SKEW_SECONDS) {
+        Ok(()) => {}
+        Err(CsqAuthError::BadSalt) => {
+            return Err(unauthorized(
+                "Unauthorized: ST must be the Unix time in seconds",
+            ));
+        }
+        Err(CsqAuthError::Skew { skew, max }) => {
+            return Err(unauthorized(format!(
+                "Unauthorized: ST is {skew} s away from the server's clock (at most {max} s allowed)"
+            )));
+        }
+        Err(CsqAuthError::BadHash) => {
+            return Err(unauthorized("Unauthorized: wrong U or SH"));
+        }
+    }
+    match found {
+        Some((credential_id, channel_id, _)) => Ok(Network {
+            credential_id,
+            channel_id,
+            st,
+            sh,
+        }),
+        None => Err(unauthorized("Unauthorized: wrong U or SH")),
+    }
+}
+
+/// Records the request's `(U, ST, SH)` as used; refuses it (401) when it was used before on a
+/// payment or revert route within its window.
+pub async fn use_once(state: &AppState, network: &Network) -> Result<(), HttpResponse> {
+    let scope = format!("postpaid:{}", network.credential_id);
+    let nonce = format!("{}:{}", network.st, network.sh);
+    let st: i64 = network.st.parse().unwrap_or(0);
+    // ST is accepted while |now - ST| <= 30 s; keep it until it can no longer be accepted.
+    let expires = time::OffsetDateTime::from_unix_timestamp(st + MAX_SKEW_SECONDS + 1)
+        .unwrap_or_else(|_| state.now() + time::Duration::seconds(2 * MAX_SKEW_SECONDS + 1));
+    let now = state.now();
+    match state
+        .run(move |s| s.use_nonce(&scope, &nonce, expires, now))
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(unauthorized(
+            "Unauthorized: this ST/SH was already used for a payment or revert; sign each one with a new ST",
+        )),
+        Err(e) => Err(system_error(&e, "recording ST/SH").response()),
+    }
+}

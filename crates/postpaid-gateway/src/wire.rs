@@ -1,0 +1,204 @@
+//! The CSQ eVSB wire format, spelled exactly as the partner spells it: camelCase for the
+//! postpaid lookups (`amountToSendX100`, `isElegible` with its misspelling), lowercase for the
+//! transaction result items (`finalstatus`, `resultcode`, ...). Amounts are whole numbers of
+//! hundredths of the major unit (`X100`), never more than an int32.
+
+use billhub_core::Currency;
+use serde::Serialize;
+
+/// One `{"key": ..., "value": ...}` pair (`additionalData`, the lookup request).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: String,
+}
+
+/// A field the terminal shows (`front[]` of Get Parameters).
+#[derive(Debug, Clone, Serialize)]
+pub struct FrontItem {
+    pub name: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(rename = "minLength")]
+    pub min_length: u32,
+    #[serde(rename = "maxLength")]
+    pub max_length: u32,
+    pub list: Vec<String>,
+}
+
+/// Get Parameters.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParametersResponse {
+    pub rc: i32,
+    pub message: String,
+    pub front: Vec<FrontItem>,
+    pub query: Vec<String>,
+    pub pay: Vec<String>,
+}
+
+/// One invoice of Get Invoices.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvoiceItem {
+    #[serde(rename = "amountToSendX100")]
+    pub amount_to_send_x100: i64,
+    #[serde(rename = "destinationAmountX100")]
+    pub destination_amount_x100: i64,
+    #[serde(rename = "serviceFeeX100")]
+    pub service_fee_x100: i64,
+    #[serde(rename = "totalAmountX100")]
+    pub total_amount_x100: i64,
+    #[serde(rename = "destinationCurrency")]
+    pub destination_currency: String,
+    /// `yyyy-MM-dd`: the bill date.
+    pub date: String,
+    /// `yyyy-MM-dd`: the due date (or the last day of validity); `null` when the bill has none.
+    #[serde(rename = "expirationDate")]
+    pub expiration_date: Option<String>,
+    /// The bill's invoice number.
+    #[serde(rename = "invoiceReference")]
+    pub invoice_reference: String,
+    /// The partner's spelling.
+    #[serde(rename = "isElegible")]
+    pub is_elegible: bool,
+}
+
+/// Get Invoices.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvoicesResponse {
+    pub rc: i32,
+    pub message: String,
+    #[serde(rename = "additionalData")]
+    pub additional_data: Vec<KeyValue>,
+    #[serde(rename = "pendingInvoices")]
+    pub pending_invoices: i64,
+    #[serde(rename = "amountToSendX100")]
+    pub amount_to_send_x100: i64,
+    #[serde(rename = "destinationAmountX100")]
+    pub destination_amount_x100: i64,
+    #[serde(rename = "serviceFeeX100")]
+    pub service_fee_x100: i64,
+    #[serde(rename = "totalAmountX100")]
+    pub total_amount_x100: i64,
+    #[serde(rename = "destinationCurrency")]
+    pub destination_currency: String,
+    pub items: Vec<InvoiceItem>,
+    #[serde(rename = "paymentType")]
+    pub payment_type: String,
+}
+
+/// One transaction result (payment, revert, transaction info, and every refusal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResultItem {
+    pub finalstatus: i64,
+    pub resultcode: String,
+    pub resultmessage: String,
+    pub supplierreference: String,
+    pub suppliertoken: String,
+    pub destinationcurrency: String,
+    pub destinationamount: i64,
+}
+
+/// Payment, revert and transaction info.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransactionResponse {
+    pub rc: i32,
+    pub items: Vec<ResultItem>,
+}
+
+/// Every refusal, on every route: `rc: -1`, the result code and message at the top (as the
+/// lookups answer) and once more as a result item (as the transaction routes answer).
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorResponse {
+    pub rc: i32,
+    pub resultcode: String,
+    pub message: String,
+    pub items: Vec<ResultItem>,
+}
+
+/// `GET /ping`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PingResponse {
+    pub rc: i32,
+    pub message: String,
+}
+
+/// Minor units of `currency` as X100 (hundredths of the major unit), when that is exact and
+/// fits an int32.
+pub fn to_x100(minor: i64, currency: Currency) -> Option<i64> {
+    let x100 = match currency.exponent() {
+        e @ 0..=2 => minor.checked_mul(10i64.pow(2 - e))?,
+        e => {
+            let div = 10i64.pow(e - 2);
+            if minor % div != 0 {
+                return None;
+            }
+            minor / div
+        }
+    };
+    (i64::from(i32::MIN)..=i64::from(i32::MAX))
+        .contains(&x100)
+        .then_some(x100)
+}
+
+/// X100 as minor units of `currency`, when exact (`150` is not a whole number of JPY).
+pub fn from_x100(x100: i64, currency: Currency) -> Option<i64> {
+    match currency.exponent() {
+        e @ 0..=2 => {
+            let div = 10i64.pow(2 - e);
+            (x100 % div == 0).then_some(x100 / div)
+        }
+        e => x100.checked_mul(10i64.pow(e - 2)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x100_conversions() {
+        assert_eq!(to_x100(6500, Currency::EUR), Some(6500));
+        assert_eq!(to_x100(5, Currency::JPY), Some(500));
+        assert_eq!(to_x100(1230, Currency::KWD), Some(123));
+        assert_eq!(to_x100(1234, Currency::KWD), None);
+        assert_eq!(to_x100(i64::from(i32::MAX) + 1, Currency::EUR), None);
+        assert_eq!(
+            to_x100(i64::from(i32::MAX), Currency::EUR),
+            Some(2147483647)
+        );
+        assert_eq!(from_x100(6500, Currency::EUR), Some(6500));
+        assert_eq!(from_x100(500, Currency::JPY), Some(5));
+        assert_eq!(from_x100(150, Currency::JPY), None);
+        assert_eq!(from_x100(123, Currency::KWD), Some(1230));
+    }
+
+    #[test]
+    fn spelled_as_the_partner() {
+        let item = InvoiceItem {
+            amount_to_send_x100: 1,
+            destination_amount_x100: 1,
+            service_fee_x100: 0,
+            total_amount_x100: 1,
+            destination_currency: "EUR".into(),
+            date: "2025-06-01".into(),
+            expiration_date: None,
+            invoice_reference: "I".into(),
+            is_elegible: true,
+        };
+        let v = serde_json::to_value(&item).unwrap();
+        for key in [
+            "amountToSendX100",
+            "destinationAmountX100",
+            "serviceFeeX100",
+            "totalAmountX100",
+            "destinationCurrency",
+            "date",
+            "expirationDate",
+            "invoiceReference",
+            "isElegible",
+        ] {
+            assert!(v.get(key).is_some(), "{key}");
+        }
+    }
+}
