@@ -1,19 +1,44 @@
 //! # collections-api
 //!
-//! The collections dialect (skeleton: the dialect's routes come in its own issue).
+//! The collections dialect: a RaudhahPay-style collections and bills API for merchants' back
+//! offices (`/api/collections`, `/api/collections/{CODE}/bills`, `/api/products`,
+//! `/api/customers`), with `?include=` expansion, Laravel's paginator, `Idempotency-Key` on
+//! every POST, and signed form callbacks to a collection's `webhook_url`.
+//!
+//! Modules: [`auth`] (bearer tokens and the per-token rate limit), [`query`] (`page`,
+//! `per_page`, `include`, `filter[...]`), [`requests`] (bodies, validated all at once),
+//! [`wire`] (responses spelled as the partner spells them), [`routes`] (thin handlers),
+//! [`codes`] (errors and the integer status/type codes, one table each), [`notify`] (the
+//! callback).
+//!
+//! ## Errors
+//! Handlers return [`codes::ApiError`], rendered in Laravel's shapes (`{"message": ...}`, plus
+//! `errors` for 422). Store errors are mapped in one `From` impl; internal ones are logged with
+//! their cause and answered `{"message": "Server Error"}`. Plumbing failures (413, 404, 405,
+//! 504, ...) go through [`Gateway::render_error`] into the same shapes.
+
+pub mod auth;
+pub mod codes;
+pub mod notify;
+pub mod query;
+pub mod requests;
+pub mod routes;
+pub mod wire;
 
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, web};
-use billhub_http::{Gateway, PlumbingError};
+use actix_web::{HttpResponse, ResponseError, web};
+use billhub_http::{Gateway, Notifier, PlumbingError};
 
-/// The collections gateway.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CollectionsGateway;
+/// The collections gateway. Clones share one rate limiter.
+#[derive(Debug, Clone, Default)]
+pub struct CollectionsGateway {
+    limiter: Arc<auth::RateLimiter>,
+}
 
 /// The gateway as the plumbing and `billhub up` take it.
 pub fn gateway() -> Arc<dyn Gateway> {
-    Arc::new(CollectionsGateway)
+    Arc::new(CollectionsGateway::default())
 }
 
 impl Gateway for CollectionsGateway {
@@ -25,9 +50,15 @@ impl Gateway for CollectionsGateway {
         "127.0.0.1:8082"
     }
 
-    fn configure(&self, _cfg: &mut web::ServiceConfig) {}
+    fn configure(&self, cfg: &mut web::ServiceConfig) {
+        routes::configure(cfg, self.limiter.clone());
+    }
 
     fn render_error(&self, err: &PlumbingError) -> HttpResponse {
-        HttpResponse::build(err.status()).json(serde_json::json!({ "message": err.message() }))
+        codes::ApiError::from_plumbing(err).error_response()
+    }
+
+    fn notifier(&self) -> Option<Arc<dyn Notifier>> {
+        Some(Arc::new(notify::CollectionsNotifier))
     }
 }

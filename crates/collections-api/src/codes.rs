@@ -1,0 +1,343 @@
+//! Every answer of the collections dialect that is not a success, and the integer codes it
+//! writes, in one place.
+//!
+//! Errors are Laravel's JSON shapes: `{"message": "..."}` for everything, plus `errors` (field
+//! path -> messages, every bad field at once) for 422. Store errors that are not the caller's
+//! fault are logged with their cause and answered `{"message": "Server Error"}` (500) or, when
+//! retrying helps, 503; never an HTML page.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError};
+use billhub_core::MoneyError;
+use billhub_core::bill::LineItemError;
+use billhub_core::{BillStatus, PaymentRule, Rejection};
+use billhub_http::{FieldErrors, PlumbingError};
+use billhub_store::StoreError;
+use billhub_store::collections::{BillRefusal, CreateProblem};
+
+/// The integer `status` of a bill, as the collections API writes it. `2` is what a new bill
+/// shows (the partner's own example); the others are billhub's, documented in
+/// `docs/dialects/collections.md`.
+pub const BILL_STATUS_CODES: [(BillStatus, i32, &str); 5] = [
+    (BillStatus::Active, 2, "active"),
+    (BillStatus::Paid, 3, "paid"),
+    (BillStatus::PartiallyPaid, 4, "partially_paid"),
+    (BillStatus::Void, 5, "cancelled"),
+    (BillStatus::Expired, 6, "expired"),
+];
+
+/// The integer `type` of a bill: `2` a fixed bill (the `exact` rule, every bill made through
+/// this API), `1` an open-amount bill (`partial` or `open` rule, made elsewhere).
+pub const BILL_TYPE_FIXED: i32 = 2;
+pub const BILL_TYPE_OPEN_AMOUNT: i32 = 1;
+
+pub fn status_code(status: BillStatus) -> i32 {
+    BILL_STATUS_CODES
+        .iter()
+        .find(|(s, _, _)| *s == status)
+        .map(|(_, c, _)| *c)
+        .unwrap_or(0)
+}
+
+/// A `filter[status]` value: the integer code or its name (`cancelled` or `void`).
+pub fn status_from_filter(value: &str) -> Option<BillStatus> {
+    let v = value.trim();
+    if v.eq_ignore_ascii_case("void") {
+        return Some(BillStatus::Void);
+    }
+    BILL_STATUS_CODES
+        .iter()
+        .find(|(_, c, name)| v == c.to_string() || v.eq_ignore_ascii_case(name))
+        .map(|(s, _, _)| *s)
+}
+
+pub fn type_code(rule: PaymentRule) -> i32 {
+    match rule {
+        PaymentRule::Exact => BILL_TYPE_FIXED,
+        _ => BILL_TYPE_OPEN_AMOUNT,
+    }
+}
+
+/// A failed request, rendered in Laravel's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 400: a malformed request (body not JSON, an unknown include or filter).
+    BadRequest(String),
+    /// 401: no valid access token.
+    Unauthenticated,
+    /// 403: the bill's state forbids the change.
+    Forbidden(String),
+    /// 404: no such resource for this organization (also another organization's).
+    NotFound(&'static str),
+    /// 405.
+    MethodNotAllowed,
+    /// 409: an `Idempotency-Key` used with another request.
+    Conflict(String),
+    /// 413.
+    PayloadTooLarge { limit: usize },
+    /// 422: every bad field at once.
+    Validation(FieldErrors),
+    /// 429: the token's requests in this minute exceed the organization's limit.
+    TooManyRequests { limit: u32, retry_after: u64 },
+    /// 500: details are in the log only.
+    Internal,
+    /// 503: a transient store condition; retrying helps.
+    Unavailable,
+    /// 504.
+    Timeout,
+}
+
+/// An error body.
+#[derive(Debug, serde::Serialize)]
+pub struct ErrorBody<'a> {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<&'a FieldErrors>,
+}
+
+pub const VALIDATION_MESSAGE: &str = "The given data was invalid.";
+
+impl ApiError {
+    pub fn validation_one(field: &str, message: impl Into<String>) -> ApiError {
+        let mut e = FieldErrors::new();
+        e.add(field, message);
+        ApiError::Validation(e)
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::BadRequest(m) | ApiError::Forbidden(m) | ApiError::Conflict(m) => m.clone(),
+            ApiError::Unauthenticated => "Unauthenticated.".into(),
+            ApiError::NotFound(what) => format!("{what} not found."),
+            ApiError::MethodNotAllowed => PlumbingError::MethodNotAllowed.message(),
+            ApiError::PayloadTooLarge { limit } => {
+                PlumbingError::PayloadTooLarge { limit: *limit }.message()
+            }
+            ApiError::Validation(_) => VALIDATION_MESSAGE.into(),
+            ApiError::TooManyRequests { .. } => "Too Many Attempts.".into(),
+            ApiError::Internal => "Server Error".into(),
+            ApiError::Unavailable => {
+                "Service Unavailable: the request could not be completed now; retry it.".into()
+            }
+            ApiError::Timeout => PlumbingError::Timeout.message(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The JSON body (`message` first, then `errors` for a 422, as Laravel writes them).
+    pub fn body(&self) -> ErrorBody<'_> {
+        ErrorBody {
+            message: self.message(),
+            errors: match self {
+                ApiError::Validation(errors) => Some(errors),
+                _ => None,
+            },
+        }
+    }
+
+    /// A failure the shared plumbing caught, in this dialect's shape.
+    pub fn from_plumbing(err: &PlumbingError) -> ApiError {
+        match err {
+            PlumbingError::PayloadTooLarge { limit } => ApiError::PayloadTooLarge { limit: *limit },
+            PlumbingError::NotFound => ApiError::NotFound("Resource"),
+            PlumbingError::MethodNotAllowed => ApiError::MethodNotAllowed,
+            PlumbingError::Timeout => ApiError::Timeout,
+            PlumbingError::BadRequest(m) => ApiError::BadRequest(m.clone()),
+            PlumbingError::TooManyRequests => ApiError::TooManyRequests {
+                limit: 0,
+                retry_after: 60,
+            },
+            PlumbingError::Internal => ApiError::Internal,
+        }
+    }
+
+    /// A refused bill change.
+    pub fn from_refusal(r: &BillRefusal) -> ApiError {
+        match r {
+            BillRefusal::Cancelled => {
+                ApiError::Forbidden("This bill is cancelled and can no longer be changed.".into())
+            }
+            BillRefusal::PaidCannotCancel => {
+                ApiError::Forbidden("This bill is paid and cannot be cancelled.".into())
+            }
+            BillRefusal::CurrencyAfterPayment => ApiError::validation_one(
+                "currency",
+                "The currency cannot be changed once a payment has been made.",
+            ),
+            BillRefusal::CurrencyTooPrecise(c) => ApiError::validation_one(
+                "currency",
+                format!(
+                    "The bill's amounts have more decimals than {} allows.",
+                    c.code()
+                ),
+            ),
+        }
+    }
+}
+
+/// A product line's amounts that core refused, as (field, message).
+pub fn line_problem(index: usize, e: &LineItemError) -> (String, String) {
+    let quantity = format!("product.{index}.quantity");
+    let price = format!("product.{index}.price");
+    match e {
+        LineItemError::NonPositiveQuantity => {
+            let m = format!("The {quantity} must be greater than 0.");
+            (quantity, m)
+        }
+        LineItemError::NegativePrice => {
+            let m = format!("The {price} must be at least 0.");
+            (price, m)
+        }
+        LineItemError::Money(MoneyError::TooPrecise { currency, .. }) => (
+            quantity,
+            format!(
+                "The total of product.{index} (quantity x price) has more decimals than {currency} allows."
+            ),
+        ),
+        LineItemError::Money(_) | LineItemError::TotalMismatch { .. } => (
+            quantity,
+            format!("The total of product.{index} (quantity x price) is too large."),
+        ),
+    }
+}
+
+/// A refused create, as (field, message).
+pub fn create_problem(p: &CreateProblem, currency: &str) -> (String, String) {
+    match p {
+        CreateProblem::UnknownProduct { index } => (
+            format!("product.{index}.id"),
+            format!("The selected product.{index}.id is invalid."),
+        ),
+        CreateProblem::CataloguePrice { index, price } => (
+            format!("product.{index}.price"),
+            format!(
+                "The catalogue price {price} of product.{index} has more decimals than {currency} allows; send a price."
+            ),
+        ),
+        CreateProblem::PriceRequired { index } => (
+            format!("product.{index}.price"),
+            format!("The product.{index}.price field is required."),
+        ),
+        CreateProblem::Line { index, error } => line_problem(*index, error),
+        CreateProblem::ZeroTotal => (
+            "product".into(),
+            "The bill total must be greater than 0.".into(),
+        ),
+        CreateProblem::TotalTooLarge => ("product".into(), "The bill total is too large.".into()),
+        CreateProblem::AccNoTaken => ("acc_no".into(), "The acc_no has already been taken.".into()),
+    }
+}
+
+/// Core rejections as they can surface here (a bill's state decides what may happen to it).
+fn from_rejection(r: &Rejection) -> ApiError {
+    match r {
+        Rejection::NotFound => ApiError::NotFound("Resource"),
+        Rejection::AlreadyPaid => ApiError::Forbidden("This bill is already paid.".into()),
+        Rejection::Void => ApiError::Forbidden("This bill is cancelled.".into()),
+        Rejection::Expired => ApiError::Forbidden("This bill has expired.".into()),
+        Rejection::InconsistentReplay => ApiError::Conflict(
+            "The same reference was already used with a different request.".into(),
+        ),
+        other => ApiError::Forbidden(format!("Refused: {other}.")),
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Rejected(r) => from_rejection(&r),
+            StoreError::NotFound(_) => ApiError::NotFound("Resource"),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Busy(m) => {
+                tracing::warn!(error = %m, "store busy");
+                ApiError::Unavailable
+            }
+            StoreError::Pool(m) | StoreError::Connect(m) => {
+                tracing::error!(error = %m, "database unavailable");
+                ApiError::Unavailable
+            }
+            other => {
+                tracing::error!(error = %other, "store error");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status().as_u16(), self.message())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut b = HttpResponse::build(self.status());
+        if let ApiError::TooManyRequests { limit, retry_after } = self {
+            b.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            if *limit > 0 {
+                b.insert_header(("X-RateLimit-Limit", limit.to_string()));
+                b.insert_header(("X-RateLimit-Remaining", "0"));
+            }
+        }
+        b.json(self.body())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_are_distinct_and_reversible() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (status, code, name) in BILL_STATUS_CODES {
+            assert!(seen.insert(code), "duplicate code {code}");
+            assert_eq!(status_code(status), code);
+            assert_eq!(status_from_filter(&code.to_string()), Some(status));
+            assert_eq!(status_from_filter(name), Some(status));
+        }
+        assert_eq!(status_code(BillStatus::Active), 2);
+        assert_eq!(status_from_filter("void"), Some(BillStatus::Void));
+        assert_eq!(status_from_filter("9"), None);
+        assert_eq!(type_code(PaymentRule::Exact), 2);
+    }
+
+    #[test]
+    fn every_plumbing_error_is_json_with_its_status() {
+        for p in [
+            PlumbingError::PayloadTooLarge { limit: 10 },
+            PlumbingError::NotFound,
+            PlumbingError::MethodNotAllowed,
+            PlumbingError::Timeout,
+            PlumbingError::BadRequest("bad".into()),
+            PlumbingError::TooManyRequests,
+            PlumbingError::Internal,
+        ] {
+            let e = ApiError::from_plumbing(&p);
+            assert_eq!(e.status(), p.status(), "{p:?}");
+            assert!(!e.body().message.is_empty());
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The query string: `page`, `per_page`, `include` and `filter[...]`, read as Laravel and
+//! spatie/laravel-query-builder read them (an unknown include or filter is a 400 naming the
+//! allowed ones).
+
+use std::collections::BTreeMap;
+
+use crate::codes::ApiError;
+
+/// Laravel's default page size.
+pub const DEFAULT_PER_PAGE: i64 = 15;
+/// The largest page.
+pub const MAX_PER_PAGE: i64 = 100;
+
+/// What a bill read or write may include.
+pub const BILL_INCLUDES: [&str; 7] = [
+    "account",
+    "collection",
+    "collection.organization",
+    "product-collections",
+    "product-collections.product",
+    "payments",
+    "payments.transaction",
+];
+
+/// What `GET .../transactions` may include.
+pub const TRANSACTION_INCLUDES: [&str; 2] = ["bill", "bill.collection"];
+
+/// What collection reads may include.
+pub const COLLECTION_INCLUDES: [&str; 1] = ["organization"];
+
+#[derive(Debug, Clone)]
+pub struct Query {
+    pairs: Vec<(String, String)>,
+    /// 1 when absent or not a positive whole number (as Laravel does).
+    pub page: i64,
+    /// `per_page` capped at [`MAX_PER_PAGE`].
+    pub per_page: i64,
+    per_page_error: bool,
+}
+
+/// The includes of a bill response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BillIncludes {
+    pub account: bool,
+    pub collection: bool,
+    pub organization: bool,
+    pub transaction: bool,
+}
+
+impl BillIncludes {
+    pub fn from_names(names: &[String]) -> BillIncludes {
+        let has = |n: &str| names.iter().any(|x| x == n);
+        BillIncludes {
+            account: has("account"),
+            collection: has("collection") || has("collection.organization"),
+            organization: has("collection.organization"),
+            transaction: has("payments.transaction"),
+        }
+    }
+}
+
+impl Query {
+    pub fn parse(query_string: &str) -> Result<Query, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query_string)
+            .map_err(|_| ApiError::BadRequest("The query string is malformed.".into()))?;
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.trim().to_string())
+        };
+        let page = get("page")
+            .and_then(|p| p.parse::<i64>().ok())
+            .filter(|p| *p >= 1 && *p <= 1_000_000_000)
+            .unwrap_or(1);
+        let (per_page, per_page_error) = match get("per_page") {
+            None => (DEFAULT_PER_PAGE, false),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if n >= 1 => (n.min(MAX_PER_PAGE), false),
+                _ => (DEFAULT_PER_PAGE, true),
+            },
+        };
+        Ok(Query {
+            pairs,
+            page,
+            per_page,
+            per_page_error,
+        })
+    }
+
+    /// For list routes: a `per_page` that is not a whole number of at least 1 is a 422.
+    pub fn check_paging(&self) -> Result<(), ApiError> {
+        if self.per_page_error {
+            return Err(ApiError::validation_one(
+                "per_page",
+                "The per page must be an integer of at least 1.",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.page - 1).saturating_mul(self.per_page)
+    }
+
+    /// The requested includes, each one allowed.
+    pub fn includes(&self, allowed: &[&str]) -> Result<Vec<String>, ApiError> {
+        let names: Vec<String> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k == "include")
+            .flat_map(|(_, v)| v.split(','))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let unknown: Vec<&str> = names
+            .iter()
+            .filter(|n| !allowed.contains(&n.as_str()))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(ApiError::BadRequest(format!(
+                "Requested include(s) `{}` are not allowed. Allowed include(s) are `{}`.",
+                unknown.join(", "),
+                allowed.join(", ")
+            )));
+        }
+        Ok(names)
+    }
+
+    /// `filter[name]=value` pairs, each name allowed (empty values are dropped).
+    pub fn filters(&self, allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
+        let mut out = BTreeMap::new();
+        let mut unknown = Vec::new();
+        for (k, v) in &self.pairs {
+            let Some(name) = k.strip_prefix("filter[").and_then(|r| r.strip_suffix(']')) else {
+                continue;
+            };
+            if !allowed.contains(&name) {
+                unknown.push(name.to_string());
+                continue;
+            }
+            if !v.trim().is_empty() {
+                out.insert(name.to_string(), v.trim().to_string());
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(ApiError::BadRequest(format!(
+                "Requested filter(s) `{}` are not allowed. Allowed filter(s) are `{}`.",
+                unknown.join(", "),
+                allowed.join(", ")
+            )));
+        }
+        Ok(out)
+    }
+
+    /// The query string of page `n`: the other parameters as sent, then `page`.
+    pub fn with_page(&self, n: i64) -> String {
+        let page = n.to_string();
+        let mut pairs: Vec<(&str, &str)> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k != "page")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.push(("page", &page));
+        serde_urlencoded::to_string(pairs).unwrap_or_else(|_| format!("page={n}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_and_links() {
+        let q = Query::parse("per_page=500&page=3&filter%5Bref1%5D=a%20b").unwrap();
+        assert_eq!((q.page, q.per_page), (3, 100));
+        assert_eq!(q.with_page(4), "per_page=500&filter%5Bref1%5D=a+b&page=4");
+        assert_eq!(q.offset(), 200);
+        let q = Query::parse("page=x&per_page=0").unwrap();
+        assert_eq!(q.page, 1);
+        assert!(q.check_paging().is_err());
+        assert!(Query::parse("").unwrap().check_paging().is_ok());
+    }
+
+    #[test]
+    fn includes_and_filters() {
+        let q = Query::parse("include=account,%20payments.transaction&filter[ref1]=x").unwrap();
+        let inc = q.includes(&BILL_INCLUDES).unwrap();
+        assert_eq!(inc, vec!["account", "payments.transaction"]);
+        let b = BillIncludes::from_names(&inc);
+        assert!(b.account && b.transaction && !b.collection);
+        assert_eq!(q.filters(&["ref1"]).unwrap()["ref1"], "x");
+        assert!(q.filters(&["ref2"]).is_err());
+        let q = Query::parse("include=bogus").unwrap();
+        match q.includes(&BILL_INCLUDES) {
+            Err(ApiError::BadRequest(m)) => assert!(m.contains("bogus") && m.contains("account")),
+            other => panic!("{other:?}"),
+        }
+    }
+}
