@@ -210,6 +210,12 @@ fn load_or_create_key_file(path: &Path) -> Result<MasterKey, ConfigError> {
             format!("cannot write {}: {e}", path.display()),
         )
     })?;
+    // Logging is usually not set up yet when the configuration is read: say it on stderr too.
+    eprintln!(
+        "warning: BILLHUB_MASTER_KEY is not set: generated a key into {} for the embedded default. \
+         Set BILLHUB_MASTER_KEY in production and keep it safe.",
+        path.display()
+    );
     tracing::warn!(
         path = %path.display(),
         "BILLHUB_MASTER_KEY is not set: generated a key into this file for the embedded default. \

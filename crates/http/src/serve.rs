@@ -8,7 +8,8 @@
 //!    same store and clock and its own configuration ([`crate::AppState::for_bind`]): its bind
 //!    address and, unless `BILLHUB_PUBLIC_URL` was set, its own `http://{bind}` link base.
 //! 2. [`Deployment::run_until`] starts the servers, one notification worker per gateway that has
-//!    a notifier, and one maintenance task (bill expiry, every [`MAINTENANCE_EVERY`]).
+//!    a notifier, and one maintenance task (bill expiry and expired idempotency keys, every
+//!    [`MAINTENANCE_EVERY`]).
 //! 3. On the signal (SIGTERM or SIGINT for [`Deployment::run`]) every server stops accepting and
 //!    in-flight requests finish (up to [`crate::server::SHUTDOWN_TIMEOUT_SECS`]); then the workers
 //!    finish their round in progress (bounded by [`WORKER_STOP_TIMEOUT`]) and stop. Deliveries a
@@ -240,7 +241,8 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Expires bills past their valid-until, now and every [`MAINTENANCE_EVERY`], until `stop`.
+/// Expires bills past their valid-until and purges expired idempotency keys, now and every
+/// [`MAINTENANCE_EVERY`], until `stop`.
 /// Safe with several processes on one store (expiry is idempotent).
 fn spawn_maintenance(
     state: AppState,
@@ -260,6 +262,11 @@ fn spawn_maintenance(
                         Ok(0) => {}
                         Ok(n) => tracing::info!(bills = n, "expired bills past their valid-until"),
                         Err(e) => tracing::error!(error = %e, "cannot expire due bills"),
+                    }
+                    match state.run(move |s| s.purge_idempotency_keys(now)).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::debug!(keys = n, "purged expired idempotency keys"),
+                        Err(e) => tracing::error!(error = %e, "cannot purge idempotency keys"),
                     }
                 }
                 changed = stop.changed() => {
