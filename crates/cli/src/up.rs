@@ -18,14 +18,18 @@ pub fn gateways() -> Vec<Arc<dyn Gateway>> {
 
 pub fn run(config: Config, demo: bool) -> anyhow::Result<()> {
     billhub_http::telemetry::init(&config);
-    let explicit_public_url = std::env::var("BILLHUB_PUBLIC_URL").ok().filter(|s| !s.is_empty());
+    let explicit_public_url = std::env::var("BILLHUB_PUBLIC_URL")
+        .ok()
+        .filter(|s| !s.is_empty());
     actix_web::rt::System::new().block_on(async move {
         let state = billhub_http::open_state(config)?;
         if demo {
             let store = state.store.clone();
-            tokio::task::spawn_blocking(move || crate::demo::create(&store, explicit_public_url.as_deref()))
-                .await
-                .map_err(|e| anyhow!("demo setup failed: {e}"))??;
+            tokio::task::spawn_blocking(move || {
+                crate::demo::create(&store, explicit_public_url.as_deref())
+            })
+            .await
+            .map_err(|e| anyhow!("demo setup failed: {e}"))??;
         }
         let all = gateways();
         let binds = billhub_http::serve::default_binds(&all)?;

@@ -510,6 +510,14 @@ fn bills(db: TestDb) {
 
 billhub_store::backend_tests!(organizations_credentials_channels, bills);
 
+#[path = "support/cross.rs"]
+mod cross;
+
+mod cross_dialect {
+    billhub_http::http_backend_tests!(one_bill_every_channel);
+    use super::cross::one_bill_every_channel;
+}
+
 #[test]
 fn bad_configuration_names_the_variable() {
     let out = Command::new(env!("CARGO_BIN_EXE_billhub"))
