@@ -508,7 +508,11 @@ fn bills(db: TestDb) {
     assert!(String::from_utf8_lossy(&check.stdout).contains("no unapplied money"));
 }
 
-billhub_store::backend_tests!(organizations_credentials_channels, bills);
+billhub_store::backend_tests!(
+    organizations_credentials_channels,
+    bills,
+    exits_cleanly_every_time
+);
 
 #[path = "support/cross.rs"]
 mod cross;
@@ -516,6 +520,26 @@ mod cross;
 mod cross_dialect {
     billhub_http::http_backend_tests!(one_bill_every_channel);
     use super::cross::one_bill_every_channel;
+}
+
+/// Short CLI processes exit cleanly on PostgreSQL (a background pool top-up once raced the
+/// process exit and crashed it after its output was printed).
+fn exits_cleanly_every_time(db: TestDb) {
+    ok_json(
+        &db,
+        &[
+            "org", "create", "--code", "EXIT0001", "--name", "Exit", "--json",
+        ],
+    );
+    for i in 0..25 {
+        let out = billhub(&db, &["org", "show", "EXIT0001", "--json"]);
+        assert!(
+            out.status.success(),
+            "run {i}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]

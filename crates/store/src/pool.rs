@@ -176,7 +176,10 @@ pub type PooledConnection = r2d2::PooledConnection<Manager>;
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
     pub max_size: u32,
-    /// Idle connections kept open (r2d2 would otherwise keep `max_size` open at all times).
+    /// Idle connections r2d2 keeps topped up in the background (it would otherwise keep `max_size`
+    /// open at all times). Default 0: connections are opened on demand and then kept while used.
+    /// A top-up running when a short process (the CLI) exits raced libpq/OpenSSL's exit handlers
+    /// and crashed the process now and then (SIGSEGV after its output was printed).
     pub min_idle: u32,
     pub connection_timeout: Duration,
 }
@@ -185,7 +188,7 @@ impl Default for PoolOptions {
     fn default() -> Self {
         PoolOptions {
             max_size: 16,
-            min_idle: 1,
+            min_idle: 0,
             connection_timeout: Duration::from_secs(10),
         }
     }
