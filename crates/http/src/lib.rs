@@ -24,6 +24,7 @@ pub mod config;
 pub mod gateway;
 pub mod json;
 pub mod middleware;
+pub mod pages;
 pub mod serve;
 pub mod server;
 pub mod state;

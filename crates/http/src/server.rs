@@ -37,7 +37,9 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(5);
 pub fn configure(cfg: &mut web::ServiceConfig, gateway: &Arc<dyn Gateway>) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
+        .route("/metrics", web::get().to(metrics))
+        .route("/b/{public_no}", web::get().to(crate::pages::bill))
+        .route("/r/{uid}", web::get().to(crate::pages::receipt));
     gateway.configure(cfg);
 }
 

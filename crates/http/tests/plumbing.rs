@@ -1106,7 +1106,178 @@ async fn serve_all_and_graceful_shutdown(db: TestDb) {
     );
 }
 
+/// The hosted bill page and the receipt, as a person opens them from a dialect's link.
+async fn hosted_bill_page_and_receipt(db: TestDb) {
+    let app = spawn(&db).await;
+    let store = &app.state.store;
+    let org = store
+        .create_organization(
+            &NewOrganization {
+                name: "Sekolah <Harapan> & Co".into(),
+                utc_offset: time::UtcOffset::from_hms(7, 0, 0).unwrap(),
+                ..new_org("PAGES001")
+            },
+            T0,
+        )
+        .unwrap();
+    store.add_va_prefix(org.id, "009977", T0).unwrap();
+    let new = billhub_store::NewBill {
+        organization_id: org.id,
+        account_id: 0,
+        collection_id: None,
+        invoice_number: Some("INV-77".into()),
+        ref1: String::new(),
+        ref2: String::new(),
+        name: "SPP Jan 22".into(),
+        description: "School fee <b>January</b>".into(),
+        currency: Currency::IDR,
+        billed: 10_000_000,
+        items: vec![billhub_store::NewItem {
+            name: "SPP Januari".into(),
+            quantity: 1.into(),
+            unit_price: 10_000_000,
+            total: 10_000_000,
+            product_id: None,
+        }],
+        bill_date: time::macros::date!(2025 - 09 - 01),
+        due_date: Some(time::macros::date!(2025 - 09 - 30)),
+        valid_until: None,
+        rule: PaymentRule::Partial { minimum: None },
+        source: "test".into(),
+        extra: "{}".into(),
+        va_numbers: vec![("009977".into(), "1234567890".into())],
+    };
+    let account = billhub_store::AccountInput {
+        code: "1234567890".into(),
+        name: "Budi Santoso".into(),
+        phone: "0812-SECRET".into(),
+        ..Default::default()
+    };
+    let (_, bill) = store.create_bill_for_account(&account, &new, T0).unwrap();
+
+    let resp = app
+        .client
+        .get(app.url(&format!("/b/{}", bill.public_no)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert!(
+        resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains("Sekolah &#60;Harapan&#62; &#38; Co")
+            || page.contains("Sekolah &lt;Harapan&gt; &amp; Co"),
+        "escaped: {page}"
+    );
+    assert!(!page.contains("<b>January</b>"), "descriptions are escaped");
+    for needle in [
+        "SPP Jan 22",
+        "Unpaid",
+        "100000.00 IDR",
+        "INV-77",
+        "Budi Santoso",
+        "0099771234567890",
+        "SPP Januari",
+        "2025-09-30",
+    ] {
+        assert!(page.contains(needle), "bill page lacks `{needle}`");
+    }
+    assert!(!page.contains("0812-SECRET"), "no contact details");
+
+    let pay = |reference: &str, minor: i64| billhub_store::PaymentRequest {
+        organization_id: org.id,
+        channel: "va:1".into(),
+        channel_ref: reference.into(),
+        request_hash: billhub_store::fingerprint(&[reference]),
+        target: billhub_store::PaymentTarget::Bill { bill_id: bill.id },
+        amount: Money::from_minor(minor, Currency::IDR),
+        fee: 0,
+        method: "atm".into(),
+        payer_name: "BUDI S".into(),
+        details: "{}".into(),
+        paid_at: T0,
+        on_rejection: billhub_store::OnRejection::Refuse,
+    };
+    let p = store
+        .post_payment(&pay("REF-1", 4_000_000), T0)
+        .unwrap()
+        .payment()
+        .unwrap()
+        .clone();
+    let page = app
+        .client
+        .get(app.url(&format!("/b/{}", bill.public_no)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "Partially paid",
+        "60000.00 IDR",
+        "40000.00",
+        "Bank transfer (virtual account)",
+        &format!("/r/{}", p.uid),
+    ] {
+        assert!(
+            page.contains(needle),
+            "bill page after payment lacks `{needle}`"
+        );
+    }
+
+    let resp = app
+        .client
+        .get(app.url(&format!("/r/{}", p.uid)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let receipt = resp.text().await.unwrap();
+    for needle in [
+        "Payment receipt",
+        "40000.00 IDR",
+        "REF-1",
+        "BUDI S",
+        &format!("/b/{}", bill.public_no),
+    ] {
+        assert!(receipt.contains(needle), "receipt lacks `{needle}`");
+    }
+    store.post_payment(&pay("REF-2", 6_000_000), T0).unwrap();
+    let page = app
+        .client
+        .get(app.url(&format!("/b/{}", bill.public_no)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(">Paid<") && !page.contains("0099771234567890"),
+        "a paid bill shows no VA to pay"
+    );
+
+    for path in [
+        "/b/NOPE1234",
+        "/r/00000000-0000-0000-0000-000000000000",
+        "/b/bad%20id",
+    ] {
+        let resp = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{path}");
+        assert!(resp.text().await.unwrap().contains("not found"), "{path}");
+    }
+}
+
 billhub_http::http_backend_tests!(
+    hosted_bill_page_and_receipt,
     health_ready_and_metrics,
     request_ids,
     errors_in_the_gateway_shape,
