@@ -8,7 +8,10 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use billhub_core::{Currency, Money, PaymentRule, SettlementMode};
 use billhub_http::Config;
-use billhub_store::{AccountInput, NewBill, NewOrganization, PoolOptions, Store};
+use billhub_store::{
+    AccountInput, NewBill, NewOrganization, PaymentTarget, PoolOptions, Resolution, Store,
+    StoreError,
+};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
@@ -41,6 +44,9 @@ enum Command {
     /// Bills.
     #[command(subcommand)]
     Bill(BillCommand),
+    /// Money that channels took but billhub could not apply: list, apply or refund it.
+    #[command(subcommand)]
+    Unapplied(UnappliedCommand),
     /// Show money that channels took but billhub could not apply.
     Check {
         #[arg(long)]
@@ -128,6 +134,35 @@ enum ChannelCommand {
         channel: i64,
         #[arg(long)]
         org: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UnappliedCommand {
+    /// List unapplied money (all of it, or one organization's).
+    List {
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply it to a bill (by public number or invoice number) or to an account (under the
+    /// organization's settlement mode); core decides as for any payment.
+    Apply {
+        id: i64,
+        #[arg(long, conflicts_with = "account", required_unless_present = "account")]
+        bill: Option<String>,
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record that it was given back to the payer outside billhub.
+    Refund {
+        id: i64,
+        /// How it was refunded (a bank reference, ...).
+        #[arg(long)]
+        note: String,
     },
 }
 
@@ -414,6 +449,106 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             });
             Ok(())
+        }
+        Command::Unapplied(cmd) => {
+            let store = open_store(&config, config.migrate)?;
+            match cmd {
+                UnappliedCommand::List { org, json: as_json } => {
+                    let org_id = org
+                        .as_deref()
+                        .map(|c| org_id(&store, c))
+                        .transpose()?
+                        .map(|o| o.id);
+                    let list = store.unapplied_payments(org_id)?;
+                    print(json!({ "unapplied": list }), as_json, || {
+                        list.iter()
+                            .map(|u| {
+                                format!(
+                                    "#{}\t{}\t{} {}\t{} {}\taccount `{}`\t{}",
+                                    u.id,
+                                    u.status,
+                                    u.amount,
+                                    u.currency,
+                                    u.channel,
+                                    u.channel_ref,
+                                    u.account_code,
+                                    u.reason
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    });
+                    Ok(())
+                }
+                UnappliedCommand::Apply {
+                    id,
+                    bill,
+                    account,
+                    json: as_json,
+                } => {
+                    let row = store
+                        .unapplied_payments(None)?
+                        .into_iter()
+                        .find(|u| u.id == id)
+                        .ok_or_else(|| anyhow!("no unapplied payment #{id}"))?;
+                    let org = row
+                        .organization_id
+                        .ok_or_else(|| anyhow!("unapplied payment #{id} has no organization"))?;
+                    let target = match (bill, account) {
+                        (Some(no), _) => {
+                            let b = match store.bill_by_public_no(org, &no)? {
+                                Some(b) => b,
+                                None => store
+                                    .bills_by_invoice_number(org, &no)?
+                                    .into_iter()
+                                    .next()
+                                    .ok_or_else(|| {
+                                        anyhow!("--bill: no bill `{no}` in this organization")
+                                    })?,
+                            };
+                            PaymentTarget::Bill { bill_id: b.id }
+                        }
+                        (None, Some(code)) => {
+                            let a = store.account_by_code(org, &code)?.ok_or_else(|| {
+                                anyhow!("--account: no account `{code}` in this organization")
+                            })?;
+                            PaymentTarget::Account {
+                                account_id: a.id,
+                                mode: None,
+                                chosen: None,
+                            }
+                        }
+                        (None, None) => bail!("say where to apply it: --bill or --account"),
+                    };
+                    let (row, payment) = store
+                        .resolve_unapplied(id, &Resolution::Applied { target }, now)
+                        .map_err(|e| match e {
+                            StoreError::Rejected(r) => anyhow!("refused: {r}"),
+                            other => other.into(),
+                        })?;
+                    let payment = payment.ok_or_else(|| anyhow!("no payment was posted"))?;
+                    print(
+                        json!({ "id": row.id, "status": row.status, "payment": payment.uid, "allocations": payment.allocations, "credit": payment.credit }),
+                        as_json,
+                        || {
+                            format!(
+                                "unapplied payment #{} applied as payment {} ({} allocation(s), credit {})",
+                                row.id,
+                                payment.uid,
+                                payment.allocations.len(),
+                                payment.credit
+                            )
+                        },
+                    );
+                    Ok(())
+                }
+                UnappliedCommand::Refund { id, note } => {
+                    let (row, _) =
+                        store.resolve_unapplied(id, &Resolution::Refunded { note }, now)?;
+                    println!("unapplied payment #{} marked {}", row.id, row.status);
+                    Ok(())
+                }
+            }
         }
         Command::Check { json: as_json } => {
             let store = open_store(&config, config.migrate)?;

@@ -511,6 +511,7 @@ fn bills(db: TestDb) {
 billhub_store::backend_tests!(
     organizations_credentials_channels,
     bills,
+    unapplied_operator_flow,
     exits_cleanly_every_time
 );
 
@@ -520,6 +521,117 @@ mod cross;
 mod cross_dialect {
     billhub_http::http_backend_tests!(one_bill_every_channel);
     use super::cross::one_bill_every_channel;
+}
+
+/// An operator applies money a channel took for an unknown consumer, and refunds another.
+fn unapplied_operator_flow(db: TestDb) {
+    let org = ok_json(
+        &db,
+        &[
+            "org", "create", "--code", "LATE0001", "--name", "Late", "--json",
+        ],
+    );
+    let org_id = org["id"].as_i64().unwrap();
+    let taken = |reference: &str| billhub_store::PaymentRequest {
+        organization_id: org_id,
+        channel: "bill24".into(),
+        channel_ref: reference.into(),
+        request_hash: billhub_store::fingerprint(&[reference]),
+        target: billhub_store::PaymentTarget::Unknown {
+            account_code: "CU9".into(),
+        },
+        amount: billhub_core::Money::from_minor(500_000, billhub_core::Currency::KHR),
+        fee: 0,
+        method: String::new(),
+        payer_name: String::new(),
+        details: "{}".into(),
+        paid_at: time::OffsetDateTime::now_utc(),
+        on_rejection: billhub_store::OnRejection::RecordUnapplied,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    db.post_payment(&taken("T1"), now).unwrap();
+    db.post_payment(&taken("T2"), now).unwrap();
+    let check = billhub(&db, &["check"]);
+    assert!(
+        !check.status.success(),
+        "check fails while money is unapplied"
+    );
+    assert!(String::from_utf8_lossy(&check.stdout).contains("2 unapplied payment(s)"));
+    let list = ok_json(&db, &["unapplied", "list", "--org", "LATE0001", "--json"]);
+    let ids: Vec<String> = list["unapplied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_i64().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let b = ok_json(
+        &db,
+        &[
+            "bill",
+            "create",
+            "--org",
+            "LATE0001",
+            "--account",
+            "CU9",
+            "--currency",
+            "KHR",
+            "--amount",
+            "5000",
+            "--json",
+        ],
+    );
+    fails_with(
+        &db,
+        &["unapplied", "apply", &ids[0], "--bill", "NOSUCH01"],
+        "--bill",
+    );
+    let applied = ok_json(
+        &db,
+        &[
+            "unapplied",
+            "apply",
+            &ids[0],
+            "--bill",
+            b["public_no"].as_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(applied["status"], "applied");
+    assert_eq!(applied["allocations"][0]["amount"], 500_000);
+    assert_eq!(
+        db.bill(b["id"].as_i64().unwrap()).unwrap().status,
+        billhub_core::BillStatus::Paid
+    );
+    fails_with(
+        &db,
+        &["unapplied", "apply", &ids[0], "--account", "CU9"],
+        "already applied",
+    );
+    fails_with(
+        &db,
+        &["unapplied", "apply", &ids[1], "--account", "CU9"],
+        "refused",
+    );
+    let out = billhub(
+        &db,
+        &[
+            "unapplied",
+            "refund",
+            &ids[1],
+            "--note",
+            "returned via ABA FT-77",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        billhub(&db, &["check"]).status.success(),
+        "nothing open any more"
+    );
 }
 
 /// Short CLI processes exit cleanly on PostgreSQL (a background pool top-up once raced the

@@ -670,6 +670,108 @@ fn outbox_leases(db: TestDb) {
     assert_eq!((rec[0].status.as_str(), rec[0].attempts), ("delivered", 2));
 }
 
+fn unapplied_money_is_applied_or_refunded_once(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let taken = |reference: &str, code: &str| {
+        let mut r = pay(
+            o,
+            PaymentTarget::Unknown {
+                account_code: code.into(),
+            },
+            reference,
+            1050,
+            Currency::USD,
+        );
+        r.on_rejection = OnRejection::RecordUnapplied;
+        r
+    };
+    let PostResult::Unapplied(u) = db
+        .post_payment(&taken("b24-1", "LATE1"), NOW)
+        .unwrap()
+        .result
+    else {
+        panic!("unapplied")
+    };
+    // The payer's bill shows up later; an operator applies the money to it.
+    let b = bill(&db, o, "LATE1", Currency::USD, 1000, PaymentRule::Exact);
+    let wrong = Resolution::Applied {
+        target: PaymentTarget::Bill { bill_id: b.id },
+    };
+    assert!(matches!(
+        db.resolve_unapplied(u.id, &wrong, NOW),
+        Err(StoreError::Rejected(Rejection::MustEqualOutstanding {
+            outstanding: 1000
+        }))
+    ));
+    assert_eq!(
+        db.unapplied_payments(Some(o)).unwrap()[0].status,
+        "open",
+        "a refusal leaves it open"
+    );
+    let open = Resolution::Applied {
+        target: PaymentTarget::Account {
+            account_id: b.account_id,
+            mode: Some(SettlementMode::Open),
+            chosen: None,
+        },
+    };
+    let (row, payment) = db.resolve_unapplied(u.id, &open, NOW).unwrap();
+    let payment = payment.unwrap();
+    assert_eq!(
+        (row.status.as_str(), payment.amount, payment.credit),
+        ("applied", 1050, 50)
+    );
+    assert_eq!(
+        (payment.channel.as_str(), payment.channel_ref.as_str()),
+        ("test", "b24-1")
+    );
+    assert_eq!(db.bill(b.id).unwrap().status, BillStatus::Paid);
+    assert!(row.details.contains(&payment.uid));
+    // The channel repeats its notification: the applied payment answers, nothing is posted again.
+    let again = db.post_payment(&taken("b24-1", "LATE1"), NOW).unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.payment().unwrap().id, payment.id);
+    assert!(matches!(
+        db.resolve_unapplied(u.id, &open, NOW),
+        Err(StoreError::Conflict(_))
+    ));
+
+    // Refunded money stays unapplied for repeats, and is never applied later.
+    let PostResult::Unapplied(u2) = db
+        .post_payment(&taken("b24-2", "GONE"), NOW)
+        .unwrap()
+        .result
+    else {
+        panic!("unapplied")
+    };
+    assert!(matches!(
+        db.resolve_unapplied(u2.id, &Resolution::Refunded { note: " ".into() }, NOW),
+        Err(StoreError::Invalid(_))
+    ));
+    let (row, none) = db
+        .resolve_unapplied(
+            u2.id,
+            &Resolution::Refunded {
+                note: "returned by bank transfer FT123".into(),
+            },
+            NOW,
+        )
+        .unwrap();
+    assert!(none.is_none());
+    assert_eq!(row.status, "refunded");
+    assert!(row.details.contains("FT123"));
+    let repeat = db.post_payment(&taken("b24-2", "GONE"), NOW).unwrap();
+    assert!(repeat.replayed && repeat.payment().is_none());
+    assert!(matches!(
+        db.resolve_unapplied(u2.id, &open, NOW),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        db.resolve_unapplied(999_999, &open, NOW),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
 /// 32 threads pay the same exact bill with different references: exactly one succeeds.
 fn concurrent_payments_of_one_exact_bill(db: TestDb) {
     let o = org(&db, "ORG00001");
@@ -866,6 +968,7 @@ billhub_store::backend_tests!(
     exact_payment_replay_and_inconsistency,
     partial_open_credit_and_reversal,
     account_modes_and_unapplied,
+    unapplied_money_is_applied_or_refunded_once,
     va_numbers_unique_among_payable_bills,
     statement_entries,
     outbox_leases,

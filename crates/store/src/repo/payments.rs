@@ -259,9 +259,12 @@ fn find_existing(
             PostResult::Posted(payment_from_row(conn, row)?),
         )));
     }
+    // Money an operator has since applied is found as its payment above; refunded or still open
+    // money answers the repeat as unapplied, so a channel's retry never posts it a second time.
     let un: Option<UnappliedRow> = up::table
         .filter(up::channel.eq(channel))
         .filter(up::channel_ref.eq(channel_ref))
+        .filter(up::status.ne("applied"))
         .select(UnappliedRow::as_select())
         .first(conn)
         .optional()?;
@@ -587,7 +590,131 @@ fn reverse_in_tx(
     })
 }
 
+/// What an operator does with money that could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// The money was given back to the payer outside billhub.
+    Refunded { note: String },
+    /// Apply it now, to a bill or an account: posted as the original channel's payment, under its
+    /// reference, so a later repeat from the channel finds this payment.
+    Applied { target: PaymentTarget },
+}
+
+fn load_unapplied(conn: &mut AnyConnection, id: i64) -> StoreResult<UnappliedRow> {
+    up::table
+        .filter(up::id.eq(id))
+        .select(UnappliedRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("unapplied payment {id}")))
+}
+
+fn with_note(details: &str, key: &str, value: serde_json::Value) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(details).unwrap_or_else(|_| serde_json::json!({}));
+    if !v.is_object() {
+        v = serde_json::json!({ "original": v });
+    }
+    if let Some(m) = v.as_object_mut() {
+        m.insert(key.to_string(), value);
+    }
+    v.to_string()
+}
+
+fn resolve_in_tx(
+    conn: &mut AnyConnection,
+    id: i64,
+    resolution: &Resolution,
+    now: OffsetDateTime,
+) -> StoreResult<(UnappliedPayment, Option<Payment>)> {
+    let row = load_unapplied(conn, id)?;
+    if row.status != "open" {
+        return Err(StoreError::Conflict(format!(
+            "unapplied payment {id} is already {}",
+            row.status
+        )));
+    }
+    let (status, details, payment) = match resolution {
+        Resolution::Refunded { note } => {
+            let note = note.trim();
+            if note.is_empty() {
+                return Err(StoreError::Invalid(
+                    "say how the money was refunded (a note)".into(),
+                ));
+            }
+            (
+                "refunded",
+                with_note(&row.details, "refund_note", serde_json::json!(note)),
+                None,
+            )
+        }
+        Resolution::Applied { target } => {
+            let organization_id = row.organization_id.ok_or_else(|| {
+                StoreError::Invalid(format!("unapplied payment {id} has no organization"))
+            })?;
+            // Mark it first, so that posting under the same channel reference is not answered
+            // as a repeat of this very record.
+            diesel::update(up::table.filter(up::id.eq(id)))
+                .set(up::status.eq("applied"))
+                .execute(conn)?;
+            let req = PaymentRequest {
+                organization_id,
+                channel: row.channel.clone(),
+                channel_ref: row.channel_ref.clone(),
+                request_hash: row.request_hash.clone(),
+                target: target.clone(),
+                amount: Money::from_minor(row.amount, currency(&row.currency)?),
+                fee: 0,
+                method: String::new(),
+                payer_name: String::new(),
+                details: with_note(
+                    &row.details,
+                    "applied_from_unapplied",
+                    serde_json::json!(id),
+                ),
+                paid_at: from_db(row.created_at),
+                on_rejection: OnRejection::Refuse,
+            };
+            let outcome = post_in_tx(conn, &req, now)?;
+            let payment = match outcome.result {
+                PostResult::Posted(p) if !outcome.replayed => p,
+                _ => {
+                    return Err(StoreError::Conflict(format!(
+                        "a payment under {} {} already exists",
+                        row.channel, row.channel_ref
+                    )));
+                }
+            };
+            let details = with_note(
+                &row.details,
+                "applied_payment",
+                serde_json::json!(payment.uid),
+            );
+            ("applied", details, Some(payment))
+        }
+    };
+    diesel::update(up::table.filter(up::id.eq(id)))
+        .set((
+            up::status.eq(status),
+            up::details.eq(&details),
+            up::resolved_at.eq(Some(to_db(now))),
+        ))
+        .execute(conn)?;
+    Ok((unapplied_from_row(load_unapplied(conn, id)?), payment))
+}
+
 impl Store {
+    /// Resolves unapplied money once: refunded, or applied to a bill or account (core decides the
+    /// allocation as for any payment; a refusal changes nothing and leaves it open).
+    pub fn resolve_unapplied(
+        &self,
+        id: i64,
+        resolution: &Resolution,
+        now: OffsetDateTime,
+    ) -> StoreResult<(UnappliedPayment, Option<Payment>)> {
+        self.write(|conn| resolve_in_tx(conn, id, resolution, now))
+    }
+
     /// Posts a payment (see the module docs). `now` decides expiry and stamps the rows.
     pub fn post_payment(
         &self,
