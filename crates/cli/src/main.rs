@@ -47,6 +47,9 @@ enum Command {
     /// Money that channels took but billhub could not apply: list, apply or refund it.
     #[command(subcommand)]
     Unapplied(UnappliedCommand),
+    /// Account credit (overpayments): list it, apply it to bills, or refund it.
+    #[command(subcommand)]
+    Credit(CreditCommand),
     /// Show money that channels took but billhub could not apply.
     Check {
         #[arg(long)]
@@ -161,6 +164,49 @@ enum UnappliedCommand {
     Refund {
         id: i64,
         /// How it was refunded (a bank reference, ...).
+        #[arg(long)]
+        note: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CreditCommand {
+    /// Every account with credit in the organization.
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pay a bill of the account (or the account's bills, under the settlement mode) from its credit.
+    Apply {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        currency: String,
+        #[arg(long)]
+        amount: String,
+        /// A bill's public number or invoice number; without it, the account's payable bills.
+        #[arg(long)]
+        bill: Option<String>,
+        /// Identifies the operation: running it again with the same reference changes nothing.
+        #[arg(long)]
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record that credit was given back to the payer outside billhub.
+    Refund {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        currency: String,
+        #[arg(long)]
+        amount: String,
         #[arg(long)]
         note: String,
     },
@@ -546,6 +592,109 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     let (row, _) =
                         store.resolve_unapplied(id, &Resolution::Refunded { note }, now)?;
                     println!("unapplied payment #{} marked {}", row.id, row.status);
+                    Ok(())
+                }
+            }
+        }
+        Command::Credit(cmd) => {
+            let store = open_store(&config, config.migrate)?;
+            let account_of = |org: &str, code: &str| -> anyhow::Result<billhub_core::Account> {
+                let o = org_id(&store, org)?;
+                store
+                    .account_by_code(o.id, code)?
+                    .ok_or_else(|| anyhow!("--account: no account `{code}` in {org}"))
+            };
+            let amount_of = |cur: &str, amount: &str| -> anyhow::Result<Money> {
+                let c = Currency::from_code(cur).map_err(|e| anyhow!("--currency: {e}"))?;
+                Money::parse(amount, c).map_err(|e| anyhow!("--amount: {e}"))
+            };
+            match cmd {
+                CreditCommand::List { org, json: as_json } => {
+                    let o = org_id(&store, &org)?;
+                    let list = store.credit_balances(o.id)?;
+                    print(json!({ "credits": list }), as_json, || {
+                        if list.is_empty() {
+                            return "no account credit".into();
+                        }
+                        list.iter()
+                            .map(|c| {
+                                let amount = Currency::from_code(&c.currency)
+                                    .map(|cur| Money::from_minor(c.balance, cur).to_fixed_string())
+                                    .unwrap_or_else(|_| c.balance.to_string());
+                                format!("{}\t{} {}", c.account_code, amount, c.currency)
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    });
+                    Ok(())
+                }
+                CreditCommand::Apply {
+                    org,
+                    account,
+                    currency,
+                    amount,
+                    bill,
+                    reference,
+                    json: as_json,
+                } => {
+                    let acc = account_of(&org, &account)?;
+                    let amount = amount_of(&currency, &amount)?;
+                    let target = match bill {
+                        Some(no) => {
+                            let b = match store.bill_by_public_no(acc.organization_id, &no)? {
+                                Some(b) => b,
+                                None => store
+                                    .bills_by_invoice_number(acc.organization_id, &no)?
+                                    .into_iter()
+                                    .next()
+                                    .ok_or_else(|| anyhow!("--bill: no bill `{no}` in {org}"))?,
+                            };
+                            PaymentTarget::Bill { bill_id: b.id }
+                        }
+                        None => PaymentTarget::Account {
+                            account_id: acc.id,
+                            mode: None,
+                            chosen: None,
+                        },
+                    };
+                    let payment = store
+                        .apply_credit(acc.id, amount, &target, &reference, now)
+                        .map_err(|e| match e {
+                            StoreError::Rejected(r) => anyhow!("refused: {r}"),
+                            other => other.into(),
+                        })?;
+                    let left = store.account_credit(acc.id, amount.currency())?;
+                    print(
+                        json!({ "payment": payment.uid, "allocations": payment.allocations, "credit_left": Money::from_minor(left, amount.currency()).to_fixed_string() }),
+                        as_json,
+                        || {
+                            format!(
+                                "applied {} {} of {account}'s credit as payment {}; {} left",
+                                amount.to_fixed_string(),
+                                amount.currency(),
+                                payment.uid,
+                                Money::from_minor(left, amount.currency()).to_fixed_string()
+                            )
+                        },
+                    );
+                    Ok(())
+                }
+                CreditCommand::Refund {
+                    org,
+                    account,
+                    currency,
+                    amount,
+                    note,
+                } => {
+                    let acc = account_of(&org, &account)?;
+                    let amount = amount_of(&currency, &amount)?;
+                    let left = store.refund_credit(acc.id, amount, &note, now)?;
+                    println!(
+                        "refunded {} {} of {account}'s credit; {} left",
+                        amount.to_fixed_string(),
+                        amount.currency(),
+                        Money::from_minor(left, amount.currency()).to_fixed_string()
+                    );
                     Ok(())
                 }
             }

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Output};
 
 use billhub_store::testing::TestDb;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn billhub(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_billhub"))

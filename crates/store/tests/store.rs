@@ -772,6 +772,142 @@ fn unapplied_money_is_applied_or_refunded_once(db: TestDb) {
     ));
 }
 
+fn account_credit_is_applied_or_refunded_by_an_operator(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let first = bill(&db, o, "ACC1", Currency::USD, 1000, PaymentRule::Open);
+    db.post_payment(
+        &pay(
+            o,
+            PaymentTarget::Bill { bill_id: first.id },
+            "over",
+            1500,
+            Currency::USD,
+        ),
+        NOW,
+    )
+    .unwrap();
+    let account = first.account_id;
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 500);
+    assert_eq!(db.credit_balances(o).unwrap()[0].balance, 500);
+    let second = bill(&db, o, "ACC1", Currency::USD, 300, PaymentRule::Exact);
+    let usd = |m| Money::from_minor(m, Currency::USD);
+    let to_second = PaymentTarget::Bill { bill_id: second.id };
+    assert!(matches!(
+        db.apply_credit(account, usd(600), &to_second, "op-1", NOW),
+        Err(StoreError::Rejected(Rejection::MustEqualOutstanding {
+            outstanding: 300
+        }))
+    ));
+    let p = db
+        .apply_credit(account, usd(300), &to_second, "op-1", NOW)
+        .unwrap();
+    assert_eq!((p.channel.as_str(), p.amount, p.credit), ("credit", 300, 0));
+    assert_eq!(db.bill(second.id).unwrap().status, BillStatus::Paid);
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 200);
+    // The same operation again is answered, not spent twice.
+    assert_eq!(
+        db.apply_credit(account, usd(300), &to_second, "op-1", NOW)
+            .unwrap()
+            .id,
+        p.id
+    );
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 200);
+    // More than the credit is refused; so is another account's bill.
+    let third = bill(&db, o, "ACC1", Currency::USD, 900, PaymentRule::Exact);
+    assert!(matches!(
+        db.apply_credit(
+            account,
+            usd(900),
+            &PaymentTarget::Bill { bill_id: third.id },
+            "op-2",
+            NOW
+        ),
+        Err(StoreError::Invalid(_))
+    ));
+    let stranger = bill(&db, o, "ACC2", Currency::USD, 100, PaymentRule::Exact);
+    assert!(matches!(
+        db.apply_credit(
+            account,
+            usd(100),
+            &PaymentTarget::Bill {
+                bill_id: stranger.id
+            },
+            "op-3",
+            NOW
+        ),
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 200);
+    // The statement counts the overpayment once: applying credit is not new money.
+    let entries = db.ledger_entries(account, UtcOffset::UTC).unwrap();
+    let s = billhub_core::statement::account_statement(&entries, date!(2020 - 01 - 01), 100);
+    assert_eq!(s.lines[0].balance, 1000 + 300 + 900 - 1500);
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.kind == billhub_core::statement::EntryKind::Payment)
+            .count(),
+        1
+    );
+    // Refunds need a note and cannot exceed the credit.
+    assert!(matches!(
+        db.refund_credit(account, usd(50), " ", NOW),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        db.refund_credit(account, usd(201), "FT1", NOW),
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(db.refund_credit(account, usd(200), "FT1", NOW).unwrap(), 0);
+    assert!(db.credit_balances(o).unwrap().is_empty());
+}
+
+/// Two operators spend the same credit at once: it is never overdrawn.
+fn concurrent_credit_spending_never_overdraws(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let b = bill(&db, o, "ACC1", Currency::USD, 100, PaymentRule::Open);
+    db.post_payment(
+        &pay(
+            o,
+            PaymentTarget::Bill { bill_id: b.id },
+            "over",
+            1100,
+            Currency::USD,
+        ),
+        NOW,
+    )
+    .unwrap();
+    let account = b.account_id;
+    let targets: Vec<i64> = (0..8)
+        .map(|_| bill(&db, o, "ACC1", Currency::USD, 400, PaymentRule::Exact).id)
+        .collect();
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = targets
+        .into_iter()
+        .enumerate()
+        .map(|(i, bill_id)| {
+            let (store, barrier) = (db.store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                store.apply_credit(
+                    account,
+                    Money::from_minor(400, Currency::USD),
+                    &PaymentTarget::Bill { bill_id },
+                    &format!("op{i}"),
+                    NOW,
+                )
+            })
+        })
+        .collect();
+    let ok = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|r| r.is_ok())
+        .count();
+    assert_eq!(ok, 2, "1000 of credit pays two bills of 400");
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 200);
+}
+
 /// 32 threads pay the same exact bill with different references: exactly one succeeds.
 fn concurrent_payments_of_one_exact_bill(db: TestDb) {
     let o = org(&db, "ORG00001");
@@ -969,6 +1105,8 @@ billhub_store::backend_tests!(
     partial_open_credit_and_reversal,
     account_modes_and_unapplied,
     unapplied_money_is_applied_or_refunded_once,
+    account_credit_is_applied_or_refunded_by_an_operator,
+    concurrent_credit_spending_never_overdraws,
     va_numbers_unique_among_payable_bills,
     statement_entries,
     outbox_leases,

@@ -4,6 +4,7 @@ pub mod bill24;
 pub mod bills;
 pub mod collections;
 pub mod credentials;
+pub mod credit;
 pub mod orgs;
 pub mod outbox;
 pub mod payments;
@@ -12,6 +13,7 @@ pub mod va;
 
 pub use bills::*;
 pub use credentials::*;
+pub use credit::*;
 pub use orgs::*;
 pub use outbox::*;
 pub use payments::*;

@@ -852,8 +852,11 @@ impl Store {
                     void: b.status == billhub_core::BillStatus::Void,
                 });
             }
+            // Payments from account credit are not new money: the overpayment that made the
+            // credit was listed when it came in.
             let rows: Vec<PaymentRow> = payments::table
                 .filter(payments::account_id.eq(account_id))
+                .filter(payments::channel.ne(crate::repo::credit::CREDIT_CHANNEL))
                 .order(payments::id.asc())
                 .select(PaymentRow::as_select())
                 .load(conn)?;
