@@ -48,8 +48,7 @@ fn balance(conn: &mut AnyConnection, account_id: i64, currency: Currency) -> Sto
 
 fn entry(
     conn: &mut AnyConnection,
-    organization_id: i64,
-    account_id: i64,
+    account: &billhub_core::Account,
     amount: Money,
     kind: &str,
     payment_id: Option<i64>,
@@ -58,8 +57,8 @@ fn entry(
 ) -> StoreResult<()> {
     diesel::insert_into(ace::table)
         .values((
-            ace::organization_id.eq(organization_id),
-            ace::account_id.eq(account_id),
+            ace::organization_id.eq(account.organization_id),
+            ace::account_id.eq(account.id),
             ace::currency.eq(amount.currency().code()),
             ace::amount.eq(amount.minor()),
             ace::kind.eq(kind),
@@ -172,8 +171,7 @@ impl Store {
             let spent = Money::from_minor(-amount.minor(), amount.currency());
             entry(
                 conn,
-                account.organization_id,
-                account_id,
+                &account,
                 spent,
                 "applied",
                 Some(payment.id),
@@ -210,16 +208,7 @@ impl Store {
                 )));
             }
             let back = Money::from_minor(-amount.minor(), amount.currency());
-            entry(
-                conn,
-                account.organization_id,
-                account_id,
-                back,
-                "refunded",
-                None,
-                note.trim(),
-                now,
-            )?;
+            entry(conn, &account, back, "refunded", None, note.trim(), now)?;
             balance(conn, account_id, amount.currency())
         })
     }
