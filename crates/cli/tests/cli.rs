@@ -632,6 +632,119 @@ fn unapplied_operator_flow(db: TestDb) {
         billhub(&db, &["check"]).status.success(),
         "nothing open any more"
     );
+
+    // Account credit: an open-mode overpayment, then an operator applies and refunds it.
+    let open = ok_json(
+        &db,
+        &[
+            "bill",
+            "create",
+            "--org",
+            "LATE0001",
+            "--account",
+            "CU9",
+            "--currency",
+            "KHR",
+            "--amount",
+            "1000",
+            "--rule",
+            "open",
+            "--json",
+        ],
+    );
+    let over = billhub_store::PaymentRequest {
+        target: billhub_store::PaymentTarget::Bill {
+            bill_id: open["id"].as_i64().unwrap(),
+        },
+        on_rejection: billhub_store::OnRejection::Refuse,
+        ..taken("T3")
+    };
+    db.post_payment(&over, now).unwrap();
+    let credits = ok_json(&db, &["credit", "list", "--org", "LATE0001", "--json"]);
+    assert_eq!(credits["credits"][0]["balance"], 400_000);
+    let next = ok_json(
+        &db,
+        &[
+            "bill",
+            "create",
+            "--org",
+            "LATE0001",
+            "--account",
+            "CU9",
+            "--currency",
+            "KHR",
+            "--amount",
+            "2500",
+            "--json",
+        ],
+    );
+    let args = [
+        "credit",
+        "apply",
+        "--org",
+        "LATE0001",
+        "--account",
+        "CU9",
+        "--currency",
+        "KHR",
+        "--amount",
+        "2500",
+        "--bill",
+        next["public_no"].as_str().unwrap(),
+        "--reference",
+        "op-1",
+        "--json",
+    ];
+    let applied = ok_json(&db, &args);
+    assert_eq!(applied["credit_left"], "1500.00");
+    assert_eq!(
+        ok_json(&db, &args)["payment"],
+        applied["payment"],
+        "same reference, same operation"
+    );
+    fails_with(
+        &db,
+        &[
+            "credit",
+            "refund",
+            "--org",
+            "LATE0001",
+            "--account",
+            "CU9",
+            "--currency",
+            "KHR",
+            "--amount",
+            "1500.01",
+            "--note",
+            "x",
+        ],
+        "cannot refund",
+    );
+    assert!(
+        billhub(
+            &db,
+            &[
+                "credit",
+                "refund",
+                "--org",
+                "LATE0001",
+                "--account",
+                "CU9",
+                "--currency",
+                "KHR",
+                "--amount",
+                "1500",
+                "--note",
+                "cash at counter"
+            ]
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        ok_json(&db, &["credit", "list", "--org", "LATE0001", "--json"])["credits"],
+        json!([])
+    );
 }
 
 /// Short CLI processes exit cleanly on PostgreSQL (a background pool top-up once raced the
