@@ -542,16 +542,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         .ok_or_else(|| anyhow!("unapplied payment #{id} has no organization"))?;
                     let target = match (bill, account) {
                         (Some(no), _) => {
-                            let b = match store.bill_by_public_no(org, &no)? {
-                                Some(b) => b,
-                                None => store
-                                    .bills_by_invoice_number(org, &no)?
-                                    .into_iter()
-                                    .next()
-                                    .ok_or_else(|| {
-                                        anyhow!("--bill: no bill `{no}` in this organization")
-                                    })?,
-                            };
+                            let b = find_bill(&store, org, &no)?;
                             PaymentTarget::Bill { bill_id: b.id }
                         }
                         (None, Some(code)) => {
@@ -641,14 +632,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     let amount = amount_of(&currency, &amount)?;
                     let target = match bill {
                         Some(no) => {
-                            let b = match store.bill_by_public_no(acc.organization_id, &no)? {
-                                Some(b) => b,
-                                None => store
-                                    .bills_by_invoice_number(acc.organization_id, &no)?
-                                    .into_iter()
-                                    .next()
-                                    .ok_or_else(|| anyhow!("--bill: no bill `{no}` in {org}"))?,
-                            };
+                            let b = find_bill(&store, acc.organization_id, &no)?;
                             PaymentTarget::Bill { bill_id: b.id }
                         }
                         None => PaymentTarget::Account {
@@ -731,6 +715,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A bill of the organization by public number, else by invoice number (the newest).
+fn find_bill(
+    store: &Store,
+    organization_id: i64,
+    number: &str,
+) -> anyhow::Result<billhub_core::Bill> {
+    if let Some(b) = store.bill_by_public_no(organization_id, number)? {
+        return Ok(b);
+    }
+    store
+        .bills_by_invoice_number(organization_id, number)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("--bill: no bill `{number}` in this organization"))
 }
 
 /// Creates a bill from the CLI arguments (also used by the demo).

@@ -110,7 +110,8 @@ pub fn new_public_no() -> String {
     random_alnum(8)
 }
 
-fn item_from_row(r: BillItemRow) -> StoreResult<BillItem> {
+/// A stored bill line as the store returns it.
+pub(crate) fn item_from_row(r: BillItemRow) -> StoreResult<BillItem> {
     Ok(BillItem {
         id: r.id,
         bill_id: r.bill_id,

@@ -7,6 +7,7 @@
 //! taken, a price the currency cannot carry) come back as data ([`Created::Invalid`],
 //! [`BillUpdate::Refused`]) and are always decided before anything is written.
 
+use crate::repo::bills::item_from_row;
 use billhub_core::bill::{LineItem, LineItemError};
 use billhub_core::org::Organization;
 use billhub_core::{
@@ -405,25 +406,6 @@ fn load_customer(
         .first(conn)
         .optional()?
         .map(Account::from))
-}
-
-fn item_from_row(r: BillItemRow) -> StoreResult<BillItem> {
-    Ok(BillItem {
-        id: r.id,
-        bill_id: r.bill_id,
-        uid: r.uid,
-        position: r.position,
-        name: r.name,
-        quantity: r
-            .quantity
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("bill item {} quantity", r.id)))?,
-        unit_price: r.unit_price,
-        total: r.total,
-        product_id: r.product_id,
-        created_at: from_db(r.created_at),
-        updated_at: from_db(r.updated_at),
-    })
 }
 
 /// Everything a response about this bill may show.

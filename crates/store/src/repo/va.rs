@@ -5,6 +5,7 @@
 //! VA number. Filters combine as the partner's `q` does: the text matches VA numbers, invoice
 //! numbers, bill names and customer (account) names, OR the bill's payment rule, OR its status.
 
+use crate::repo::bills::item_from_row;
 use billhub_core::{Account, Bill, Payment};
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -17,7 +18,7 @@ use crate::repo::bills::{BillItem, VaNumber, load_account, load_bill};
 use crate::repo::payments::load_payment;
 use crate::schema::{accounts, bill_events, bill_items, bills, channels, payments, va_numbers};
 use crate::time_conv::{from_db, to_db};
-use crate::{Store, StoreError, StoreResult};
+use crate::{Store, StoreResult};
 
 diesel::define_sql_function!(fn lower(x: Text) -> Text);
 
@@ -333,25 +334,6 @@ fn filtered_events(
         q = q.filter(bill_events::created_at.lt(to_db(before)));
     }
     q
-}
-
-fn item_from_row(r: BillItemRow) -> StoreResult<BillItem> {
-    Ok(BillItem {
-        id: r.id,
-        bill_id: r.bill_id,
-        uid: r.uid,
-        position: r.position,
-        name: r.name,
-        quantity: r
-            .quantity
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("bill item {} quantity", r.id)))?,
-        unit_price: r.unit_price,
-        total: r.total,
-        product_id: r.product_id,
-        created_at: from_db(r.created_at),
-        updated_at: from_db(r.updated_at),
-    })
 }
 
 /// Inside a transaction: a bill with everything the dialect shows.
