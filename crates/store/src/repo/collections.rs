@@ -8,6 +8,7 @@
 //! [`BillUpdate::Refused`]) and are always decided before anything is written.
 
 use crate::repo::bills::item_from_row;
+use crate::repo::search::{like_pattern, lower};
 use billhub_core::bill::{LineItem, LineItemError};
 use billhub_core::org::Organization;
 use billhub_core::{
@@ -32,12 +33,6 @@ use crate::schema::{
 use crate::secrets::{random_alnum, random_from};
 use crate::time_conv::{from_db, to_db};
 use crate::{Store, StoreError, StoreResult};
-
-diesel::define_sql_function! {
-    /// SQL `lower(text)` (both backends).
-    #[sql_name = "lower"]
-    fn sql_lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
 
 /// A collection: a named group of an organization's bills with its callback URLs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,20 +328,6 @@ type StoredKey = (String, Option<i32>, Option<String>);
 
 /// Characters of generated account codes.
 const DIGITS: &[u8] = b"0123456789";
-
-/// `%text%` for a LIKE with `\` as escape, lower-cased.
-fn like_pattern(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
 
 fn load_collection_by_code(
     conn: &mut AnyConnection,
@@ -1212,18 +1193,14 @@ impl Store {
                     .filter(products::deleted_at.is_null())
                     .into_boxed();
                 if let Some(t) = &filter.title {
-                    q = q.filter(
-                        sql_lower(products::title)
-                            .like(like_pattern(t))
-                            .escape('\\'),
-                    );
+                    q = q.filter(lower(products::title).like(like_pattern(t)).escape('\\'));
                 }
                 if let Some(t) = &filter.code {
-                    q = q.filter(sql_lower(products::code).like(like_pattern(t)).escape('\\'));
+                    q = q.filter(lower(products::code).like(like_pattern(t)).escape('\\'));
                 }
                 if let Some(t) = &filter.description {
                     q = q.filter(
-                        sql_lower(products::description)
+                        lower(products::description)
                             .like(like_pattern(t))
                             .escape('\\'),
                     );
@@ -1335,38 +1312,26 @@ impl Store {
                 }
                 if let Some(t) = &filter.first_name {
                     q = q.filter(
-                        sql_lower(accounts::first_name)
+                        lower(accounts::first_name)
                             .like(like_pattern(t))
                             .escape('\\'),
                     );
                 }
                 if let Some(t) = &filter.last_name {
                     q = q.filter(
-                        sql_lower(accounts::last_name)
+                        lower(accounts::last_name)
                             .like(like_pattern(t))
                             .escape('\\'),
                     );
                 }
                 if let Some(t) = &filter.email {
-                    q = q.filter(
-                        sql_lower(accounts::email)
-                            .like(like_pattern(t))
-                            .escape('\\'),
-                    );
+                    q = q.filter(lower(accounts::email).like(like_pattern(t)).escape('\\'));
                 }
                 if let Some(t) = &filter.mobile {
-                    q = q.filter(
-                        sql_lower(accounts::phone)
-                            .like(like_pattern(t))
-                            .escape('\\'),
-                    );
+                    q = q.filter(lower(accounts::phone).like(like_pattern(t)).escape('\\'));
                 }
                 if let Some(t) = &filter.address {
-                    q = q.filter(
-                        sql_lower(accounts::address)
-                            .like(like_pattern(t))
-                            .escape('\\'),
-                    );
+                    q = q.filter(lower(accounts::address).like(like_pattern(t)).escape('\\'));
                 }
                 q
             };

@@ -9,6 +9,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod payments;
 pub mod postpaid;
+mod search;
 pub mod va;
 
 pub use bills::*;

@@ -6,10 +6,11 @@
 //! numbers, bill names and customer (account) names, OR the bill's payment rule, OR its status.
 
 use crate::repo::bills::item_from_row;
+use crate::repo::search::{like_pattern, lower};
 use billhub_core::{Account, Bill, Payment};
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::Bool;
 use time::OffsetDateTime;
 
 use crate::models::BillItemRow;
@@ -19,8 +20,6 @@ use crate::repo::payments::load_payment;
 use crate::schema::{accounts, bill_events, bill_items, bills, channels, payments, va_numbers};
 use crate::time_conv::{from_db, to_db};
 use crate::{Store, StoreResult};
-
-diesel::define_sql_function!(fn lower(x: Text) -> Text);
 
 /// A bill with what the VA dialect shows about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,20 +136,6 @@ pub struct VaPage<T> {
 
 type BillCond = Box<dyn BoxableExpression<bills::table, MultiBackend, SqlType = Bool>>;
 type EventCond = Box<dyn BoxableExpression<bill_events::table, MultiBackend, SqlType = Bool>>;
-
-/// `%text%` for `LIKE ... ESCAPE '\'`, lower-cased.
-fn like_pattern(text: &str) -> String {
-    let mut p = String::with_capacity(text.len() + 2);
-    p.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
 
 /// Bills whose latest payment event is a reversal (raw SQL: a correlated subquery).
 const REVERSAL_LAST_SQL: &str = "bills.id IN (SELECT e.bill_id FROM bill_events e \
