@@ -246,35 +246,26 @@ pub async fn shutdown_signal() {
 /// Safe with several processes on one store (expiry is idempotent).
 fn spawn_maintenance(
     state: AppState,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(MAINTENANCE_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            if *stop.borrow() {
-                break;
-            }
-            tokio::select! {
-                _ = tick.tick() => {
-                    let now = state.now();
-                    match state.run(move |s| s.expire_due_bills(now)).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(bills = n, "expired bills past their valid-until"),
-                        Err(e) => tracing::error!(error = %e, "cannot expire due bills"),
-                    }
-                    match state.run(move |s| s.purge_idempotency_keys(now)).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::debug!(keys = n, "purged expired idempotency keys"),
-                        Err(e) => tracing::error!(error = %e, "cannot purge idempotency keys"),
-                    }
+    tokio::spawn(crate::worker::run_periodic(
+        MAINTENANCE_EVERY,
+        stop,
+        move || {
+            let state = state.clone();
+            async move {
+                let now = state.now();
+                match state.run(move |s| s.expire_due_bills(now)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(bills = n, "expired bills past their valid-until"),
+                    Err(e) => tracing::error!(error = %e, "cannot expire due bills"),
                 }
-                changed = stop.changed() => {
-                    if changed.is_err() || *stop.borrow() {
-                        break;
-                    }
+                match state.run(move |s| s.purge_idempotency_keys(now)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(keys = n, "purged expired idempotency keys"),
+                    Err(e) => tracing::error!(error = %e, "cannot purge idempotency keys"),
                 }
             }
-        }
-    })
+        },
+    ))
 }

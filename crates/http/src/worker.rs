@@ -274,45 +274,52 @@ impl Worker {
         }
     }
 
-    /// Runs rounds every `every` until the process stops (the task ends with the runtime).
-    pub fn spawn(self, every: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let _ = self.run_once().await;
-            }
-        })
-    }
-
     /// Runs rounds every `every` until `stop` turns true (or its sender is dropped); a round in
     /// progress is finished first, so nothing claimed is left half recorded.
     pub fn spawn_until(
         self,
         every: Duration,
-        mut stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
+        let dialect = self.dialect();
+        let worker = Arc::new(self);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                if *stop.borrow() {
+            run_periodic(every, stop, move || {
+                let worker = worker.clone();
+                async move {
+                    let _ = worker.run_once().await;
+                }
+            })
+            .await;
+            tracing::info!(dialect, "notification worker stopped");
+        })
+    }
+}
+
+/// Runs `round` now and every `every` until `stop` turns true (or its sender is dropped). A round
+/// in progress is finished first, so nothing it started is left half done.
+pub(crate) async fn run_periodic<F, Fut>(
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut round: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = tick.tick() => round().await,
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
                     break;
                 }
-                tokio::select! {
-                    _ = tick.tick() => {
-                        let _ = self.run_once().await;
-                    }
-                    changed = stop.changed() => {
-                        if changed.is_err() || *stop.borrow() {
-                            break;
-                        }
-                    }
-                }
             }
-            tracing::info!(dialect = self.dialect(), "notification worker stopped");
-        })
+        }
     }
 }
 

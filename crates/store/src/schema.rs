@@ -1,4 +1,4 @@
-// The diesel schema of migrations/*/..._foundation (kept in step by hand; both backends share it).
+// The diesel schema of every migration in migrations/* (kept in step by hand; both backends share it).
 diesel::table! {
     organizations (id) {
         id -> BigInt,
@@ -332,6 +332,10 @@ diesel::table! {
         expires_at -> Timestamp,
         used_by_payment_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        // Migration 000040_postpaid.
+        fee -> BigInt,
+        payment_type -> Text,
+        currency -> Text,
     }
 }
 

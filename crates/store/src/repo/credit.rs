@@ -37,7 +37,12 @@ fn lock_account(conn: &mut AnyConnection, account_id: i64) -> StoreResult<()> {
     Ok(())
 }
 
-fn balance(conn: &mut AnyConnection, account_id: i64, currency: Currency) -> StoreResult<i64> {
+/// The credit of one account in one currency: the sum of its ledger entries.
+pub(crate) fn balance(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    currency: Currency,
+) -> StoreResult<i64> {
     let amounts: Vec<i64> = ace::table
         .filter(ace::account_id.eq(account_id))
         .filter(ace::currency.eq(currency.code()))

@@ -805,14 +805,7 @@ impl Store {
         account_id: i64,
         currency: billhub_core::Currency,
     ) -> StoreResult<i64> {
-        self.read(|conn| {
-            let amounts: Vec<i64> = ace::table
-                .filter(ace::account_id.eq(account_id))
-                .filter(ace::currency.eq(currency.code()))
-                .select(ace::amount)
-                .load(conn)?;
-            Ok(amounts.iter().sum())
-        })
+        self.read(|conn| crate::repo::credit::balance(conn, account_id, currency))
     }
 
     /// Unapplied money of an organization (all of it when `None`), oldest first.

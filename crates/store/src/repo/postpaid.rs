@@ -20,31 +20,10 @@ use crate::secrets::random_from;
 use crate::time_conv::{from_db, to_db};
 use crate::{Store, StoreError, StoreResult};
 
-/// The foundation's `postpaid_codes` plus the columns of migration `000040_postpaid`.
-mod db {
-    diesel::table! {
-        postpaid_codes (code) {
-            code -> Text,
-            channel_id -> BigInt,
-            organization_id -> BigInt,
-            terminal_id -> BigInt,
-            account_id -> BigInt,
-            bill_ids -> Text,
-            total -> BigInt,
-            expires_at -> Timestamp,
-            used_by_payment_id -> Nullable<BigInt>,
-            created_at -> Timestamp,
-            fee -> BigInt,
-            payment_type -> Text,
-            currency -> Text,
-        }
-    }
-}
-
-use db::postpaid_codes as pc;
+use crate::schema::postpaid_codes as pc;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = db::postpaid_codes)]
+#[diesel(table_name = crate::schema::postpaid_codes)]
 struct CodeRow {
     code: String,
     channel_id: i64,
