@@ -1116,13 +1116,24 @@ billhub_store::backend_tests!(
     two_pools_share_the_database,
 );
 
-/// Two OS processes pay the same bill through one SQLite file: this test re-runs its own
-/// binary twice as `child_process_payer`, each child racing 8 threads.
+/// Two OS processes share one SQLite file: this test re-runs its own binary twice as
+/// `child_process_payer`, each child racing threads in the three scenarios of the store suite:
+/// different references on one exact bill, the same reference, and account payments against
+/// single-bill payments.
 #[test]
 fn sqlite_two_processes_share_one_file() {
     let db = TestDb::sqlite();
     let o = org(&db, "ORG00001");
     let b = bill(&db, o, "ACC1", Currency::USD, 500, PaymentRule::Exact);
+    let replayed = bill(&db, o, "ACC2", Currency::USD, 700, PaymentRule::Exact);
+    let spread: Vec<_> = (0..4)
+        .map(|_| bill(&db, o, "ACC3", Currency::USD, 250, PaymentRule::Exact))
+        .collect();
+    let spread_ids = spread
+        .iter()
+        .map(|b| b.id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = ["a", "b"]
         .iter()
@@ -1138,6 +1149,9 @@ fn sqlite_two_processes_share_one_file() {
                 .env("BILLHUB_CHILD_ORG", o.to_string())
                 .env("BILLHUB_CHILD_BILL", b.id.to_string())
                 .env("BILLHUB_CHILD_TAG", tag)
+                .env("BILLHUB_CHILD_REPLAY_BILL", replayed.id.to_string())
+                .env("BILLHUB_CHILD_ACCOUNT", spread[0].account_id.to_string())
+                .env("BILLHUB_CHILD_SPREAD", &spread_ids)
                 .output()
                 .unwrap()
         })
@@ -1150,6 +1164,7 @@ fn sqlite_two_processes_share_one_file() {
             "child failed: {out} {}",
             String::from_utf8_lossy(&c.stderr)
         );
+        assert!(!out.contains("CHILD-ERROR"), "{out}");
         successes += out.matches("CHILD-PAID").count();
         assert_eq!(
             out.matches("CHILD-REFUSED already_paid").count() + out.matches("CHILD-PAID").count(),
@@ -1159,6 +1174,51 @@ fn sqlite_two_processes_share_one_file() {
     }
     assert_eq!(successes, 1);
     assert_eq!(db.payments_of_bill(b.id).unwrap().len(), 1);
+
+    // The same reference from 16 threads in two processes: one payment, and all got it.
+    let paid = db.payments_of_bill(replayed.id).unwrap();
+    assert_eq!(paid.len(), 1);
+    let mut answers = 0;
+    for c in &children {
+        let out = String::from_utf8_lossy(&c.stdout);
+        for line in out.lines().filter(|l| l.starts_with("CHILD-REPLAY ")) {
+            assert_eq!(line, format!("CHILD-REPLAY {}", paid[0].id), "{out}");
+            answers += 1;
+        }
+    }
+    assert_eq!(answers, 16);
+    assert_eq!(db.bill(replayed.id).unwrap().paid, 700);
+
+    // Account payments (process a) race single-bill payments (process b): money is conserved
+    // and no bill is paid past its amount.
+    let mut applied = 0;
+    for s in &spread {
+        let now = db.bill(s.id).unwrap();
+        assert!(now.paid <= now.billed);
+        let allocated: i64 = db
+            .payments_of_bill(s.id)
+            .unwrap()
+            .iter()
+            .flat_map(|p| {
+                p.allocations
+                    .iter()
+                    .filter(|a| a.bill_id == s.id)
+                    .map(|a| a.amount)
+                    .collect::<Vec<_>>()
+            })
+            .sum();
+        assert_eq!(allocated, now.paid);
+        applied += now.paid;
+    }
+    let payments = db.payments_of_account(spread[0].account_id).unwrap();
+    let taken: i64 = payments.iter().map(|p| p.amount).sum();
+    let credit: i64 = payments.iter().map(|p| p.credit).sum();
+    assert_eq!(taken, applied + credit);
+    assert_eq!(
+        db.account_credit(spread[0].account_id, Currency::USD)
+            .unwrap(),
+        credit
+    );
 }
 
 /// The child side of `sqlite_two_processes_share_one_file` (does nothing when run by itself).
@@ -1198,6 +1258,68 @@ fn child_process_payer() {
             Err(StoreError::Rejected(Rejection::AlreadyPaid)) => {
                 println!("CHILD-REFUSED already_paid")
             }
+            Err(e) => println!("CHILD-ERROR {e}"),
+        }
+    }
+    let env_i64 = |k: &str| -> i64 { std::env::var(k).unwrap().parse().unwrap() };
+    let replay_bill = env_i64("BILLHUB_CHILD_REPLAY_BILL");
+    let replays: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                store.post_payment(
+                    &pay(
+                        o,
+                        PaymentTarget::Bill {
+                            bill_id: replay_bill,
+                        },
+                        "shared-ref",
+                        700,
+                        Currency::USD,
+                    ),
+                    NOW,
+                )
+            })
+        })
+        .collect();
+    for h in replays {
+        match h.join().unwrap() {
+            Ok(out) => println!("CHILD-REPLAY {}", out.payment().map(|p| p.id).unwrap_or(-1)),
+            Err(e) => println!("CHILD-ERROR {e}"),
+        }
+    }
+    let account_id = env_i64("BILLHUB_CHILD_ACCOUNT");
+    let spread: Vec<i64> = std::env::var("BILLHUB_CHILD_SPREAD")
+        .unwrap()
+        .split(',')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let racers: Vec<_> = spread
+        .iter()
+        .enumerate()
+        .map(|(i, bill_id)| {
+            let (store, tag, bill_id) = (store.clone(), tag.clone(), *bill_id);
+            std::thread::spawn(move || {
+                let target = if tag == "a" {
+                    PaymentTarget::Account {
+                        account_id,
+                        mode: Some(billhub_core::SettlementMode::Open),
+                        chosen: None,
+                    }
+                } else {
+                    PaymentTarget::Bill { bill_id }
+                };
+                let amount = if tag == "a" { 400 } else { 250 };
+                store.post_payment(
+                    &pay(o, target, &format!("race-{tag}{i}"), amount, Currency::USD),
+                    NOW,
+                )
+            })
+        })
+        .collect();
+    for h in racers {
+        match h.join().unwrap() {
+            Ok(_) | Err(StoreError::Rejected(_)) => {}
             Err(e) => println!("CHILD-ERROR {e}"),
         }
     }
