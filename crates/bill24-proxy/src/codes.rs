@@ -81,7 +81,9 @@ pub fn code_for(rejection: &Rejection) -> Code {
         Rejection::InconsistentReplay
         | Rejection::AlreadyReversed
         | Rejection::ReversalAmountMismatch
-        | Rejection::ReversalWindowPassed => Code::NotFound,
+        | Rejection::ReversalWindowPassed
+        | Rejection::CreditAlreadyUsed
+        | Rejection::InsufficientCredit { .. } => Code::NotFound,
     }
 }
 

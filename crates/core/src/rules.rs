@@ -46,6 +46,13 @@ pub enum Rejection {
     ReversalAmountMismatch,
     #[error("the reversal window has passed")]
     ReversalWindowPassed,
+    /// A reversal would take back account credit its payment created, but that credit has since
+    /// been applied or refunded.
+    #[error("the credit this payment created has already been used")]
+    CreditAlreadyUsed,
+    /// Spending account credit beyond its balance.
+    #[error("the account credit {available} is not enough")]
+    InsufficientCredit { available: i64 },
 }
 
 /// What a payment is aimed at.

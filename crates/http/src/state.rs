@@ -58,4 +58,20 @@ impl AppState {
             Err(e) => Err(StoreError::Busy(format!("store task failed: {e}"))),
         }
     }
+
+    /// Runs a gateway's flow (`flows::pay(store, ...)`) on the blocking pool, like
+    /// [`AppState::run`], answering in the flow's own error type; a failed blocking task is
+    /// reported as [`StoreError::Busy`] converted to it.
+    pub async fn flow<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
+    {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(r) => r,
+            Err(e) => Err(E::from(StoreError::Busy(format!("store task failed: {e}")))),
+        }
+    }
 }

@@ -192,6 +192,12 @@ pub fn from_rejection(rejection: &Rejection, fee: i64, currency: Currency) -> Re
         Rejection::ReversalWindowPassed => Refusal::rejected(
             "The original transaction can no longer be reverted (revert window passed)",
         ),
+        Rejection::CreditAlreadyUsed => Refusal::rejected(
+            "The original transaction can no longer be reverted: the credit it left on the account has been used",
+        ),
+        Rejection::InsufficientCredit { .. } => {
+            Refusal::rejected("The account credit is not enough")
+        }
     };
     refusal.with_currency(currency)
 }

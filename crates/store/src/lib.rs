@@ -77,6 +77,44 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The core refusal this error carries, if it is one.
+    pub fn rejection(&self) -> Option<&billhub_core::Rejection> {
+        match self {
+            StoreError::Rejected(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether the thing looked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::NotFound(_))
+    }
+
+    /// A uniqueness conflict (a code or number already taken), described for the caller.
+    pub fn conflict(&self) -> Option<String> {
+        match self {
+            StoreError::Conflict(m) => Some(m.clone()),
+            _ => None,
+        }
+    }
+
+    /// Input only the store could tell was invalid, described for the caller.
+    pub fn invalid(&self) -> Option<String> {
+        match self {
+            StoreError::Invalid(m) => Some(m.clone()),
+            _ => None,
+        }
+    }
+
+    /// The database cannot be reached or is saturated (pool timeout, connection refused, too
+    /// many lost races): the caller may try again later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Pool(_) | StoreError::Connect(_) | StoreError::Busy(_)
+        )
+    }
+
     pub fn is_unique_violation(&self) -> bool {
         matches!(
             self,

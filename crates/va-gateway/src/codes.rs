@@ -217,6 +217,13 @@ pub fn from_rejection(r: &Rejection) -> VaError {
         InconsistentReplay => VaError::code(Rc::InconsistentRequest),
         AlreadyReversed => VaError::code(Rc::PaymentAlreadyReversed),
         ReversalWindowPassed => VaError::code(Rc::ReversalNotAllowed),
+        CreditAlreadyUsed => VaError::with(
+            Rc::ReversalNotAllowed,
+            "The payment's overpayment credit has already been used; it cannot be reversed.",
+        ),
+        InsufficientCredit { .. } => {
+            VaError::with(Rc::InvalidAmount, "The account credit is not enough.")
+        }
     }
 }
 
