@@ -211,6 +211,31 @@ pub fn items_total(items: &[LineItem], currency: Currency) -> Result<Money, Mone
         .try_fold(Money::zero(currency), |acc, i| acc.checked_add(i.total))
 }
 
+/// Why a bill's declared total disagrees with its line items.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeclaredTotalError {
+    /// The items' totals cannot be added up (too large, or in another currency).
+    #[error("the items' totals cannot be added up: {0}")]
+    Sum(MoneyError),
+    /// The declared total is not the sum of the items' totals.
+    #[error("the total must equal the sum of the items' totals ({})", .sum.to_plain_string())]
+    Mismatch { sum: Money },
+}
+
+/// A bill that lists items and declares its total: the total must be exactly the sum of the
+/// items' totals (no items: nothing to check).
+pub fn check_declared_total(items: &[LineItem], declared: Money) -> Result<(), DeclaredTotalError> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let sum = items_total(items, declared.currency()).map_err(DeclaredTotalError::Sum)?;
+    if sum == declared {
+        Ok(())
+    } else {
+        Err(DeclaredTotalError::Mismatch { sum })
+    }
+}
+
 /// A bill as the rules see it. Amounts are minor units of `currency`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Bill {
@@ -469,5 +494,24 @@ mod tests {
             LineItem::new("p", dec!(0), price, None),
             Err(LineItemError::NonPositiveQuantity)
         );
+    }
+
+    #[test]
+    fn declared_total_is_the_sum_of_the_items() {
+        use rust_decimal_macros::dec;
+        let idr = |minor| Money::from_minor(minor, Currency::IDR);
+        let item = |minor| LineItem::new("c", dec!(1), idr(minor), None).unwrap();
+        let items = [item(60_000), item(40_000)];
+        assert_eq!(check_declared_total(&items, idr(100_000)), Ok(()));
+        assert_eq!(
+            check_declared_total(&items, idr(90_000)),
+            Err(DeclaredTotalError::Mismatch { sum: idr(100_000) })
+        );
+        assert_eq!(check_declared_total(&[], idr(1)), Ok(()));
+        let huge = [item(i64::MAX), item(1)];
+        assert!(matches!(
+            check_declared_total(&huge, idr(1)),
+            Err(DeclaredTotalError::Sum(MoneyError::Overflow))
+        ));
     }
 }

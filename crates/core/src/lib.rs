@@ -7,6 +7,9 @@
 //!   ([`bill::transition`]).
 //! - [`rules`]: [`rules::decide`], the one function that allocates a payment or says why not
 //!   ([`Rejection`]).
+//! - [`reversal`]: [`reversal::may_reverse`], the reversal policy (also `rules::may_reverse`).
+//! - [`credit`]: [`credit::spend_credit`], what may leave an account's credit.
+//! - [`channel`]: [`Channel`], the stored name of the channel that took a payment.
 //! - [`statement`]: the account statement with running and opening balances.
 //! - [`org`]: organizations and their typed settings.
 //! - [`signature`]: the dialects' signature schemes (IPG, RaudhahPay callbacks, CSQ).
@@ -17,17 +20,29 @@
 //! map them to their partner's codes in one table each. Nothing here panics on input.
 //!
 //! Time is always an argument (`now`); nothing here reads a clock.
+//!
+//! ## Tests
+//! The `testing` feature adds [`testing`]: one `Bill` (and `Payment`) builder for every crate's
+//! tests (`billhub-core = { workspace = true, features = ["testing"] }` under
+//! `[dev-dependencies]`).
 
 pub mod bill;
+pub mod channel;
+pub mod credit;
 pub mod money;
 pub mod org;
+pub mod patch;
 pub mod payment;
 pub mod postpaid;
+pub mod reversal;
 pub mod rules;
 pub mod signature;
 pub mod statement;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use bill::{Bill, BillStatus, BillTransition, LineItem, PaymentRule, SettlementMode};
+pub use channel::Channel;
 pub use money::{Currency, Money, MoneyError};
 pub use payment::{Account, Payment, Reversal};
 pub use rules::{Allocation, Decision, Rejection, Target};

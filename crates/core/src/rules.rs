@@ -8,7 +8,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::bill::{Bill, BillStatus, PaymentRule, SettlementMode};
+pub use crate::credit::spend_credit;
 use crate::money::{Currency, Money};
+pub use crate::reversal::{ReversalCase, ReversalPlan, may_reverse};
 
 /// Why a payment (or an inquiry) is refused. Each gateway maps these to its own codes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -223,18 +225,10 @@ fn decide_account(
     now: OffsetDateTime,
 ) -> Result<Decision, Rejection> {
     let payable = payable_bills(bills, now);
-    if payable.is_empty() {
-        if bills.is_empty() {
-            return Err(Rejection::NothingToPay);
-        }
-        // Say why: expired beats everything else, since something is still owed there.
-        let statuses: Vec<BillStatus> = bills.iter().map(|b| b.status_at(now)).collect();
-        if statuses.contains(&BillStatus::Expired) {
-            return Err(Rejection::Expired);
-        }
-        return Err(Rejection::NothingToPay);
-    }
-    let currency = payable[0].currency;
+    let Some(first) = payable.first() else {
+        return Err(why_nothing_payable(bills, now));
+    };
+    let currency = first.currency;
     if payable.iter().any(|b| b.currency != currency) {
         return Err(Rejection::MixedCurrencies);
     }
@@ -248,127 +242,173 @@ fn decide_account(
     if value <= 0 {
         return Err(Rejection::NonPositiveAmount);
     }
-    let whole = |bs: &[&Bill]| -> Vec<Allocation> {
-        bs.iter()
+    match mode {
+        SettlementMode::Total => settle_whole(currency, &payable, value),
+        SettlementMode::Discrete => {
+            let selected = discrete_selection(&payable, chosen, value)?;
+            settle_whole(currency, &selected, value)
+        }
+        SettlementMode::Open => Ok(allocate_open(currency, &payable, value)),
+    }
+}
+
+/// Why an account with no payable bill refuses a payment: expired beats everything else, since
+/// something is still owed there.
+fn why_nothing_payable(bills: &[Bill], now: OffsetDateTime) -> Rejection {
+    if bills
+        .iter()
+        .any(|b| b.status_at(now) == BillStatus::Expired)
+    {
+        Rejection::Expired
+    } else {
+        Rejection::NothingToPay
+    }
+}
+
+/// Pays each of `selected` its whole outstanding, when `value` is exactly their sum.
+fn settle_whole(currency: Currency, selected: &[&Bill], value: i64) -> Result<Decision, Rejection> {
+    let outstanding: i64 = selected.iter().map(|b| b.outstanding()).sum();
+    if selected.is_empty() || value != outstanding {
+        return Err(Rejection::MustEqualOutstanding { outstanding });
+    }
+    Ok(Decision {
+        currency,
+        allocations: selected
+            .iter()
             .map(|b| Allocation {
                 bill_id: b.id,
                 amount: b.outstanding(),
             })
-            .collect()
+            .collect(),
+        credit: 0,
+    })
+}
+
+/// The bills a `discrete` payment pays: the chosen ones (each payable, once), or without a choice
+/// the oldest bills whose outstanding adds up to the amount.
+fn discrete_selection<'a>(
+    payable: &[&'a Bill],
+    chosen: Option<&[i64]>,
+    value: i64,
+) -> Result<Vec<&'a Bill>, Rejection> {
+    let Some(ids) = chosen else {
+        let mut sum = 0i64;
+        let mut prefix = Vec::new();
+        for b in payable {
+            if sum >= value {
+                break;
+            }
+            sum += b.outstanding();
+            prefix.push(*b);
+        }
+        return Ok(prefix);
     };
-    let total_of = |bs: &[&Bill]| -> i64 { bs.iter().map(|b| b.outstanding()).sum() };
-    match mode {
-        SettlementMode::Total => {
-            let outstanding = total_of(&payable);
-            if value != outstanding {
-                return Err(Rejection::MustEqualOutstanding { outstanding });
-            }
-            Ok(Decision {
-                currency,
-                allocations: whole(&payable),
-                credit: 0,
-            })
+    let mut selected: Vec<&Bill> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let bill = payable
+            .iter()
+            .find(|b| b.id == *id)
+            .ok_or(Rejection::BillNotPayable { bill_id: *id })?;
+        if !selected.iter().any(|b| b.id == *id) {
+            selected.push(*bill);
         }
-        SettlementMode::Discrete => {
-            let selected: Vec<&Bill> = match chosen {
-                Some(ids) => {
-                    let mut selected = Vec::with_capacity(ids.len());
-                    for id in ids {
-                        let bill = payable
-                            .iter()
-                            .find(|b| b.id == *id)
-                            .ok_or(Rejection::BillNotPayable { bill_id: *id })?;
-                        if !selected.iter().any(|b: &&Bill| b.id == *id) {
-                            selected.push(*bill);
-                        }
-                    }
-                    selected
-                }
-                None => {
-                    // Without a choice: the oldest bills whose outstanding adds up to the amount.
-                    let mut sum = 0i64;
-                    let mut prefix = Vec::new();
-                    for b in &payable {
-                        if sum >= value {
-                            break;
-                        }
-                        sum += b.outstanding();
-                        prefix.push(*b);
-                    }
-                    prefix
-                }
-            };
-            let outstanding = total_of(&selected);
-            if selected.is_empty() || value != outstanding {
-                return Err(Rejection::MustEqualOutstanding { outstanding });
-            }
-            Ok(Decision {
-                currency,
-                allocations: whole(&selected),
-                credit: 0,
-            })
+    }
+    Ok(selected)
+}
+
+/// Spreads an `open` payment oldest first, each bill under its own rule; the rest is credit.
+fn allocate_open(currency: Currency, payable: &[&Bill], value: i64) -> Decision {
+    let mut remaining = value;
+    let mut allocations = Vec::new();
+    for b in payable {
+        if remaining == 0 {
+            break;
         }
-        SettlementMode::Open => {
-            let mut remaining = value;
-            let mut allocations = Vec::new();
-            for b in &payable {
-                if remaining == 0 {
-                    break;
-                }
-                let take = takes(b, remaining);
-                if take > 0 {
-                    allocations.push(Allocation {
-                        bill_id: b.id,
-                        amount: take,
-                    });
-                    remaining -= take;
-                }
-            }
-            Ok(Decision {
-                currency,
-                allocations,
-                credit: remaining,
-            })
+        let take = takes(b, remaining);
+        if take > 0 {
+            allocations.push(Allocation {
+                bill_id: b.id,
+                amount: take,
+            });
+            remaining -= take;
         }
+    }
+    Decision {
+        currency,
+        allocations,
+        credit: remaining,
     }
 }
 
+/// What one payment aimed at a whole account may be under a settlement mode (see
+/// [`account_bounds`]). Minor units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounds<'a> {
+    pub currency: Currency,
+    /// The sum of the payable bills' outstanding.
+    pub due: i64,
+    /// The smallest amount; `None`: no lower bound (any positive amount).
+    pub min: Option<i64>,
+    /// The largest amount; `None`: unbounded (the excess becomes account credit).
+    pub max: Option<i64>,
+    /// The newest payable bill (last in allocation order): the one a channel shows.
+    pub newest: &'a Bill,
+}
+
+/// The bounds of a payment aimed at an account, per settlement mode, beside [`bill_bounds`]:
+/// `total`: the whole due both ways; `discrete`: the smallest payable bill's outstanding and the
+/// whole due; `open`: none. Refused with `Expired` when nothing is payable and an expired bill
+/// still has money outstanding, `NothingToPay` when nothing is payable otherwise, and
+/// `MixedCurrencies` when the payable bills are in more than one currency.
+pub fn account_bounds(
+    bills: &[Bill],
+    mode: SettlementMode,
+    now: OffsetDateTime,
+) -> Result<Bounds<'_>, Rejection> {
+    let payable = payable_bills(bills, now);
+    let Some(newest) = payable.last().copied() else {
+        let overdue = bills
+            .iter()
+            .any(|b| b.status_at(now) == BillStatus::Expired && b.outstanding() > 0);
+        return Err(if overdue {
+            Rejection::Expired
+        } else {
+            Rejection::NothingToPay
+        });
+    };
+    let currency = newest.currency;
+    if payable.iter().any(|b| b.currency != currency) {
+        return Err(Rejection::MixedCurrencies);
+    }
+    let due: i64 = payable.iter().map(|b| b.outstanding()).sum();
+    let smallest = payable.iter().map(|b| b.outstanding()).min().unwrap_or(due);
+    let (min, max) = match mode {
+        SettlementMode::Total => (Some(due), Some(due)),
+        SettlementMode::Discrete => (Some(smallest), Some(due)),
+        SettlementMode::Open => (None, None),
+    };
+    Ok(Bounds {
+        currency,
+        due,
+        min,
+        max,
+        newest,
+    })
+}
+
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 pub(crate) mod tests {
     use super::*;
-    use time::macros::{date, datetime};
+    use time::macros::datetime;
 
+    /// A USD bill on account 1 (see [`crate::testing::bill`]); kept for the other modules' tests.
     pub fn bill(id: i64, billed: i64, paid: i64, rule: PaymentRule) -> Bill {
-        let t = datetime!(2025-01-01 00:00 UTC);
-        Bill {
-            id,
-            organization_id: 1,
-            account_id: 1,
-            collection_id: None,
-            public_no: format!("B{id:07}"),
-            invoice_number: format!("INV-{id}"),
-            ref1: String::new(),
-            ref2: String::new(),
-            name: String::new(),
-            description: String::new(),
-            currency: Currency::USD,
-            billed,
-            paid,
-            bill_date: date!(2025 - 01 - 01),
-            due_date: Some(date!(2025 - 02 - 01)),
-            valid_until: None,
-            rule,
-            status: if paid == 0 {
-                BillStatus::Active
-            } else if paid >= billed {
-                BillStatus::Paid
-            } else {
-                BillStatus::PartiallyPaid
-            },
-            version: 0,
-            created_at: t + time::Duration::seconds(id),
-            updated_at: t,
-        }
+        crate::testing::bill(id)
+            .billed(billed)
+            .paid(paid)
+            .rule(rule)
+            .build()
     }
 
     fn usd(minor: i64) -> Money {
@@ -609,5 +649,95 @@ pub(crate) mod tests {
             (100, Some(100))
         );
         assert_eq!(bill_bounds(&bill(1, 1000, 0, PaymentRule::Open)), (1, None));
+    }
+
+    #[test]
+    fn account_bounds_per_mode() {
+        let bills = vec![
+            bill(1, 1000, 0, PaymentRule::Exact),
+            bill(2, 500, 0, PaymentRule::Exact),
+            bill(3, 700, 700, PaymentRule::Exact),
+        ];
+        // (mode, due, min, max); the newest payable bill is shown.
+        let table = [
+            (SettlementMode::Total, 1500, Some(1500), Some(1500)),
+            (SettlementMode::Discrete, 1500, Some(500), Some(1500)),
+            (SettlementMode::Open, 1500, None, None),
+        ];
+        for (mode, due, min, max) in table {
+            let b = account_bounds(&bills, mode, NOW).unwrap();
+            assert_eq!(
+                (b.currency, b.due, b.min, b.max),
+                (Currency::USD, due, min, max)
+            );
+            assert_eq!(b.newest.id, 2, "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn account_bounds_refusals() {
+        let mut khr = bill(2, 500, 0, PaymentRule::Exact);
+        khr.currency = Currency::KHR;
+        let mixed = vec![bill(1, 1000, 0, PaymentRule::Exact), khr];
+        let mut expired = bill(1, 1000, 0, PaymentRule::Exact);
+        expired.valid_until = Some(datetime!(2025-05-01 00:00 UTC));
+        let paid = bill(2, 500, 500, PaymentRule::Exact);
+        let mut expired_void = bill(3, 1000, 0, PaymentRule::Exact);
+        expired_void.valid_until = Some(datetime!(2025-05-01 00:00 UTC));
+        expired_void.status = BillStatus::Void;
+        let table: [(&[Bill], Rejection); 5] = [
+            (&mixed, Rejection::MixedCurrencies),
+            (&[expired, paid.clone()], Rejection::Expired),
+            (std::slice::from_ref(&paid), Rejection::NothingToPay),
+            (&[expired_void], Rejection::NothingToPay),
+            (&[], Rejection::NothingToPay),
+        ];
+        for (bills, rejection) in table {
+            for mode in [
+                SettlementMode::Total,
+                SettlementMode::Discrete,
+                SettlementMode::Open,
+            ] {
+                assert_eq!(account_bounds(bills, mode, NOW), Err(rejection.clone()));
+            }
+        }
+    }
+
+    /// What the bounds announce, `decide` accepts at both ends and refuses just outside (for
+    /// `discrete`, where the oldest bill is the smallest).
+    #[test]
+    fn account_bounds_agree_with_decide() {
+        let bills = vec![
+            bill(1, 500, 0, PaymentRule::Exact),
+            bill(2, 1000, 0, PaymentRule::Exact),
+        ];
+        for mode in [SettlementMode::Total, SettlementMode::Discrete] {
+            let b = account_bounds(&bills, mode, NOW).unwrap();
+            let target = Target::Account {
+                bills: &bills,
+                mode,
+                chosen: None,
+            };
+            let (min, max) = (b.min.unwrap(), b.max.unwrap());
+            for ok in [min, max] {
+                assert!(decide(target, usd(ok), NOW).is_ok(), "{mode:?} {ok}");
+            }
+            for refused in [min - 1, max + 1] {
+                assert!(
+                    decide(target, usd(refused), NOW).is_err(),
+                    "{mode:?} {refused}"
+                );
+            }
+        }
+        let open = account_bounds(&bills, SettlementMode::Open, NOW).unwrap();
+        assert_eq!((open.min, open.max), (None, None));
+        let target = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Open,
+            chosen: None,
+        };
+        for any in [1, open.due, open.due * 10] {
+            assert!(decide(target, usd(any), NOW).is_ok(), "open {any}");
+        }
     }
 }

@@ -72,16 +72,19 @@ pub fn account_statement(entries: &[LedgerEntry], from: Date, max_entries: usize
     let in_window = ordered.iter().filter(|e| e.date >= from).count();
     let listed = in_window.min(max_entries);
     let first_listed = ordered.len() - listed;
-    let opening_balance = if first_listed == 0 {
-        0
-    } else {
-        balances[first_listed - 1]
-    };
-    let lines = (first_listed..ordered.len())
+    let opening_balance = first_listed
+        .checked_sub(1)
+        .and_then(|i| balances.get(i))
+        .copied()
+        .unwrap_or(0);
+    let lines = ordered
+        .iter()
+        .zip(&balances)
+        .skip(first_listed)
         .rev()
-        .map(|i| StatementLine {
-            entry: ordered[i].clone(),
-            balance: balances[i],
+        .map(|(entry, balance)| StatementLine {
+            entry: (*entry).clone(),
+            balance: *balance,
         })
         .collect();
     Statement {
@@ -100,19 +103,15 @@ fn kind_rank(kind: EntryKind) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing)]
     use super::*;
     use time::macros::{date, datetime};
 
     fn bill(id: i64, date: Date, amount: i64) -> LedgerEntry {
-        LedgerEntry {
-            kind: EntryKind::Bill,
-            reference: id,
-            public_no: format!("P{id}"),
-            date,
-            at: date.midnight().assume_utc(),
-            amount,
-            void: false,
-        }
+        crate::testing::bill(id)
+            .bill_date(date)
+            .billed(amount)
+            .ledger_entry()
     }
 
     #[test]
@@ -154,9 +153,13 @@ mod tests {
             amount: -1500,
             void: false,
         });
-        let mut void = bill(3, date!(2025 - 03 - 01), 999);
-        void.void = true;
-        entries.push(void);
+        entries.push(
+            crate::testing::bill(3)
+                .bill_date(date!(2025 - 03 - 01))
+                .billed(999)
+                .status(crate::BillStatus::Void)
+                .ledger_entry(),
+        );
         let s = account_statement(&entries, date!(2024 - 01 - 01), 24);
         assert_eq!(s.lines.len(), 3);
         assert_eq!(s.lines[0].entry.amount, -1500);

@@ -1,11 +1,12 @@
 //! Property tests of the core rules.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken expectation
+// Tests may panic on a broken expectation and index what they just built.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use billhub_core::bill::{BillTransition, transition};
 use billhub_core::rules::{Target, decide};
 use billhub_core::statement::{EntryKind, LedgerEntry, account_statement};
-use billhub_core::{Bill, BillStatus, Currency, Money, PaymentRule, SettlementMode};
+use billhub_core::{Bill, Currency, Money, PaymentRule, SettlementMode, testing};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use time::macros::{date, datetime};
@@ -26,29 +27,11 @@ fn rule() -> impl Strategy<Value = PaymentRule> {
 }
 
 fn bill(id: i64, billed: i64, rule: PaymentRule, due_offset: i64) -> Bill {
-    Bill {
-        id,
-        organization_id: 1,
-        account_id: 1,
-        collection_id: None,
-        public_no: format!("P{id:07}"),
-        invoice_number: format!("I{id}"),
-        ref1: String::new(),
-        ref2: String::new(),
-        name: String::new(),
-        description: String::new(),
-        currency: Currency::USD,
-        billed,
-        paid: 0,
-        bill_date: date!(2025 - 01 - 01),
-        due_date: Some(date!(2025 - 02 - 01) + Duration::days(due_offset)),
-        valid_until: None,
-        rule,
-        status: BillStatus::Active,
-        version: 0,
-        created_at: datetime!(2025-01-01 00:00 UTC) + Duration::seconds(id),
-        updated_at: datetime!(2025-01-01 00:00 UTC),
-    }
+    testing::bill(id)
+        .billed(billed)
+        .rule(rule)
+        .due_date(Some(date!(2025 - 02 - 01) + Duration::days(due_offset)))
+        .build()
 }
 
 /// Applies an accepted decision to the bills as the store does (through the status machine).
