@@ -8,7 +8,9 @@
 
 use actix_web::HttpRequest;
 use billhub_http::AppState;
-use billhub_store::{Principal, StoreError};
+use billhub_store::Principal;
+
+use crate::error::Bill24Error;
 
 /// The header Bill24 sends the biller token in.
 pub const TOKEN_HEADER: &str = "token";
@@ -26,19 +28,6 @@ pub enum AuthError {
     Ambiguous,
 }
 
-/// Why authentication could not be decided.
-#[derive(Debug)]
-pub enum AuthFailure {
-    Refused(AuthError),
-    Store(StoreError),
-}
-
-impl From<StoreError> for AuthFailure {
-    fn from(e: StoreError) -> Self {
-        AuthFailure::Store(e)
-    }
-}
-
 /// The `token` header: `None` when absent or blank; a value that is not text is kept as an
 /// invalid token (never matches).
 pub fn token(req: &HttpRequest) -> Option<String> {
@@ -50,45 +39,45 @@ pub fn token(req: &HttpRequest) -> Option<String> {
     }
 }
 
-/// The organization of a Bill24 token.
+/// The organization of a Bill24 token (a store failure is billhub's, HTTP 500).
 pub async fn organization_by_token(
     state: &AppState,
     token: Option<String>,
-) -> Result<i64, AuthFailure> {
+) -> Result<i64, Bill24Error> {
     let Some(token) = token else {
-        return Err(AuthFailure::Refused(AuthError::Missing));
+        return Err(AuthError::Missing.into());
     };
     let cred = state
         .run(move |s| s.authenticate_token("bill24", &token))
         .await?;
     match cred.map(|c| c.principal) {
         Some(Principal::Biller { organization_id }) => Ok(organization_id),
-        _ => Err(AuthFailure::Refused(AuthError::Invalid)),
+        _ => Err(AuthError::Invalid.into()),
     }
 }
 
 /// The organization a webhook call speaks for: the token's, else the one organization that
 /// allow-lists the caller's address.
-pub async fn webhook_organization(state: &AppState, req: &HttpRequest) -> Result<i64, AuthFailure> {
+pub async fn webhook_organization(state: &AppState, req: &HttpRequest) -> Result<i64, Bill24Error> {
     let token = token(req);
     if token.is_some() {
         return organization_by_token(state, token).await;
     }
     let Some(ip) = req.peer_addr().map(|a| a.ip()) else {
-        return Err(AuthFailure::Refused(AuthError::Missing));
+        return Err(AuthError::Missing.into());
     };
     let orgs = state
         .run(move |s| s.bill24_organizations_allowing(ip))
         .await?;
     match orgs.as_slice() {
-        [] => Err(AuthFailure::Refused(AuthError::Missing)),
+        [] => Err(AuthError::Missing.into()),
         [one] => {
             tracing::info!(organization_id = *one, caller = %ip, "bill24 webhook accepted from an allow-listed address");
             Ok(*one)
         }
         _ => {
             tracing::warn!(caller = %ip, organizations = ?orgs, "bill24 webhook caller allow-listed by several organizations");
-            Err(AuthFailure::Refused(AuthError::Ambiguous))
+            Err(AuthError::Ambiguous.into())
         }
     }
 }

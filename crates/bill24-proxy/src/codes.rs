@@ -125,4 +125,47 @@ mod tests {
             assert!(!c.message_kh().is_ascii());
         }
     }
+
+    /// The rows of the page's "## Codes" table: (code, message, message_kh).
+    fn documented_codes(doc: &str) -> Vec<(u16, String, String)> {
+        let section = doc
+            .split("\n## ")
+            .find(|s| s.starts_with("Codes\n"))
+            .expect("docs/dialects/bill24.md has a `## Codes` section");
+        section
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line
+                    .trim()
+                    .strip_prefix('|')?
+                    .strip_suffix('|')?
+                    .split('|')
+                    .map(|c| c.trim().trim_matches('`'))
+                    .collect();
+                let code = cells.first()?.parse::<u16>().ok()?;
+                Some((code, cells.get(1)?.to_string(), cells.get(2)?.to_string()))
+            })
+            .collect()
+    }
+
+    /// `docs/dialects/bill24.md` lists exactly this table's codes, messages and Khmer messages.
+    #[test]
+    fn the_page_lists_every_code() {
+        let doc = include_str!("../../../docs/dialects/bill24.md");
+        let documented = documented_codes(doc);
+        let table: Vec<(u16, String, String)> = Code::ALL
+            .iter()
+            .map(|c| {
+                (
+                    c.number(),
+                    c.message().to_string(),
+                    c.message_kh().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            documented, table,
+            "docs/dialects/bill24.md `## Codes` disagrees with codes.rs"
+        );
+    }
 }

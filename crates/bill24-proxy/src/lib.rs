@@ -6,17 +6,19 @@
 //! both documented payload generations). Every call carries the organization's Bill24 token in
 //! the `token` header (the webhook may instead come from an allow-listed address).
 //!
-//! Modules: [`wire`] (Bill24's shapes and date formats), [`auth`], [`routes`] (thin handlers),
-//! [`inquiry`] (what the proxy and the statement answer), [`webhook`] (recording payments),
-//! [`codes`] (the one table of answer codes and messages).
+//! Modules: [`wire`] (Bill24's shapes and date formats), [`requests`] (reading and validating
+//! what Bill24 sends), [`auth`], [`flows`] (one function per use case: what the proxy and the
+//! statement answer, recording payments), [`routes`] (thin handlers), [`codes`] (the one table
+//! of answer codes and messages), [`error`] (the dialect's error type).
 //!
 //! ## Errors
 //! Business answers are Merchant Proxy codes 0-4 with HTTP 200 ([`codes::Code`], mapped from
 //! core's `Rejection` in [`codes::code_for`]). Malformed requests are HTTP 400 and auth failures
-//! HTTP 401, in the same envelope with `code` = the HTTP status. Store failures are logged with
-//! their cause (`tracing::error!`) and answered as a generic internal error; plumbing failures
+//! HTTP 401, in the same envelope with `code` = the HTTP status. Every refusal is one
+//! [`error::Bill24Error`]; store failures keep their cause, are logged with it
+//! (`tracing::error!`) and answered as a generic internal error; plumbing failures
 //! ([`PlumbingError`]) render in the same envelope. The webhook answers in Bill24's webhook reply
-//! shape `{"status", "message"}` instead.
+//! shape `{"status", "message"}` instead ([`error::WebhookError`]).
 
 use std::sync::Arc;
 
@@ -25,9 +27,10 @@ use billhub_http::{Gateway, PlumbingError};
 
 pub mod auth;
 pub mod codes;
-pub mod inquiry;
+pub mod error;
+pub mod flows;
+pub mod requests;
 pub mod routes;
-pub mod webhook;
 pub mod wire;
 
 /// The bill24 gateway.
@@ -58,6 +61,7 @@ impl Gateway for Bill24Gateway {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

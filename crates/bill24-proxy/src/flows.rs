@@ -1,0 +1,669 @@
+//! The dialect's use cases, one named function each, over the store: [`proxy`] (what is due for a
+//! consumer code), [`pending_bills`] (its account statement) and [`webhook`] (recording a payment
+//! notification). Each takes the store, the caller's organization, the validated request and
+//! `now`, runs on the blocking pool, and answers the data the response needs or a
+//! [`Bill24Error`] (a Merchant Proxy code, or billhub's failure). No actix types here.
+//!
+//! Each flow's store work sits together at its top, so that it can become one read snapshot
+//! (`/proxy`, `/pending_bills`) or one write transaction; the rules come from core
+//! (`payability`, `bill_bounds`, `account_bounds`, `account_statement`, `decide` in the store),
+//! spelled the Bill24 way here.
+//!
+//! ## Webhook channel references
+//! The first share of a transaction is recorded under the Bill24 transaction id itself (`tran_id`,
+//! or `tnx_id` in the older generation); share `n` (1-based, n > 1) under `{tran_id}:{n}`. Every
+//! share's request hash covers the WHOLE transaction (id, currency, total, every share's customer,
+//! bills and amount) plus the share's position. So:
+//! - a repeat finds the first share under the bare transaction id whatever the number of shares,
+//!   and answers "already recorded" without touching anything;
+//! - a repeat whose content differs in any share (another amount, another customer, one share
+//!   more or less) is refused on the first share as inconsistent, before any other share is
+//!   posted: no part of it can pay twice;
+//! - a transaction interrupted after some shares (a crash between two share transactions) is
+//!   completed by Bill24's retry: recorded shares are replayed, the missing ones are posted.
+//!
+//! Money that cannot be applied (unknown customer or bill, refused by the rule, wrong currency) is
+//! recorded as unapplied by the store (`OnRejection::RecordUnapplied`) and still acknowledged.
+//! Webhook notifications are recorded as one store payment per customer share, under the
+//! channel [`CHANNEL`], idempotent by the share's channel reference.
+
+use billhub_core::org::Organization;
+use billhub_core::rules::{account_bounds, bill_bounds, payability};
+use billhub_core::statement::{EntryKind, LedgerEntry, account_statement};
+use billhub_core::{Bill, Currency, Money, PaymentRule, Rejection, SettlementMode};
+use billhub_http::json::money_number;
+use billhub_store::bill24::Bill24Consumer;
+use billhub_store::{
+    OnRejection, PaymentRequest, PaymentTarget, PostResult, Store, StoreResult, fingerprint,
+};
+use time::macros::time;
+use time::{Date, Month, OffsetDateTime, Time};
+
+use crate::codes::{CURRENCIES, Code, code_for};
+use crate::error::Bill24Error;
+use crate::requests::{ConsumerRequest, CustomerShare, Notification};
+use crate::wire::{
+    PendingBill, PendingBillsData, ProxyData, parse_transaction_date, proxy_datetime,
+    proxy_instant, statement_date, unbounded,
+};
+
+// ---------------------------------------------------------------------------------------------
+// `/proxy`
+
+/// What is due and within which bounds, and the bill whose dates and description are shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due<'a> {
+    pub currency: Currency,
+    /// Minor units.
+    pub due: i64,
+    /// `None`: no bound (Bill24's `-1`).
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub shown: &'a Bill,
+}
+
+fn carried(currency: Currency) -> bool {
+    CURRENCIES.contains(&currency.code())
+}
+
+/// A bill named by its number: its own rule decides the bounds (`exact`: the outstanding both
+/// ways; `partial`: its minimum, or no lower bound without one, and the outstanding; `open`: none).
+pub fn bill_due(bill: &Bill, now: OffsetDateTime) -> Result<Due<'_>, Code> {
+    payability(bill, now).map_err(|r| code_for(&r))?;
+    if !carried(bill.currency) {
+        return Err(Code::CurrencyNotAllow);
+    }
+    let due = bill.outstanding();
+    let (low, high) = bill_bounds(bill);
+    let (min, max) = match bill.rule {
+        PaymentRule::Exact => (Some(low), high),
+        PaymentRule::Partial { minimum: Some(_) } => (Some(low), high),
+        PaymentRule::Partial { minimum: None } => (None, high),
+        PaymentRule::Open => (None, None),
+    };
+    Ok(Due {
+        currency: bill.currency,
+        due,
+        min,
+        max,
+        shown: bill,
+    })
+}
+
+/// An account named by its code: core's [`account_bounds`] under the organization's settlement
+/// mode (`total`: the whole due both ways; `discrete`: the smallest payable bill and the whole
+/// due; `open`: none), shown by its newest payable bill, in a currency Bill24 carries.
+pub fn account_due(
+    bills: &[Bill],
+    mode: SettlementMode,
+    now: OffsetDateTime,
+) -> Result<Due<'_>, Code> {
+    let bounds = account_bounds(bills, mode, now).map_err(|r| code_for(&r))?;
+    if !carried(bounds.currency) {
+        return Err(Code::CurrencyNotAllow);
+    }
+    Ok(Due {
+        currency: bounds.currency,
+        due: bounds.due,
+        min: bounds.min,
+        max: bounds.max,
+        shown: bounds.newest,
+    })
+}
+
+/// What the consumer code names is due: the bill, else the account's payable bills.
+fn consumer_due(
+    consumer: &Bill24Consumer,
+    mode: SettlementMode,
+    now: OffsetDateTime,
+) -> Result<Due<'_>, Code> {
+    match &consumer.bill {
+        Some(bill) => bill_due(bill, now),
+        None => account_due(&consumer.account_bills, mode, now),
+    }
+}
+
+fn bound(v: Option<i64>, currency: Currency) -> serde_json::Number {
+    match v {
+        Some(m) => money_number(Money::from_minor(m, currency)),
+        None => unbounded(),
+    }
+}
+
+/// `last_due_date`: the due date's last second, else the validity end, else empty.
+fn due_date_text(bill: &Bill, org: &Organization) -> String {
+    match (bill.due_date, bill.valid_until) {
+        (Some(d), _) => proxy_datetime(d, time!(23:59:59)),
+        (None, Some(v)) => proxy_instant(v, org.utc_offset),
+        (None, None) => String::new(),
+    }
+}
+
+fn description(bill: &Bill) -> String {
+    if !bill.description.trim().is_empty() {
+        bill.description.clone()
+    } else if !bill.name.trim().is_empty() {
+        bill.name.clone()
+    } else {
+        format!("Invoice {}", bill.invoice_number)
+    }
+}
+
+/// The `/proxy` data of a consumer whose due is known, with the account's credit.
+fn proxy_data(
+    org: &Organization,
+    code: &str,
+    consumer: &Bill24Consumer,
+    due: &Due<'_>,
+    credit: i64,
+) -> ProxyData {
+    let account = &consumer.account;
+    ProxyData {
+        consumer_code: code.to_string(),
+        consumer_name: if account.name.is_empty() {
+            account.name_latin.clone()
+        } else {
+            account.name.clone()
+        },
+        consumer_name_latin: account.name_latin.clone(),
+        phone: account.phone.clone(),
+        currency: due.currency.code().to_string(),
+        due_amount: money_number(Money::from_minor(due.due, due.currency)),
+        min_amount: bound(due.min, due.currency),
+        max_amount: bound(due.max, due.currency),
+        balance: money_number(Money::from_minor(credit.max(0), due.currency)),
+        description: description(due.shown),
+        last_bill_date: proxy_datetime(due.shown.bill_date, Time::MIDNIGHT),
+        last_due_date: due_date_text(due.shown, org),
+        last_pay_date: consumer
+            .last_paid_at
+            .map(|t| proxy_instant(t, org.utc_offset))
+            .unwrap_or_default(),
+    }
+}
+
+/// `POST /proxy`: the amount due for a consumer code, or code 1-4.
+pub fn proxy(
+    store: &Store,
+    org_id: i64,
+    req: &ConsumerRequest,
+    now: OffsetDateTime,
+) -> Result<ProxyData, Bill24Error> {
+    let org = store.organization(org_id)?;
+    let settings = store.settings(org_id)?;
+    let consumer = store
+        .bill24_consumer(org.id, &req.consumer_code, now)?
+        .ok_or(Code::NotFound)?;
+    let due = consumer_due(&consumer, settings.settlement, now)?;
+    let credit = store.account_credit(consumer.account.id, due.currency)?;
+    Ok(proxy_data(
+        &org,
+        &req.consumer_code,
+        &consumer,
+        &due,
+        credit,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// `/pending_bills`
+
+/// The first day of the statement window: `months` before `today`, the same day of the month
+/// (the month's last day when it is shorter).
+pub fn window_start(today: Date, months: u32) -> Date {
+    let months = i32::try_from(months).unwrap_or(i32::MAX);
+    let index = today.year() * 12 + i32::from(u8::from(today.month())) - 1 - months;
+    let year = index.div_euclid(12);
+    let month = u8::try_from(index.rem_euclid(12) + 1)
+        .ok()
+        .and_then(|m| Month::try_from(m).ok())
+        .unwrap_or(Month::January);
+    let day = today.day().min(month.length(year));
+    Date::from_calendar_date(year, month, day).unwrap_or(today)
+}
+
+/// The one currency of a statement: the account's only currency (KHR when it has none), if
+/// Bill24 carries it.
+fn statement_currency(currencies: &[String]) -> Result<Currency, Code> {
+    match currencies {
+        [] => Ok(Currency::KHR),
+        [one] => match Currency::from_code(one) {
+            Ok(c) if carried(c) => Ok(c),
+            _ => Err(Code::CurrencyNotAllow),
+        },
+        _ => Err(Code::CurrencyNotAllow),
+    }
+}
+
+/// Core's account statement of `entries`, spelled the Bill24 way.
+fn statement_data(
+    public_url: &str,
+    entries: &[LedgerEntry],
+    from: Date,
+    max_entries: u32,
+    currency: Currency,
+) -> PendingBillsData {
+    let statement = account_statement(
+        entries,
+        from,
+        usize::try_from(max_entries).unwrap_or(usize::MAX),
+    );
+    let money = |minor: i64| money_number(Money::from_minor(minor, currency));
+    PendingBillsData {
+        opening_balance: money(statement.opening_balance),
+        pending_bills: statement
+            .lines
+            .iter()
+            .map(|line| PendingBill {
+                date: statement_date(line.entry.date),
+                amount: money(line.entry.amount),
+                balance: money(line.balance),
+                digital_bill_url: match line.entry.kind {
+                    EntryKind::Bill => format!("{public_url}/b/{}", line.entry.public_no),
+                    EntryKind::Payment | EntryKind::Reversal => {
+                        format!("{public_url}/r/{}", line.entry.public_no)
+                    }
+                },
+            })
+            .collect(),
+    }
+}
+
+/// `POST /pending_bills`: core's account statement of the account the code names, or code 1/4.
+pub fn pending_bills(
+    store: &Store,
+    public_url: &str,
+    org_id: i64,
+    req: &ConsumerRequest,
+    now: OffsetDateTime,
+) -> Result<PendingBillsData, Bill24Error> {
+    let org = store.organization(org_id)?;
+    let settings = store.settings(org_id)?;
+    let consumer = store
+        .bill24_consumer(org.id, &req.consumer_code, now)?
+        .ok_or(Code::NotFound)?;
+    let currencies = store.bill24_account_currencies(consumer.account.id)?;
+    let currency = statement_currency(&currencies)?;
+    let entries = store.ledger_entries(consumer.account.id, org.utc_offset)?;
+    let today = now.to_offset(org.utc_offset).date();
+    let from = window_start(today, settings.bill24_statement_months);
+    Ok(statement_data(
+        public_url,
+        &entries,
+        from,
+        settings.bill24_statement_max_entries,
+        currency,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// `/webhook`
+
+/// The channel name of Bill24 payments.
+pub const CHANNEL: &str = "bill24";
+
+/// What a delivery did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// At least one share was recorded by this delivery (`posted` applied, `unapplied` kept as
+    /// unapplied money).
+    New { posted: usize, unapplied: usize },
+    /// Every share had already been recorded: nothing changed.
+    AlreadyRecorded,
+    /// The transaction id was recorded with other content: nothing changed.
+    Inconsistent,
+    /// The transaction's status is not `success`: nothing recorded.
+    NotApplied { status: String },
+}
+
+/// The channel reference of share `index` (0-based).
+pub fn share_reference(tran_id: &str, index: usize) -> String {
+    if index == 0 {
+        tran_id.to_string()
+    } else {
+        format!("{tran_id}:{}", index + 1)
+    }
+}
+
+/// The fingerprint of the whole transaction's payment content.
+fn transaction_fingerprint(n: &Notification) -> String {
+    let mut parts: Vec<String> = vec![
+        n.generation.as_str().to_string(),
+        n.tran_id.clone(),
+        n.currency.code().to_string(),
+        n.tran_amount.minor().to_string(),
+        n.shares.len().to_string(),
+    ];
+    for s in &n.shares {
+        parts.push(s.customer_code.clone());
+        parts.push(
+            s.bills
+                .iter()
+                .map(|refs| refs.join("|"))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        parts.push(s.amount.minor().to_string());
+    }
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    fingerprint(&refs)
+}
+
+/// The first bill any of `refs` names, tried in order.
+fn named_bill(
+    store: &Store,
+    organization_id: i64,
+    refs: &[String],
+    now: OffsetDateTime,
+) -> StoreResult<Option<Bill>> {
+    for r in refs {
+        if let Some(b) = store.bill24_bill(organization_id, r, now)? {
+            return Ok(Some(b));
+        }
+    }
+    Ok(None)
+}
+
+/// Where a share's money goes: the named bill(s), else what the customer code names (an
+/// account under the organization's settlement mode, or a bill), else nowhere (unapplied).
+fn target(
+    store: &Store,
+    organization_id: i64,
+    share: &CustomerShare,
+    now: OffsetDateTime,
+) -> StoreResult<PaymentTarget> {
+    let unknown = || PaymentTarget::Unknown {
+        account_code: share.customer_code.clone(),
+    };
+    if !share.bills.is_empty() {
+        let mut found = Vec::with_capacity(share.bills.len());
+        for refs in &share.bills {
+            match named_bill(store, organization_id, refs, now)? {
+                Some(b) => found.push(b),
+                None => return Ok(unknown()),
+            }
+        }
+        return Ok(match found.as_slice() {
+            [one] => PaymentTarget::Bill { bill_id: one.id },
+            [first, rest @ ..] if rest.iter().all(|b| b.account_id == first.account_id) => {
+                // Several bills named: each paid its whole outstanding (discrete).
+                PaymentTarget::Account {
+                    account_id: first.account_id,
+                    mode: Some(SettlementMode::Discrete),
+                    chosen: Some(found.iter().map(|b| b.id).collect()),
+                }
+            }
+            _ => unknown(),
+        });
+    }
+    Ok(
+        match store.bill24_consumer(organization_id, &share.customer_code, now)? {
+            Some(c) => match c.bill {
+                Some(b) => PaymentTarget::Bill { bill_id: b.id },
+                None => PaymentTarget::Account {
+                    account_id: c.account.id,
+                    mode: None,
+                    chosen: None,
+                },
+            },
+            None => unknown(),
+        },
+    )
+}
+
+/// The store payment of share `i` of the transaction whose fingerprint is `tx`.
+fn share_payment(
+    org: &Organization,
+    n: &Notification,
+    i: usize,
+    share: &CustomerShare,
+    (tx, target, paid_at): (&str, PaymentTarget, OffsetDateTime),
+) -> PaymentRequest {
+    let details = serde_json::json!({
+        "generation": n.generation.as_str(),
+        "part": i + 1,
+        "parts": n.shares.len(),
+        "transaction": n.transaction,
+        "customer": share.raw,
+    })
+    .to_string();
+    PaymentRequest {
+        organization_id: org.id,
+        channel: CHANNEL.into(),
+        channel_ref: share_reference(&n.tran_id, i),
+        request_hash: fingerprint(&[tx, &i.to_string()]),
+        target,
+        amount: share.amount,
+        fee: if i == 0 { n.fee } else { 0 },
+        method: n.method.clone(),
+        payer_name: share.customer_name.clone(),
+        details,
+        paid_at,
+        on_rejection: OnRejection::RecordUnapplied,
+    }
+}
+
+/// What posting one share did.
+enum ShareOutcome {
+    Posted,
+    Unapplied,
+    Replayed,
+    Inconsistent,
+}
+
+/// Posts one share (its own transaction, idempotent by its channel reference).
+fn post_share(
+    store: &Store,
+    n: &Notification,
+    req: &PaymentRequest,
+    now: OffsetDateTime,
+) -> Result<ShareOutcome, Bill24Error> {
+    let channel_ref = &req.channel_ref;
+    match store.post_payment(req, now) {
+        Ok(outcome) if outcome.replayed => Ok(ShareOutcome::Replayed),
+        Ok(outcome) => match outcome.result {
+            PostResult::Posted(p) => {
+                tracing::info!(tran_id = %n.tran_id, channel_ref = %channel_ref, payment = %p.uid, amount = p.amount, credit = p.credit, "bill24 payment recorded");
+                Ok(ShareOutcome::Posted)
+            }
+            PostResult::Unapplied(u) => {
+                tracing::warn!(tran_id = %n.tran_id, channel_ref = %channel_ref, unapplied_id = u.id, reason = %u.reason, "bill24 payment kept as unapplied money");
+                Ok(ShareOutcome::Unapplied)
+            }
+        },
+        Err(e) if e.rejection() == Some(&Rejection::InconsistentReplay) => {
+            tracing::warn!(tran_id = %n.tran_id, channel_ref = %channel_ref, "bill24 transaction repeated with different content; nothing changed");
+            Ok(ShareOutcome::Inconsistent)
+        }
+        Err(e) => Err(Bill24Error::Store(e)),
+    }
+}
+
+/// `POST /webhook`: records a delivery for the organization, one payment per customer share.
+pub fn webhook(
+    store: &Store,
+    org_id: i64,
+    n: &Notification,
+    now: OffsetDateTime,
+) -> Result<Recorded, Bill24Error> {
+    let org = store.organization(org_id)?;
+    if n.status != "success" {
+        return Ok(Recorded::NotApplied {
+            status: n.status.clone(),
+        });
+    }
+    let paid_at = n
+        .paid_date
+        .as_deref()
+        .and_then(|t| parse_transaction_date(t, org.utc_offset))
+        .unwrap_or(now);
+    let tx = transaction_fingerprint(n);
+    let (mut posted, mut unapplied) = (0usize, 0usize);
+    for (i, share) in n.shares.iter().enumerate() {
+        let target = target(store, org.id, share, now)?;
+        let req = share_payment(&org, n, i, share, (&tx, target, paid_at));
+        match post_share(store, n, &req, now)? {
+            ShareOutcome::Posted => posted += 1,
+            ShareOutcome::Unapplied => unapplied += 1,
+            ShareOutcome::Replayed => {}
+            ShareOutcome::Inconsistent if posted + unapplied == 0 => {
+                return Ok(Recorded::Inconsistent);
+            }
+            // Cannot happen: every share's hash covers the whole transaction, so the first
+            // share is refused before anything is posted.
+            ShareOutcome::Inconsistent => return Ok(Recorded::New { posted, unapplied }),
+        }
+    }
+    Ok(if posted + unapplied == 0 {
+        Recorded::AlreadyRecorded
+    } else {
+        Recorded::New { posted, unapplied }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use billhub_core::BillStatus;
+    use time::macros::{date, datetime};
+
+    fn bill(id: i64, currency: Currency, billed: i64, paid: i64, rule: PaymentRule) -> Bill {
+        let t = datetime!(2025-01-01 00:00 UTC);
+        Bill {
+            id,
+            organization_id: 1,
+            account_id: 1,
+            collection_id: None,
+            public_no: format!("P{id:07}"),
+            invoice_number: format!("INV-{id}"),
+            ref1: String::new(),
+            ref2: String::new(),
+            name: String::new(),
+            description: String::new(),
+            currency,
+            billed,
+            paid,
+            bill_date: date!(2025 - 01 - 01),
+            due_date: None,
+            valid_until: None,
+            rule,
+            status: if paid >= billed {
+                BillStatus::Paid
+            } else if paid > 0 {
+                BillStatus::PartiallyPaid
+            } else {
+                BillStatus::Active
+            },
+            version: 0,
+            created_at: t + time::Duration::seconds(id),
+            updated_at: t,
+        }
+    }
+
+    const NOW: OffsetDateTime = datetime!(2025-06-01 00:00 UTC);
+
+    #[test]
+    fn bill_bounds_per_rule() {
+        let b = bill(1, Currency::USD, 1000, 0, PaymentRule::Exact);
+        let d = bill_due(&b, NOW).unwrap();
+        assert_eq!((d.due, d.min, d.max), (1000, Some(1000), Some(1000)));
+        let b = bill(
+            1,
+            Currency::USD,
+            1000,
+            200,
+            PaymentRule::Partial { minimum: Some(300) },
+        );
+        let d = bill_due(&b, NOW).unwrap();
+        assert_eq!((d.due, d.min, d.max), (800, Some(300), Some(800)));
+        let b = bill(
+            1,
+            Currency::USD,
+            1000,
+            0,
+            PaymentRule::Partial { minimum: None },
+        );
+        let d = bill_due(&b, NOW).unwrap();
+        assert_eq!((d.min, d.max), (None, Some(1000)));
+        let b = bill(1, Currency::KHR, 1000, 0, PaymentRule::Open);
+        let d = bill_due(&b, NOW).unwrap();
+        assert_eq!((d.min, d.max), (None, None));
+        let b = bill(1, Currency::EUR, 1000, 0, PaymentRule::Exact);
+        assert_eq!(bill_due(&b, NOW), Err(Code::CurrencyNotAllow));
+        let b = bill(1, Currency::USD, 1000, 1000, PaymentRule::Exact);
+        assert_eq!(bill_due(&b, NOW), Err(Code::NoAmountToPay));
+        let mut b = bill(1, Currency::USD, 1000, 0, PaymentRule::Exact);
+        b.valid_until = Some(datetime!(2025-05-01 00:00 UTC));
+        assert_eq!(bill_due(&b, NOW), Err(Code::BillOverDue));
+    }
+
+    #[test]
+    fn account_bounds_per_mode() {
+        let bills = vec![
+            bill(1, Currency::USD, 1000, 0, PaymentRule::Exact),
+            bill(2, Currency::USD, 500, 0, PaymentRule::Exact),
+            bill(3, Currency::USD, 700, 700, PaymentRule::Exact),
+        ];
+        let d = account_due(&bills, SettlementMode::Total, NOW).unwrap();
+        assert_eq!((d.due, d.min, d.max), (1500, Some(1500), Some(1500)));
+        assert_eq!(d.shown.id, 2);
+        let d = account_due(&bills, SettlementMode::Discrete, NOW).unwrap();
+        assert_eq!((d.min, d.max), (Some(500), Some(1500)));
+        let d = account_due(&bills, SettlementMode::Open, NOW).unwrap();
+        assert_eq!((d.min, d.max), (None, None));
+        let mixed = vec![
+            bill(1, Currency::USD, 1000, 0, PaymentRule::Exact),
+            bill(2, Currency::KHR, 500, 0, PaymentRule::Exact),
+        ];
+        assert_eq!(
+            account_due(&mixed, SettlementMode::Open, NOW),
+            Err(Code::CurrencyNotAllow)
+        );
+        let mut expired = bill(1, Currency::USD, 1000, 0, PaymentRule::Exact);
+        expired.valid_until = Some(datetime!(2025-05-01 00:00 UTC));
+        let paid = bill(2, Currency::USD, 500, 500, PaymentRule::Exact);
+        assert_eq!(
+            account_due(&[expired, paid.clone()], SettlementMode::Open, NOW),
+            Err(Code::BillOverDue)
+        );
+        assert_eq!(
+            account_due(&[paid], SettlementMode::Open, NOW),
+            Err(Code::NoAmountToPay)
+        );
+        assert_eq!(
+            account_due(&[], SettlementMode::Open, NOW),
+            Err(Code::NoAmountToPay)
+        );
+    }
+
+    #[test]
+    fn windows() {
+        assert_eq!(
+            window_start(date!(2025 - 09 - 01), 12),
+            date!(2024 - 09 - 01)
+        );
+        assert_eq!(
+            window_start(date!(2025 - 03 - 31), 1),
+            date!(2025 - 02 - 28)
+        );
+        assert_eq!(
+            window_start(date!(2025 - 01 - 15), 1),
+            date!(2024 - 12 - 15)
+        );
+        assert_eq!(
+            window_start(date!(2024 - 02 - 29), 12),
+            date!(2023 - 02 - 28)
+        );
+        assert_eq!(
+            window_start(date!(2025 - 09 - 01), 120),
+            date!(2015 - 09 - 01)
+        );
+    }
+
+    #[test]
+    fn references() {
+        assert_eq!(share_reference("T1", 0), "T1");
+        assert_eq!(share_reference("T1", 1), "T1:2");
+        assert_eq!(share_reference("T1", 2), "T1:3");
+    }
+}
