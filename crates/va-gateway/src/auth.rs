@@ -10,15 +10,16 @@
 //!   read as bytes and never re-serialized before the check.
 //! - A biller credential reaches only `/api/v2/gw/*`, a bank credential only `/api/v2/ch/*`.
 
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpRequest;
 use billhub_core::org::Organization;
 use billhub_core::signature::ipg;
 use billhub_http::AppState;
-use billhub_store::{CredentialInfo, Principal};
-use serde_json::Value;
+use billhub_store::{CredentialInfo, Principal, Store};
+use time::OffsetDateTime;
 
-use crate::codes::{Rc, VaError, from_store};
-use crate::wire::{OAuthError, Token};
+use crate::codes::Rc;
+use crate::error::VaError;
+use crate::wire::DEFAULT_OFFSET;
 
 /// Lifetime of an access token.
 pub const TOKEN_TTL_SECONDS: i64 = 3600;
@@ -54,73 +55,74 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// Checks the bearer token and the signature of a request; returns the credential.
-async fn authenticate(
-    state: &AppState,
-    req: &HttpRequest,
-    body: &actix_web::web::Bytes,
-) -> Result<CredentialInfo, VaError> {
+/// What a request presents to be authenticated: its bearer token and `Signature`, and the
+/// bytes the signature covers.
+struct Presented {
+    token: String,
+    signature: String,
+    body: actix_web::web::Bytes,
+    query: String,
+}
+
+/// Reads the bearer token and the `Signature` header.
+fn presented(req: &HttpRequest, body: &actix_web::web::Bytes) -> Result<Presented, VaError> {
     let token = bearer(req)
         .ok_or_else(|| VaError::with(Rc::Unauthorized, "Missing bearer access token."))?;
     let signature = header(req, "Signature")
         .ok_or_else(|| VaError::with(Rc::Unauthorized, "Missing Signature header."))?;
-    let now = state.now();
-    let body = body.clone();
-    let query = req.query_string().to_string();
-    state
-        .run(move |s| {
-            let Some(cred) = s.authenticate_access_token(&token, now)? else {
-                return Ok(Err(VaError::with(
-                    Rc::Unauthorized,
-                    "The access token is invalid or has expired.",
-                )));
-            };
-            if cred.dialect != "va" {
-                return Ok(Err(VaError::with(
-                    Rc::Unauthorized,
-                    "The access token is invalid or has expired.",
-                )));
-            }
-            let api_key = s.credential_secret(cred.id)?;
-            if !ipg::verify(&api_key, &body, &query, &signature) {
-                return Ok(Err(VaError::with(Rc::Unauthorized, "Invalid signature.")));
-            }
-            Ok(Ok(cred))
-        })
-        .await
-        .map_err(from_store)?
+    Ok(Presented {
+        token,
+        signature,
+        body: body.clone(),
+        query: req.query_string().to_string(),
+    })
 }
 
-/// Authenticates a biller (`/api/v2/gw/*`).
-pub async fn biller(
-    state: &AppState,
-    req: &HttpRequest,
-    body: &actix_web::web::Bytes,
+/// Checks the bearer token and the signature of a request; returns the credential.
+fn authenticate(
+    store: &Store,
+    p: &Presented,
+    now: OffsetDateTime,
+) -> Result<CredentialInfo, VaError> {
+    let invalid = || {
+        VaError::with(
+            Rc::Unauthorized,
+            "The access token is invalid or has expired.",
+        )
+    };
+    let cred = store
+        .authenticate_access_token(&p.token, now)?
+        .filter(|c| c.dialect == "va")
+        .ok_or_else(invalid)?;
+    let api_key = store.credential_secret(cred.id)?;
+    if !ipg::verify(&api_key, &p.body, &p.query, &p.signature) {
+        return Err(VaError::with(Rc::Unauthorized, "Invalid signature."));
+    }
+    Ok(cred)
+}
+
+/// A biller's credential with its organization.
+fn authenticate_biller(
+    store: &Store,
+    p: &Presented,
+    now: OffsetDateTime,
 ) -> Result<Biller, VaError> {
-    let cred = authenticate(state, req, body).await?;
+    let cred = authenticate(store, p, now)?;
     let Principal::Biller { organization_id } = cred.principal else {
         return Err(VaError::with(
             Rc::Forbidden,
             "A bank credential cannot call the biller API.",
         ));
     };
-    let org = state
-        .run(move |s| s.organization(organization_id))
-        .await
-        .map_err(from_store)?;
     Ok(Biller {
         credential_id: cred.id,
-        org,
+        org: store.organization(organization_id)?,
     })
 }
 
-/// Authenticates a bank (`/api/v2/ch/*`).
-pub async fn bank(
-    state: &AppState,
-    req: &HttpRequest,
-    body: &actix_web::web::Bytes,
-) -> Result<Bank, VaError> {
-    let cred = authenticate(state, req, body).await?;
+/// A bank's credential.
+fn authenticate_bank(store: &Store, p: &Presented, now: OffsetDateTime) -> Result<Bank, VaError> {
+    let cred = authenticate(store, p, now)?;
     let Principal::Channel { channel_id } = cred.principal else {
         return Err(VaError::with(
             Rc::Forbidden,
@@ -133,132 +135,32 @@ pub async fn bank(
     })
 }
 
-fn oauth_error(
-    status: actix_web::http::StatusCode,
-    error: &'static str,
-    description: &str,
-    hint: Option<&str>,
-) -> HttpResponse {
-    HttpResponse::build(status).json(OAuthError {
-        error,
-        error_description: description.to_string(),
-        hint: hint.map(str::to_string),
-        message: description.to_string(),
-    })
-}
-
-const INVALID_REQUEST: &str = "The request is missing a required parameter, includes an invalid parameter value, includes a parameter more than once, or is otherwise malformed.";
-
-/// The token request's fields, from JSON or a form body.
-fn token_fields(req: &HttpRequest, body: &[u8]) -> Option<serde_json::Map<String, Value>> {
-    let form = req
-        .headers()
-        .get("Content-Type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if form {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
-        Some(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect(),
-        )
-    } else {
-        match serde_json::from_slice::<Value>(body).ok()? {
-            Value::Object(m) => Some(m),
-            _ => None,
-        }
-    }
-}
-
-/// `POST /oauth/token`.
-pub async fn issue_token(
+/// Authenticates a biller (`/api/v2/gw/*`); a refusal is stamped in WIB.
+pub async fn biller(
     state: &AppState,
     req: &HttpRequest,
     body: &actix_web::web::Bytes,
-) -> HttpResponse {
-    use actix_web::http::StatusCode;
-    let Some(fields) = token_fields(req, body) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            INVALID_REQUEST,
-            Some("The request body must be JSON or a form."),
-        );
-    };
-    let get = |k: &str| {
-        fields
-            .get(k)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .filter(|s| !s.is_empty())
-    };
-    let Some(grant_type) = get("grant_type") else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "The authorization grant type is not supported by the authorization server.",
-            Some("Check that all required parameters have been provided"),
-        );
-    };
-    if grant_type != "client_credentials" {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "The authorization grant type is not supported by the authorization server.",
-            Some("Check that all required parameters have been provided"),
-        );
-    }
-    let Some(client_id) = get("client_id") else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            INVALID_REQUEST,
-            Some("Check the `client_id` parameter"),
-        );
-    };
-    let secret = get("client_secret").unwrap_or_default();
-    let scope = get("scope").unwrap_or_else(|| "*".into());
+) -> Result<Biller, VaError> {
     let now = state.now();
-    let issued = state
-        .run(move |s| {
-            let cred = s
-                .authenticate_client(&client_id, &secret)?
-                .filter(|c| c.dialect == "va");
-            match cred {
-                Some(c) => s
-                    .issue_access_token(
-                        c.id,
-                        &scope,
-                        time::Duration::seconds(TOKEN_TTL_SECONDS),
-                        now,
-                    )
-                    .map(Some),
-                None => Ok(None),
-            }
-        })
-        .await;
-    match issued {
-        Ok(Some((token, _expires))) => HttpResponse::Ok().json(Token {
-            token_type: "Bearer",
-            expires_in: TOKEN_TTL_SECONDS,
-            access_token: token,
-        }),
-        Ok(None) => oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Client authentication failed",
-            None,
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot issue an access token");
-            oauth_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "The authorization server encountered an unexpected condition which prevented it from fulfilling the request.",
-                None,
-            )
-        }
-    }
+    let stamp = |e: VaError| e.at(now, DEFAULT_OFFSET);
+    let p = presented(req, body).map_err(stamp)?;
+    state
+        .flow(move |s| authenticate_biller(s, &p, now))
+        .await
+        .map_err(stamp)
+}
+
+/// Authenticates a bank (`/api/v2/ch/*`); a refusal is stamped in WIB.
+pub async fn bank(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &actix_web::web::Bytes,
+) -> Result<Bank, VaError> {
+    let now = state.now();
+    let stamp = |e: VaError| e.at(now, DEFAULT_OFFSET);
+    let p = presented(req, body).map_err(stamp)?;
+    state
+        .flow(move |s| authenticate_bank(s, &p, now))
+        .await
+        .map_err(stamp)
 }

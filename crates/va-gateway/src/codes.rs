@@ -1,5 +1,5 @@
-//! The dialect's `rc` codes in one table, and the mapping of core rejections, store errors and
-//! plumbing failures onto them.
+//! The dialect's `rc` codes in one table, and the mapping of core rejections and plumbing
+//! failures onto them (store errors reach it through `From<StoreError> for VaError`).
 //!
 //! Every answer but `/oauth/token` is the envelope `{"rc", "message", "timestamp", "data"}`; a
 //! refusal carries one of the codes below with its HTTP status. `docs/dialects/va.md` lists the
@@ -7,8 +7,9 @@
 
 use actix_web::http::StatusCode;
 use billhub_core::{Currency, Money, Rejection};
-use billhub_http::{FieldErrors, PlumbingError};
-use billhub_store::StoreError;
+use billhub_http::PlumbingError;
+
+use crate::error::VaError;
 
 /// An `rc` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,47 +135,6 @@ impl Rc {
     }
 }
 
-/// Why a request was refused, before it is rendered.
-#[derive(Debug)]
-pub enum VaError {
-    /// A code with its own message (and no data).
-    Code(Rc, String),
-    /// Every failing field at once (`data` lists them).
-    Validation(FieldErrors),
-    /// Something failed inside billhub; logged with its cause, answered `SYSTEM_ERROR`.
-    Internal(String),
-}
-
-impl VaError {
-    pub fn code(rc: Rc) -> VaError {
-        VaError::Code(rc, rc.message().to_string())
-    }
-
-    pub fn with(rc: Rc, message: impl Into<String>) -> VaError {
-        VaError::Code(rc, message.into())
-    }
-
-    pub fn field(field: &str, message: impl Into<String>) -> VaError {
-        let mut e = FieldErrors::new();
-        e.add(field, message);
-        VaError::Validation(e)
-    }
-
-    pub fn rc(&self) -> Rc {
-        match self {
-            VaError::Code(rc, _) => *rc,
-            VaError::Validation(_) => Rc::ValidationError,
-            VaError::Internal(_) => Rc::SystemError,
-        }
-    }
-}
-
-impl From<FieldErrors> for VaError {
-    fn from(e: FieldErrors) -> Self {
-        VaError::Validation(e)
-    }
-}
-
 fn idr(minor: i64) -> String {
     Money::from_minor(minor, Currency::IDR).to_plain_string()
 }
@@ -227,14 +187,6 @@ pub fn from_rejection(r: &Rejection) -> VaError {
     }
 }
 
-/// A store error: rejections by the table above; anything else is internal (logged).
-pub fn from_store(e: StoreError) -> VaError {
-    match e {
-        StoreError::Rejected(r) => from_rejection(&r),
-        other => VaError::Internal(other.to_string()),
-    }
-}
-
 /// A plumbing failure's code.
 pub fn from_plumbing(err: &PlumbingError) -> (Rc, String) {
     let rc = match err {
@@ -250,20 +202,133 @@ pub fn from_plumbing(err: &PlumbingError) -> (Rc, String) {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::error::Refusal;
+
+    /// One sample of every core rejection with its name; the match is exhaustive, so a new
+    /// variant fails to compile here until it is documented and mapped.
+    fn every_rejection() -> Vec<(&'static str, Rejection)> {
+        let samples = [
+            Rejection::NotFound,
+            Rejection::AlreadyPaid,
+            Rejection::Expired,
+            Rejection::Void,
+            Rejection::NothingToPay,
+            Rejection::NonPositiveAmount,
+            Rejection::BelowMinimum { minimum: 1 },
+            Rejection::AboveOutstanding { outstanding: 1 },
+            Rejection::MustEqualOutstanding { outstanding: 1 },
+            Rejection::CurrencyMismatch {
+                expected: Currency::IDR,
+                got: Currency::USD,
+            },
+            Rejection::MixedCurrencies,
+            Rejection::BillNotPayable { bill_id: 1 },
+            Rejection::InconsistentReplay,
+            Rejection::AlreadyReversed,
+            Rejection::ReversalAmountMismatch,
+            Rejection::ReversalWindowPassed,
+            Rejection::CreditAlreadyUsed,
+            Rejection::InsufficientCredit { available: 1 },
+        ];
+        samples
+            .into_iter()
+            .map(|r| {
+                let name = match r {
+                    Rejection::NotFound => "NotFound",
+                    Rejection::AlreadyPaid => "AlreadyPaid",
+                    Rejection::Expired => "Expired",
+                    Rejection::Void => "Void",
+                    Rejection::NothingToPay => "NothingToPay",
+                    Rejection::NonPositiveAmount => "NonPositiveAmount",
+                    Rejection::BelowMinimum { .. } => "BelowMinimum",
+                    Rejection::AboveOutstanding { .. } => "AboveOutstanding",
+                    Rejection::MustEqualOutstanding { .. } => "MustEqualOutstanding",
+                    Rejection::CurrencyMismatch { .. } => "CurrencyMismatch",
+                    Rejection::MixedCurrencies => "MixedCurrencies",
+                    Rejection::BillNotPayable { .. } => "BillNotPayable",
+                    Rejection::InconsistentReplay => "InconsistentReplay",
+                    Rejection::AlreadyReversed => "AlreadyReversed",
+                    Rejection::ReversalAmountMismatch => "ReversalAmountMismatch",
+                    Rejection::ReversalWindowPassed => "ReversalWindowPassed",
+                    Rejection::CreditAlreadyUsed => "CreditAlreadyUsed",
+                    Rejection::InsufficientCredit { .. } => "InsufficientCredit",
+                };
+                (name, r)
+            })
+            .collect()
+    }
+
+    /// The rows of the page's `rc codes` table: (code, HTTP status, core rejections named in
+    /// the `from` column).
+    fn documented() -> Vec<(String, u16, Vec<String>)> {
+        let doc = include_str!("../../../docs/dialects/va.md");
+        let section = doc
+            .split("## rc codes")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("docs/dialects/va.md has an `rc codes` section");
+        section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|line| {
+                let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+                let code = cells[0].trim_matches('`').to_string();
+                let status = cells[1].parse().expect("an HTTP status");
+                let from = cells[3]
+                    .strip_prefix("core ")
+                    .map(|names| {
+                        names
+                            .split(',')
+                            .map(|n| n.trim().trim_matches('`').to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (code, status, from)
+            })
+            .collect()
+    }
 
     #[test]
-    fn every_code_is_unique_and_documented() {
-        let doc = include_str!("../../../docs/dialects/va.md");
-        let mut seen = std::collections::HashSet::new();
-        for rc in Rc::ALL {
-            let (code, status, _) = rc.entry();
-            assert!(seen.insert(code), "{code} twice");
-            assert!(
-                doc.contains(&format!("| `{code}` | {status} |")),
-                "docs/dialects/va.md does not list `{code}` with {status}"
+    fn the_code_table_is_the_documented_one() {
+        let rows = documented();
+        let codes: Vec<&str> = Rc::ALL.iter().map(|rc| rc.code()).collect();
+        let documented: Vec<&str> = rows.iter().map(|(c, _, _)| c.as_str()).collect();
+        assert_eq!(
+            codes, documented,
+            "codes.rs and docs/dialects/va.md list other codes"
+        );
+        for (rc, (code, status, _)) in Rc::ALL.iter().zip(&rows) {
+            assert_eq!(rc.entry().1, *status, "`{code}`: the page says {status}");
+        }
+    }
+
+    #[test]
+    fn every_rejection_is_documented_with_its_code() {
+        let rows = documented();
+        for (name, rejection) in every_rejection() {
+            let listed: Vec<&str> = rows
+                .iter()
+                .filter(|(_, _, from)| from.iter().any(|n| n == name))
+                .map(|(code, _, _)| code.as_str())
+                .collect();
+            let code = from_rejection(&rejection).rc().code();
+            assert_eq!(
+                listed,
+                vec![code],
+                "core `{name}` is answered `{code}`; docs/dialects/va.md lists it under {listed:?}"
             );
+        }
+        let known: Vec<&str> = every_rejection().iter().map(|(n, _)| *n).collect();
+        for (code, _, from) in &rows {
+            for name in from {
+                assert!(
+                    known.contains(&name.as_str()),
+                    "`{code}` names unknown `{name}`"
+                );
+            }
         }
     }
 
@@ -277,10 +342,12 @@ mod tests {
             from_rejection(&Rejection::InconsistentReplay).rc(),
             Rc::InconsistentRequest
         );
-        match from_rejection(&Rejection::MustEqualOutstanding {
+        match *from_rejection(&Rejection::MustEqualOutstanding {
             outstanding: 10_000_000,
-        }) {
-            VaError::Code(Rc::InvalidAmount, m) => assert!(m.contains("100000."), "{m}"),
+        })
+        .refusal
+        {
+            Refusal::Code(Rc::InvalidAmount, m) => assert!(m.contains("100000."), "{m}"),
             other => panic!("{other:?}"),
         }
     }

@@ -7,19 +7,27 @@
 //!
 //! - [`auth`]: OAuth2 client credentials and the `Signature` check over the raw body.
 //! - [`wire`]: the partner's JSON and the translation from store values.
-//! - [`routes`]: thin handlers.
-//! - [`codes`]: the `rc` table, and rejections / store errors / plumbing failures onto it.
+//! - [`requests`]: lenient decoding and validation of each request, every bad field at once.
+//! - [`flows`]: one named function per use case over the store.
+//! - [`routes`]: thin handlers: authenticate, parse, run a flow, render.
+//! - [`codes`]: the `rc` table, and core rejections / plumbing failures onto it.
+//! - [`error`]: [`error::VaError`], the dialect's one error type.
 //! - [`notify`]: the webhook renderer.
 //!
 //! ## Errors
-//! Handlers return [`codes::VaError`]: a code of the table with a message, the failing fields of
-//! a validation, or an internal failure, which is logged with its cause and answered
-//! `SYSTEM_ERROR` (never a bare 500 or a panic). Core rejections arrive inside
-//! `StoreError::Rejected` and are mapped by [`codes::from_rejection`] only.
+//! Handlers return `Result<HttpResponse, VaError>`; [`error::VaError`] is an actix
+//! `ResponseError` that renders the partner's envelope: a code of the table with a message, the
+//! failing fields of a validation, an OAuth2 error of `/oauth/token`, or an internal failure,
+//! which is logged once with its cause (the `StoreError`, kept as its source) and answered
+//! `SYSTEM_ERROR` (never a bare 500 or a panic). Core rejections arrive inside store errors and
+//! are mapped by [`codes::from_rejection`] only.
 
 pub mod auth;
 pub mod codes;
+pub mod error;
+pub mod flows;
 pub mod notify;
+pub mod requests;
 pub mod routes;
 pub mod wire;
 

@@ -12,9 +12,10 @@
 use billhub_core::BillStatus;
 use billhub_core::signature::ipg;
 use billhub_http::{Config, Notifier, OutboundRequest, RetrySchedule};
-use billhub_store::{Delivery, Store};
+use billhub_store::repo::va::VaBill;
+use billhub_store::{Delivery, NotificationEvent as Event, Store};
 
-use crate::wire::{Webhook, bill_data_as};
+use crate::wire::{BillData, Webhook, bill_data_as};
 
 /// Renders `va` deliveries.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,46 +51,13 @@ impl Notifier for VaNotifier {
         let event = &delivery.event;
         let name = event_name(&event.kind)
             .ok_or_else(|| format!("event `{}` is not sent to VA webhooks", event.kind))?;
-        let bill_id = event
-            .bill_id
-            .ok_or_else(|| format!("event {} has no bill", event.uid))?;
-        let bill = store.va_bill(bill_id).map_err(|e| e.to_string())?;
-        let org = store
-            .organization(event.organization_id)
-            .map_err(|e| e.to_string())?;
-        let payload: serde_json::Value = serde_json::from_str(&event.payload)
-            .map_err(|e| format!("event {} payload: {e}", event.uid))?;
-        let status = payload
-            .get("status_after")
-            .and_then(|v| v.as_str())
-            .and_then(|s| s.parse::<BillStatus>().ok())
-            .unwrap_or(bill.bill.status);
-        let paid = payload
-            .get("paid_after")
-            .and_then(|v| v.as_i64())
-            .unwrap_or(bill.bill.paid);
-        let context = bill_data_as(
-            &bill,
-            org.utc_offset,
-            status,
-            name == "payment.reversal",
-            paid,
-        );
+        let (context, key) = load(store, event, name)?;
         let json = serde_json::to_string(&Webhook {
             event: name,
             context: &context,
         })
         .map_err(|e| e.to_string())?;
         let body = ipg::php_escape(&json);
-        let key = store
-            .newest_api_key(org.id, "va")
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| {
-                format!(
-                    "organization {} has no active VA credential to sign with",
-                    org.code
-                )
-            })?;
         Ok(OutboundRequest {
             url: delivery.target_url.clone(),
             content_type: "application/json".into(),
@@ -100,4 +68,51 @@ impl Notifier for VaNotifier {
             body: body.into_bytes(),
         })
     }
+}
+
+/// The store work of a delivery: the bill as it was right after the event, and the key that
+/// signs the body (the organization's newest active VA API key).
+fn load(store: &Store, event: &Event, name: &str) -> Result<(BillData, String), String> {
+    let bill_id = event
+        .bill_id
+        .ok_or_else(|| format!("event {} has no bill", event.uid))?;
+    let bill = store.va_bill(bill_id).map_err(|e| e.to_string())?;
+    let org = store
+        .organization(event.organization_id)
+        .map_err(|e| e.to_string())?;
+    let (status, paid) = after_event(event, &bill)?;
+    let context = bill_data_as(
+        &bill,
+        org.utc_offset,
+        status,
+        name == "payment.reversal",
+        paid,
+    );
+    let key = store
+        .newest_api_key(org.id, "va")
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!(
+                "organization {} has no active VA credential to sign with",
+                org.code
+            )
+        })?;
+    Ok((context, key))
+}
+
+/// The bill's status and paid amount right after the event, as its payload recorded them
+/// (the bill's current ones when the payload does not say).
+fn after_event(event: &Event, bill: &VaBill) -> Result<(BillStatus, i64), String> {
+    let payload: serde_json::Value = serde_json::from_str(&event.payload)
+        .map_err(|e| format!("event {} payload: {e}", event.uid))?;
+    let status = payload
+        .get("status_after")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse::<BillStatus>().ok())
+        .unwrap_or(bill.bill.status);
+    let paid = payload
+        .get("paid_after")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(bill.bill.paid);
+    Ok((status, paid))
 }

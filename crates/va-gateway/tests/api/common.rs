@@ -2,7 +2,7 @@
 //! biller (organization `E9KP2ZQ6`, prefix `009902`, +07:00) and an enrolled bank, and signed
 //! requests the way IPG clients send them.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code)]
 
 use billhub_core::org::{Organization, parse_offset};
 use billhub_core::signature::ipg;
