@@ -8,13 +8,13 @@
 //! Every failure is HTTP 401 with the dialect's error body; an unknown user and a wrong hash
 //! get the same answer.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpRequest;
 use billhub_core::signature::csq::{self, CsqAuthError};
 use billhub_http::AppState;
-use billhub_store::Principal;
+use billhub_store::{Principal, Store};
+use time::OffsetDateTime;
 
-use crate::codes::{Refusal, ResultCode, system_error};
+use crate::codes::{During, PostpaidError};
 
 /// The most seconds allowed between `ST` and the server's clock.
 pub const MAX_SKEW_SECONDS: i64 = 30;
@@ -38,8 +38,8 @@ impl Network {
     }
 }
 
-fn unauthorized(message: impl Into<String>) -> HttpResponse {
-    Refusal::new(ResultCode::InvalidParameters, message).response_with(StatusCode::UNAUTHORIZED)
+fn unauthorized(message: impl Into<String>) -> PostpaidError {
+    PostpaidError::unauthorized(message)
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
@@ -56,8 +56,8 @@ pub fn has_credentials(req: &HttpRequest) -> bool {
     ["U", "ST", "SH"].iter().any(|h| header(req, h).is_some())
 }
 
-/// Checks `U`, `ST` and `SH`; the error is the complete 401 (or system error) answer.
-pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Network, HttpResponse> {
+/// Checks `U`, `ST` and `SH`; the error is a 401 (or a system error).
+pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Network, PostpaidError> {
     let missing: Vec<&str> = ["U", "ST", "SH"]
         .into_iter()
         .filter(|h| header(req, h).is_none())
@@ -75,24 +75,8 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Network
     let (user, st, sh) = (user.to_string(), st.to_string(), sh.to_ascii_lowercase());
     let lookup = user.clone();
     let found = state
-        .run(move |s| {
-            let Some(cred) = s.credential_by_username(&lookup)? else {
-                return Ok(None);
-            };
-            let Principal::Channel { channel_id } = cred.principal else {
-                return Ok(None);
-            };
-            if cred.dialect != "postpaid" {
-                return Ok(None);
-            }
-            let secret = s.credential_secret(cred.id)?;
-            Ok(Some((cred.id, channel_id, secret)))
-        })
-        .await;
-    let found = match found {
-        Ok(f) => f,
-        Err(e) => return Err(system_error(&e, "authentication").response()),
-    };
+        .flow(move |s| network_secret(s, &lookup).during("authentication"))
+        .await?;
     let now = state.now().unix_timestamp();
     let stored = found
         .as_ref()
@@ -125,24 +109,46 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Network
     }
 }
 
+/// The network behind username `user`: its credential id, channel id and stored password
+/// hash, when it is a postpaid channel credential.
+fn network_secret(
+    store: &Store,
+    user: &str,
+) -> billhub_store::StoreResult<Option<(i64, i64, String)>> {
+    let Some(cred) = store.credential_by_username(user)? else {
+        return Ok(None);
+    };
+    let Principal::Channel { channel_id } = cred.principal else {
+        return Ok(None);
+    };
+    if cred.dialect != "postpaid" {
+        return Ok(None);
+    }
+    let secret = store.credential_secret(cred.id)?;
+    Ok(Some((cred.id, channel_id, secret)))
+}
+
 /// Records the request's `(U, ST, SH)` as used; refuses it (401) when it was used before on a
-/// payment or revert route within its window.
-pub async fn use_once(state: &AppState, network: &Network) -> Result<(), HttpResponse> {
+/// payment or revert route within its window. Part of the payment and revert flows.
+pub fn use_once(
+    store: &Store,
+    network: &Network,
+    now: OffsetDateTime,
+) -> Result<(), PostpaidError> {
     let scope = format!("postpaid:{}", network.credential_id);
     let nonce = format!("{}:{}", network.st, network.sh);
     let st: i64 = network.st.parse().unwrap_or(0);
     // ST is accepted while |now - ST| <= 30 s; keep it until it can no longer be accepted.
-    let expires = time::OffsetDateTime::from_unix_timestamp(st + MAX_SKEW_SECONDS + 1)
-        .unwrap_or_else(|_| state.now() + time::Duration::seconds(2 * MAX_SKEW_SECONDS + 1));
-    let now = state.now();
-    match state
-        .run(move |s| s.use_nonce(&scope, &nonce, expires, now))
-        .await
+    let expires = OffsetDateTime::from_unix_timestamp(st + MAX_SKEW_SECONDS + 1)
+        .unwrap_or_else(|_| now + time::Duration::seconds(2 * MAX_SKEW_SECONDS + 1));
+    if store
+        .use_nonce(&scope, &nonce, expires, now)
+        .during("recording ST/SH")?
     {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(unauthorized(
+        Ok(())
+    } else {
+        Err(unauthorized(
             "Unauthorized: this ST/SH was already used for a payment or revert; sign each one with a new ST",
-        )),
-        Err(e) => Err(system_error(&e, "recording ST/SH").response()),
+        ))
     }
 }

@@ -11,10 +11,14 @@
 //! | -1 | `991`      | system error (details in the log only)                      |
 //!
 //! Every one of them is answered with HTTP 200; only authentication (401) and `Accept` (406)
-//! use HTTP statuses (see `docs/dialects/postpaid.md`).
+//! use HTTP statuses (see `docs/dialects/postpaid.md`, whose table a test keeps in step).
+//!
+//! [`PostpaidError`] is the dialect's one error type: handlers and flows return it, it renders
+//! the partner's body (a [`Refusal`]) and keeps the cause of an internal failure for the log.
 
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use billhub_core::postpaid::SettleError;
 use billhub_core::{Currency, Rejection};
 use billhub_store::StoreError;
 use billhub_store::postpaid::CodeProblem;
@@ -33,6 +37,17 @@ pub enum ResultCode {
 }
 
 impl ResultCode {
+    /// Every code, in the documentation's order.
+    pub const ALL: [ResultCode; 7] = [
+        ResultCode::Ok,
+        ResultCode::Rejected,
+        ResultCode::Duplicate,
+        ResultCode::RevertOk,
+        ResultCode::InvalidParameters,
+        ResultCode::WrongAmount,
+        ResultCode::SystemError,
+    ];
+
     pub fn number(self) -> i64 {
         match self {
             ResultCode::Ok => 10,
@@ -53,7 +68,11 @@ impl ResultCode {
     pub fn rc(self) -> i32 {
         match self {
             ResultCode::Ok | ResultCode::RevertOk => 0,
-            _ => -1,
+            ResultCode::Rejected
+            | ResultCode::Duplicate
+            | ResultCode::InvalidParameters
+            | ResultCode::WrongAmount
+            | ResultCode::SystemError => -1,
         }
     }
 }
@@ -143,8 +162,9 @@ impl Refusal {
 }
 
 /// A minor amount as X100 text for messages.
-fn x100_text(minor: i64, currency: Currency) -> String {
-    to_x100(minor, currency)
+fn x100_text(minor: i64, currency: Option<Currency>) -> String {
+    currency
+        .and_then(|c| to_x100(minor, c))
         .map(|v| v.to_string())
         .unwrap_or_else(|| format!("{minor} minor units"))
 }
@@ -152,7 +172,12 @@ fn x100_text(minor: i64, currency: Currency) -> String {
 /// A core refusal. `fee` (minor units) is added to the amounts named, since the terminal sends
 /// amounts fee included.
 pub fn from_rejection(rejection: &Rejection, fee: i64, currency: Currency) -> Refusal {
-    let refusal = match rejection {
+    refusal_of(rejection, fee, Some(currency)).with_currency(currency)
+}
+
+/// A core refusal when the currency is not known (`destinationcurrency` stays empty).
+pub fn refusal_of(rejection: &Rejection, fee: i64, currency: Option<Currency>) -> Refusal {
+    match rejection {
         Rejection::NotFound => Refusal::rejected("Unknown account or invoice"),
         Rejection::AlreadyPaid => Refusal::rejected("The invoice is already paid"),
         Rejection::Expired => Refusal::rejected("The invoice has expired"),
@@ -198,8 +223,7 @@ pub fn from_rejection(rejection: &Rejection, fee: i64, currency: Currency) -> Re
         Rejection::InsufficientCredit { .. } => {
             Refusal::rejected("The account credit is not enough")
         }
-    };
-    refusal.with_currency(currency)
+    }
 }
 
 /// A transaction code that cannot pay.
@@ -215,22 +239,125 @@ pub fn from_code_problem(problem: CodeProblem) -> Refusal {
     })
 }
 
-/// A store failure: a core refusal is mapped; anything else is logged with its cause and
-/// answered as a system error.
-pub fn from_store(err: &StoreError, fee: i64, currency: Currency, what: &str) -> Refusal {
+/// A postpaid payment that cannot be settled under its transaction code.
+pub fn from_settle(err: &SettleError, fee: i64, currency: Currency) -> Refusal {
     match err {
-        StoreError::Rejected(r) => from_rejection(r, fee, currency),
-        other => system_error(other, what),
+        SettleError::Rejected(r) => from_rejection(r, fee, currency),
+        SettleError::InvoiceNumbersRequired => {
+            Refusal::invalid("invoiceNumbers is required for a DISCRETE payment")
+                .with_currency(currency)
+        }
+        SettleError::NotListed { invoice } => Refusal::rejected(format!(
+            "Invoice {invoice} was not listed as payable with this transaction_code"
+        ))
+        .with_currency(currency),
     }
 }
 
-/// Logs an internal failure and returns the generic system error.
-pub fn system_error(err: &dyn std::fmt::Display, what: &str) -> Refusal {
-    tracing::error!(error = %err, during = what, "postpaid: internal error");
-    Refusal::system()
+/// Everything a postpaid request can end with besides its answer.
+#[derive(Debug, thiserror::Error)]
+pub enum PostpaidError {
+    /// A refusal in the dialect's terms, answered with HTTP 200.
+    #[error("refused with {}: {}", .0.code.number(), .0.message)]
+    Refused(Refusal),
+    /// Authentication failed: HTTP 401 with the refusal body.
+    #[error("unauthorized: {}", .0.message)]
+    Unauthorized(Refusal),
+    /// An internal failure: logged with its cause, answered as a system error (991).
+    #[error("internal error while {during}: {cause}")]
+    Internal {
+        during: &'static str,
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl PostpaidError {
+    /// An internal failure with its cause, for the log.
+    pub fn internal(
+        during: &'static str,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> PostpaidError {
+        PostpaidError::Internal {
+            during,
+            cause: cause.into(),
+        }
+    }
+
+    /// A 401 with the dialect's body.
+    pub fn unauthorized(message: impl Into<String>) -> PostpaidError {
+        PostpaidError::Unauthorized(Refusal::new(ResultCode::InvalidParameters, message))
+    }
+
+    /// The refusal the partner sees.
+    pub fn refusal(&self) -> Refusal {
+        match self {
+            PostpaidError::Refused(r) | PostpaidError::Unauthorized(r) => r.clone(),
+            PostpaidError::Internal { .. } => Refusal::system(),
+        }
+    }
+}
+
+impl From<Refusal> for PostpaidError {
+    fn from(r: Refusal) -> Self {
+        PostpaidError::Refused(r)
+    }
+}
+
+/// A store failure without context: a core refusal is mapped (no fee, no currency); anything
+/// else is internal.
+impl From<StoreError> for PostpaidError {
+    fn from(e: StoreError) -> Self {
+        match e.rejection() {
+            Some(r) => PostpaidError::Refused(refusal_of(r, 0, None)),
+            None => PostpaidError::internal("using the store", e),
+        }
+    }
+}
+
+impl ResponseError for PostpaidError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PostpaidError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            PostpaidError::Refused(_) | PostpaidError::Internal { .. } => StatusCode::OK,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let PostpaidError::Internal { during, cause } = self {
+            tracing::error!(error = %cause, during, "postpaid: internal error");
+        }
+        self.refusal().response_with(self.status_code())
+    }
+}
+
+/// A store failure in a flow: a core refusal is mapped with the fee and currency its amounts
+/// need; anything else is internal.
+pub fn from_store(
+    err: StoreError,
+    fee: i64,
+    currency: Currency,
+    what: &'static str,
+) -> PostpaidError {
+    match err.rejection() {
+        Some(r) => PostpaidError::Refused(from_rejection(r, fee, currency)),
+        None => PostpaidError::internal(what, err),
+    }
+}
+
+/// Store reads and writes whose failure is internal whatever it is, named for the log.
+pub trait During<T> {
+    fn during(self, what: &'static str) -> Result<T, PostpaidError>;
+}
+
+impl<T> During<T> for Result<T, StoreError> {
+    fn during(self, what: &'static str) -> Result<T, PostpaidError> {
+        self.map_err(|e| PostpaidError::internal(what, e))
+    }
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -255,5 +382,51 @@ mod tests {
         assert_eq!(body["resultcode"], "900");
         assert_eq!(body["items"][0]["finalstatus"], 900);
         assert_eq!(body["items"][0]["resultcode"], "900");
+        let internal = PostpaidError::internal("testing", "boom".to_string());
+        assert_eq!(internal.refusal().code, ResultCode::SystemError);
+        assert_eq!(internal.status_code(), StatusCode::OK);
+        assert_eq!(
+            PostpaidError::unauthorized("no").status_code(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    /// The table of `docs/dialects/postpaid.md` ("Result codes") and [`ResultCode`] agree: every
+    /// code is documented with its `rc`, and the page lists no other.
+    #[test]
+    fn every_code_is_documented() {
+        let doc = include_str!("../../../docs/dialects/postpaid.md");
+        let table = doc
+            .split("## Result codes")
+            .nth(1)
+            .and_then(|rest| rest.split("\n\n").nth(1))
+            .expect("docs/dialects/postpaid.md has a Result codes table");
+        let rows: Vec<(i32, i64)> = table
+            .lines()
+            .skip(2)
+            .map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                (
+                    cells[1].parse().unwrap(),
+                    cells[2].trim_matches('`').parse().unwrap(),
+                )
+            })
+            .collect();
+        let ours: Vec<(i32, i64)> = ResultCode::ALL
+            .iter()
+            .map(|c| (c.rc(), c.number()))
+            .collect();
+        assert_eq!(
+            rows, ours,
+            "docs/dialects/postpaid.md disagrees with codes.rs"
+        );
+        // And the table at the top of this file.
+        let here = include_str!("codes.rs");
+        for (rc, n) in ours {
+            assert!(
+                here.contains(&format!("//! | {rc:<2} | `{n}`")),
+                "codes.rs docs lack {n}"
+            );
+        }
     }
 }

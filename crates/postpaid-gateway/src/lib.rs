@@ -7,18 +7,25 @@
 //! reference. `{operatorId}` is the organization's numeric id. See `docs/dialects/postpaid.md`.
 //!
 //! - [`wire`]: the partner's spelling of every request and response.
+//! - [`requests`]: lenient reading and validation of each request (every bad field at once).
 //! - [`auth`]: `U` / `ST` / `SH` and the one-time use of a signature on payment routes.
-//! - [`routes`]: thin handlers.
-//! - [`codes`]: every refusal mapped onto the CSQ result codes, in one table.
+//! - [`flows`]: one function per use case over the store; the rules are core's
+//!   (`billhub_core::postpaid::{quote, settle}`).
+//! - [`routes`]: thin handlers: authenticate, read, run a flow, render.
+//! - [`codes`]: every refusal mapped onto the CSQ result codes, in one table, and
+//!   [`codes::PostpaidError`].
 //!
 //! ## Errors
-//! Handlers never fail: every refusal is a [`codes::Refusal`] rendered as
-//! `{"rc": -1, "resultcode", "message", "items": [...]}` with HTTP 200. Only authentication
-//! (401) and an unsupported `Accept` (406) use HTTP statuses, plus a body over the size limit
-//! (413). Internal errors are logged with their cause and answered with code 991.
+//! Handlers and flows return [`codes::PostpaidError`]: a refusal ([`codes::Refusal`]) rendered
+//! as `{"rc": -1, "resultcode", "message", "items": [...]}` with HTTP 200, an authentication
+//! failure (401, same body), or an internal failure, logged once with its cause and answered
+//! with code 991. Only authentication (401) and an unsupported `Accept` (406) use HTTP
+//! statuses, plus a body over the size limit (413).
 
 pub mod auth;
 pub mod codes;
+pub mod flows;
+pub mod requests;
 pub mod routes;
 pub mod wire;
 

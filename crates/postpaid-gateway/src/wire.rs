@@ -3,8 +3,11 @@
 //! transaction result items (`finalstatus`, `resultcode`, ...). Amounts are whole numbers of
 //! hundredths of the major unit (`X100`), never more than an int32.
 
-use billhub_core::Currency;
+use billhub_core::Payment;
 use serde::Serialize;
+use serde_json::Value;
+
+use crate::codes::ResultCode;
 
 /// One `{"key": ..., "value": ...}` pair (`additionalData`, the lookup request).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -123,38 +126,73 @@ pub struct PingResponse {
     pub message: String,
 }
 
-/// Minor units of `currency` as X100 (hundredths of the major unit), when that is exact and
-/// fits an int32.
-pub fn to_x100(minor: i64, currency: Currency) -> Option<i64> {
-    let x100 = match currency.exponent() {
-        e @ 0..=2 => minor.checked_mul(10i64.pow(2 - e))?,
-        e => {
-            let div = 10i64.pow(e - 2);
-            if minor % div != 0 {
-                return None;
-            }
-            minor / div
-        }
-    };
-    (i64::from(i32::MIN)..=i64::from(i32::MAX))
-        .contains(&x100)
-        .then_some(x100)
+/// X100 conversions live beside the postpaid rules in core (the fee setting is X100 too).
+pub use billhub_core::postpaid::{from_x100, to_x100};
+
+/// The transaction code a payment used (kept in its details), for `suppliertoken`.
+fn transaction_code_of(p: &Payment) -> String {
+    serde_json::from_str::<Value>(&p.details)
+        .ok()
+        .and_then(|d| {
+            d.get("transactionCode")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+        .unwrap_or_default()
 }
 
-/// X100 as minor units of `currency`, when exact (`150` is not a whole number of JPY).
-pub fn from_x100(x100: i64, currency: Currency) -> Option<i64> {
-    match currency.exponent() {
-        e @ 0..=2 => {
-            let div = 10i64.pow(2 - e);
-            (x100 % div == 0).then_some(x100 / div)
+impl ResultItem {
+    /// A recorded payment's result.
+    pub fn of_payment(p: &Payment, code: ResultCode, message: &str) -> ResultItem {
+        ResultItem {
+            finalstatus: code.number(),
+            resultcode: code.as_string(),
+            resultmessage: message.into(),
+            supplierreference: p.uid.clone(),
+            suppliertoken: transaction_code_of(p),
+            destinationcurrency: p.currency.code().into(),
+            destinationamount: to_x100(p.amount, p.currency).unwrap_or_default(),
         }
-        e => x100.checked_mul(10i64.pow(e - 2)),
+    }
+}
+
+impl TransactionResponse {
+    fn one(code: ResultCode, item: ResultItem) -> TransactionResponse {
+        TransactionResponse {
+            rc: code.rc(),
+            items: vec![item],
+        }
+    }
+
+    /// A payment accepted (or looked up while not reverted).
+    pub fn payment_accepted(p: &Payment) -> TransactionResponse {
+        Self::one(
+            ResultCode::Ok,
+            ResultItem::of_payment(p, ResultCode::Ok, "Payment successful"),
+        )
+    }
+
+    /// A revert accepted (the original payment).
+    pub fn revert_accepted(p: &Payment) -> TransactionResponse {
+        Self::one(
+            ResultCode::RevertOk,
+            ResultItem::of_payment(p, ResultCode::RevertOk, "Revert successful"),
+        )
+    }
+
+    /// Transaction info of a reverted payment.
+    pub fn reverted(p: &Payment) -> TransactionResponse {
+        Self::one(
+            ResultCode::Ok,
+            ResultItem::of_payment(p, ResultCode::RevertOk, "Transaction reverted"),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use billhub_core::Currency;
 
     #[test]
     fn x100_conversions() {

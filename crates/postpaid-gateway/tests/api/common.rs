@@ -10,7 +10,8 @@ use billhub_http::testing::TestApp;
 use billhub_store::testing::TestDb;
 use billhub_store::{AccountInput, NewBill, NewOrganization};
 use serde_json::Value;
-use time::macros::datetime;
+use serde_json::json;
+use time::macros::{date, datetime};
 use time::{Date, OffsetDateTime, UtcOffset};
 
 /// The test clock starts here: the seed's date (2025-07-03).
@@ -243,4 +244,62 @@ pub fn assert_refused(body: &Value, code: &str) -> String {
         "{body}"
     );
     body["message"].as_str().unwrap().to_string()
+}
+
+pub const SEED_FIELDS: &str = r#"[{"name":"card_code","label":"CARD CODE","type":"INPUT","account":true},{"name":"installments_to_pay","label":"INSTALLMENTS TO PAY","type":"INPUT"}]"#;
+
+/// `TXN-yyyyMMdd-` and 10 characters, the date being the organization's (UTC+1) local date.
+pub fn assert_code_format(code: &str, date: &str) {
+    let rest = code
+        .strip_prefix(&format!("TXN-{date}-"))
+        .unwrap_or_else(|| panic!("{code}"));
+    assert_eq!(rest.len(), 10, "{code}");
+    assert!(
+        rest.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+        "{code}"
+    );
+}
+
+pub fn is_uuid(text: &str) -> bool {
+    uuid::Uuid::parse_str(text).is_ok()
+}
+
+/// The two EUR invoices of the seed (6500 and 6000) on account `1234567890`.
+pub fn seed_bills(env: &Env) {
+    env.bill(
+        "1234567890",
+        6500,
+        "INV-10004567",
+        date!(2025 - 06 - 01),
+        date!(2025 - 07 - 01),
+    );
+    env.bill(
+        "1234567890",
+        6000,
+        "INV-10004568",
+        date!(2025 - 06 - 15),
+        date!(2025 - 07 - 15),
+    );
+}
+
+pub fn pay_body(account: &str, code: &str, amount: i64) -> Value {
+    json!({
+        "amountToSendX100": amount,
+        "localDateTime": "2025-07-03T11:00:00Z",
+        "additionalData": [
+            { "key": "account", "value": account },
+            { "key": "transaction_code", "value": code }
+        ]
+    })
+}
+
+pub fn revert_body(amount: i64, original: i64, account: &str) -> Value {
+    json!({
+        "amountToSendX100": amount,
+        "localDateTime": "2025-07-03T12:00:00Z",
+        "account": account,
+        "originalLocalReference": original,
+        "originalLocalDate": "2025-07-03"
+    })
 }
