@@ -44,19 +44,7 @@ pub async fn authenticate(
     let Some(token) = bearer_token(req) else {
         return Err(ApiError::Unauthenticated);
     };
-    let found = state
-        .run(move |s| {
-            let Some(cred) = s.authenticate_token("collections", &token)? else {
-                return Ok(None);
-            };
-            let Some(org_id) = cred.organization_id() else {
-                return Ok(None);
-            };
-            let org = s.organization(org_id)?;
-            let limit = s.settings(org_id)?.collections_requests_per_minute;
-            Ok(Some((cred.id, org, limit)))
-        })
-        .await?;
+    let found = state.flow(move |s| caller_of(s, &token)).await?;
     let Some((credential_id, organization, limit)) = found else {
         return Err(ApiError::Unauthenticated);
     };
@@ -65,6 +53,23 @@ pub async fn authenticate(
         credential_id,
         organization,
     })
+}
+
+/// The credential, organization and request limit of a token; `None` for an unknown token or
+/// one that does not belong to an organization.
+fn caller_of(
+    store: &billhub_store::Store,
+    token: &str,
+) -> Result<Option<(i64, Organization, u32)>, ApiError> {
+    let Some(cred) = store.authenticate_token("collections", token)? else {
+        return Ok(None);
+    };
+    let Some(org_id) = cred.organization_id() else {
+        return Ok(None);
+    };
+    let org = store.organization(org_id)?;
+    let limit = store.settings(org_id)?.collections_requests_per_minute;
+    Ok(Some((cred.id, org, limit)))
 }
 
 /// Fixed one-minute windows per credential.

@@ -3,14 +3,20 @@
 //!
 //! Errors are Laravel's JSON shapes: `{"message": "..."}` for everything, plus `errors` (field
 //! path -> messages, every bad field at once) for 422. Store errors that are not the caller's
-//! fault are logged with their cause and answered `{"message": "Server Error"}` (500) or, when
-//! retrying helps, 503; never an HTML page.
+//! fault keep their cause ([`Cause`]); it is logged once, when the answer is rendered, and the
+//! caller sees only `{"message": "Server Error"}` (500) or, when retrying helps, 503; never an
+//! HTML page.
+//!
+//! Every core [`Rejection`] and every refused bill change ([`PatchRefusal`]) is mapped here,
+//! exhaustively; `docs/dialects/collections.md` lists the same statuses (a test holds them
+//! together).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 use billhub_core::MoneyError;
 use billhub_core::bill::LineItemError;
+use billhub_core::patch::PatchRefusal;
 use billhub_core::{BillStatus, PaymentRule, Rejection};
 use billhub_http::{FieldErrors, PlumbingError};
 use billhub_store::StoreError;
@@ -81,11 +87,22 @@ pub enum ApiError {
     /// 429: the token's requests in this minute exceed the organization's limit.
     TooManyRequests { limit: u32, retry_after: u64 },
     /// 500: details are in the log only.
-    Internal,
+    Internal(Cause),
     /// 503: a transient store condition; retrying helps.
-    Unavailable,
+    Unavailable(Cause),
     /// 504.
     Timeout,
+}
+
+/// Why billhub failed, for the log only (the caller never sees it). Empty when the failure
+/// was logged where it happened (a plumbing failure).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cause(pub String);
+
+impl Cause {
+    pub fn new(cause: impl std::fmt::Display) -> Cause {
+        Cause(cause.to_string())
+    }
 }
 
 /// An error body.
@@ -116,8 +133,8 @@ impl ApiError {
             }
             ApiError::Validation(_) => VALIDATION_MESSAGE.into(),
             ApiError::TooManyRequests { .. } => "Too Many Attempts.".into(),
-            ApiError::Internal => "Server Error".into(),
-            ApiError::Unavailable => {
+            ApiError::Internal(_) => "Server Error".into(),
+            ApiError::Unavailable(_) => {
                 "Service Unavailable: the request could not be completed now; retry it.".into()
             }
             ApiError::Timeout => PlumbingError::Timeout.message(),
@@ -135,8 +152,8 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -164,30 +181,65 @@ impl ApiError {
                 limit: 0,
                 retry_after: 60,
             },
-            PlumbingError::Internal => ApiError::Internal,
+            PlumbingError::Internal => ApiError::Internal(Cause::default()),
         }
     }
 
-    /// A refused bill change.
+    /// A refused bill change (the store's spelling of core's [`PatchRefusal`]).
     pub fn from_refusal(r: &BillRefusal) -> ApiError {
+        ApiError::from_patch_refusal(&match r {
+            BillRefusal::Cancelled => PatchRefusal::Cancelled,
+            BillRefusal::PaidCannotCancel => PatchRefusal::PaidCannotCancel,
+            BillRefusal::CurrencyAfterPayment => PatchRefusal::CurrencyAfterPayment,
+            BillRefusal::CurrencyTooPrecise(c) => PatchRefusal::CurrencyTooPrecise(*c),
+        })
+    }
+
+    /// A bill change core refused.
+    pub fn from_patch_refusal(r: &PatchRefusal) -> ApiError {
         match r {
-            BillRefusal::Cancelled => {
+            PatchRefusal::Cancelled => {
                 ApiError::Forbidden("This bill is cancelled and can no longer be changed.".into())
             }
-            BillRefusal::PaidCannotCancel => {
+            PatchRefusal::PaidCannotCancel => {
                 ApiError::Forbidden("This bill is paid and cannot be cancelled.".into())
             }
-            BillRefusal::CurrencyAfterPayment => ApiError::validation_one(
+            PatchRefusal::CurrencyAfterPayment => ApiError::validation_one(
                 "currency",
                 "The currency cannot be changed once a payment has been made.",
             ),
-            BillRefusal::CurrencyTooPrecise(c) => ApiError::validation_one(
+            PatchRefusal::CurrencyTooPrecise(c) => ApiError::validation_one(
                 "currency",
                 format!(
                     "The bill's amounts have more decimals than {} allows.",
                     c.code()
                 ),
             ),
+            PatchRefusal::Transition(e) => ApiError::Internal(Cause::new(e)),
+        }
+    }
+
+    /// Refused creates (`422`), every problem at once; `currency` names the bill's currency in
+    /// the messages that need it.
+    pub fn from_problems(problems: &[CreateProblem], currency: &str) -> ApiError {
+        let mut e = FieldErrors::new();
+        for p in problems {
+            let (field, message) = create_problem(p, currency);
+            e.add(field, message);
+        }
+        ApiError::Validation(e)
+    }
+
+    /// Logs a failure of billhub with its cause, once per answer.
+    fn log(&self) {
+        match self {
+            ApiError::Internal(Cause(cause)) if !cause.is_empty() => {
+                tracing::error!(error = %cause, "collections request failed");
+            }
+            ApiError::Unavailable(Cause(cause)) if !cause.is_empty() => {
+                tracing::warn!(error = %cause, "database busy or unavailable");
+            }
+            _ => {}
         }
     }
 }
@@ -246,7 +298,7 @@ pub fn create_problem(p: &CreateProblem, currency: &str) -> (String, String) {
 }
 
 /// Core rejections as they can surface here (a bill's state decides what may happen to it).
-fn from_rejection(r: &Rejection) -> ApiError {
+pub fn from_rejection(r: &Rejection) -> ApiError {
     match r {
         Rejection::NotFound => ApiError::NotFound("Resource"),
         Rejection::AlreadyPaid => ApiError::Forbidden("This bill is already paid.".into()),
@@ -255,28 +307,34 @@ fn from_rejection(r: &Rejection) -> ApiError {
         Rejection::InconsistentReplay => ApiError::Conflict(
             "The same reference was already used with a different request.".into(),
         ),
-        other => ApiError::Forbidden(format!("Refused: {other}.")),
+        Rejection::NothingToPay
+        | Rejection::NonPositiveAmount
+        | Rejection::BelowMinimum { .. }
+        | Rejection::AboveOutstanding { .. }
+        | Rejection::MustEqualOutstanding { .. }
+        | Rejection::CurrencyMismatch { .. }
+        | Rejection::MixedCurrencies
+        | Rejection::BillNotPayable { .. }
+        | Rejection::AlreadyReversed
+        | Rejection::ReversalAmountMismatch
+        | Rejection::ReversalWindowPassed
+        | Rejection::CreditAlreadyUsed
+        | Rejection::InsufficientCredit { .. } => ApiError::Forbidden(format!("Refused: {r}.")),
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Rejected(r) => from_rejection(&r),
-            StoreError::NotFound(_) => ApiError::NotFound("Resource"),
-            StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::Busy(m) => {
-                tracing::warn!(error = %m, "store busy");
-                ApiError::Unavailable
-            }
-            StoreError::Pool(m) | StoreError::Connect(m) => {
-                tracing::error!(error = %m, "database unavailable");
-                ApiError::Unavailable
-            }
-            other => {
-                tracing::error!(error = %other, "store error");
-                ApiError::Internal
-            }
+        if let Some(r) = e.rejection() {
+            from_rejection(r)
+        } else if e.is_not_found() {
+            ApiError::NotFound("Resource")
+        } else if let Some(m) = e.conflict() {
+            ApiError::Conflict(m)
+        } else if e.is_unavailable() {
+            ApiError::Unavailable(Cause::new(&e))
+        } else {
+            ApiError::Internal(Cause::new(&e))
         }
     }
 }
@@ -293,6 +351,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.log();
         let mut b = HttpResponse::build(self.status());
         if let ApiError::TooManyRequests { limit, retry_after } = self {
             b.insert_header((header::RETRY_AFTER, retry_after.to_string()));
@@ -306,6 +365,7 @@ impl ResponseError for ApiError {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -322,6 +382,133 @@ mod tests {
         assert_eq!(status_from_filter("void"), Some(BillStatus::Void));
         assert_eq!(status_from_filter("9"), None);
         assert_eq!(type_code(PaymentRule::Exact), 2);
+    }
+
+    /// One error of each kind; the match makes a new variant fail to compile here.
+    fn one_of_each() -> Vec<ApiError> {
+        let all = vec![
+            ApiError::BadRequest("bad".into()),
+            ApiError::Unauthenticated,
+            ApiError::Forbidden("no".into()),
+            ApiError::NotFound("Bill"),
+            ApiError::MethodNotAllowed,
+            ApiError::Conflict("again".into()),
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::Validation(FieldErrors::new()),
+            ApiError::TooManyRequests {
+                limit: 1,
+                retry_after: 1,
+            },
+            ApiError::Internal(Cause::default()),
+            ApiError::Unavailable(Cause::default()),
+            ApiError::Timeout,
+        ];
+        for e in &all {
+            match e {
+                ApiError::BadRequest(_)
+                | ApiError::Unauthenticated
+                | ApiError::Forbidden(_)
+                | ApiError::NotFound(_)
+                | ApiError::MethodNotAllowed
+                | ApiError::Conflict(_)
+                | ApiError::PayloadTooLarge { .. }
+                | ApiError::Validation(_)
+                | ApiError::TooManyRequests { .. }
+                | ApiError::Internal(_)
+                | ApiError::Unavailable(_)
+                | ApiError::Timeout => {}
+            }
+        }
+        all
+    }
+
+    fn page() -> String {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/dialects/collections.md"
+        );
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    /// The cells of the table rows in the section `heading` of the page, up to the next heading.
+    fn rows(page: &str, heading: &str) -> Vec<Vec<String>> {
+        let start = page.find(heading).unwrap() + heading.len();
+        let section = &page[start..];
+        let end = section.find("\n#").unwrap_or(section.len());
+        section[..end]
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                l.trim_matches('|')
+                    .split(" | ")
+                    .map(|c| c.trim().to_string())
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn ticked(cell: &str) -> Vec<String> {
+        cell.split(", ")
+            .map(|c| c.trim().trim_matches('`').to_string())
+            .collect()
+    }
+
+    #[test]
+    fn error_table_matches_the_dialect_page() {
+        let page = page();
+        let documented: std::collections::BTreeSet<u16> = rows(&page, "## Errors")
+            .iter()
+            .filter_map(|r| ticked(&r[0])[0].parse().ok())
+            .collect();
+        let answered: std::collections::BTreeSet<u16> =
+            one_of_each().iter().map(|e| e.status().as_u16()).collect();
+        assert_eq!(documented, answered);
+        for e in one_of_each() {
+            assert!(!e.body().message.is_empty(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn status_table_matches_the_dialect_page() {
+        let page = page();
+        let rows: Vec<Vec<String>> = rows(&page, "## Status and type codes")
+            .into_iter()
+            .filter(|r| r.len() == 4 && ticked(&r[0])[0].parse::<i32>().is_ok())
+            .collect();
+        assert_eq!(rows.len(), BILL_STATUS_CODES.len());
+        for row in rows {
+            let code: i32 = ticked(&row[0])[0].parse().unwrap();
+            for name in ticked(&row[3]) {
+                let status = status_from_filter(&name).unwrap_or_else(|| panic!("{name}"));
+                assert_eq!(status_code(status), code, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_rejection_and_refusal_has_an_answer() {
+        use billhub_core::Currency;
+        for r in [
+            Rejection::NotFound,
+            Rejection::AlreadyPaid,
+            Rejection::Expired,
+            Rejection::Void,
+            Rejection::NothingToPay,
+            Rejection::InconsistentReplay,
+            Rejection::CreditAlreadyUsed,
+            Rejection::InsufficientCredit { available: 1 },
+        ] {
+            let e = from_rejection(&r);
+            assert!(e.status().is_client_error(), "{r:?}");
+        }
+        for (r, status) in [
+            (PatchRefusal::Cancelled, 403),
+            (PatchRefusal::PaidCannotCancel, 403),
+            (PatchRefusal::CurrencyAfterPayment, 422),
+            (PatchRefusal::CurrencyTooPrecise(Currency::JPY), 422),
+        ] {
+            assert_eq!(ApiError::from_patch_refusal(&r).status().as_u16(), status);
+        }
     }
 
     #[test]

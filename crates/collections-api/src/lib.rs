@@ -6,19 +6,23 @@
 //! every POST, and signed form callbacks to a collection's `webhook_url`.
 //!
 //! Modules: [`auth`] (bearer tokens and the per-token rate limit), [`query`] (`page`,
-//! `per_page`, `include`, `filter[...]`), [`requests`] (bodies, validated all at once),
-//! [`wire`] (responses spelled as the partner spells them), [`routes`] (thin handlers),
-//! [`codes`] (errors and the integer status/type codes, one table each), [`notify`] (the
-//! callback).
+//! `per_page`, `include`, `filter[...]`), [`edge`] (the raw body and the `Idempotency-Key`),
+//! [`requests`] (bodies, validated all at once), [`flows`] (one function per use case over
+//! the store), [`wire`] (responses spelled as the partner spells them), [`routes`] (thin
+//! handlers: authenticate, parse, run a flow, render), [`codes`] (errors and the integer
+//! status/type codes, one table each), [`notify`] (the callback).
 //!
 //! ## Errors
-//! Handlers return [`codes::ApiError`], rendered in Laravel's shapes (`{"message": ...}`, plus
-//! `errors` for 422). Store errors are mapped in one `From` impl; internal ones are logged with
-//! their cause and answered `{"message": "Server Error"}`. Plumbing failures (413, 404, 405,
+//! Flows and handlers return [`codes::ApiError`], rendered in Laravel's shapes
+//! (`{"message": ...}`, plus `errors` for 422). Store errors are mapped in one `From` impl;
+//! internal ones keep their cause, logged once when the answer is rendered, and are answered
+//! `{"message": "Server Error"}`. Plumbing failures (413, 404, 405,
 //! 504, ...) go through [`Gateway::render_error`] into the same shapes.
 
 pub mod auth;
 pub mod codes;
+pub mod edge;
+pub mod flows;
 pub mod notify;
 pub mod query;
 pub mod requests;

@@ -4,8 +4,8 @@
 //! acknowledges with the body `RECEIVEOK` or any 2xx; otherwise the delivery is tried again
 //! after each delay of [`RETRY_MINUTES`], then kept as failed.
 
-use billhub_core::Money;
 use billhub_core::signature::raudhahpay;
+use billhub_core::{Bill, Money, Payment};
 use billhub_http::{Config, Notifier, OutboundRequest, RetrySchedule};
 use billhub_store::{Delivery, Store, StoreError, StoreResult};
 
@@ -27,27 +27,49 @@ struct Payload {
     status_after: String,
 }
 
-/// Store reads of a rendering, tried again (up to 3 times in all) when the error may pass (a
-/// busy pool, a lost connection): a render error fails the delivery for good, so only what
-/// retrying cannot fix should end as one.
+/// Attempts at the store reads of one rendering. A render error fails the delivery for good,
+/// so a read that may pass (a busy pool, a lost connection) is tried again; one that cannot
+/// (the bill or payment is gone, a refusal) is not.
+const READ_ATTEMPTS: usize = 3;
+
+/// What a callback needs from the store, read in one place.
+struct Facts {
+    bill: Bill,
+    payment: Payment,
+    key: Option<String>,
+}
+
+fn read_facts(
+    store: &Store,
+    organization_id: i64,
+    bill_id: i64,
+    payment_id: i64,
+) -> StoreResult<Facts> {
+    Ok(Facts {
+        bill: store.bill(bill_id)?,
+        payment: store.payment(payment_id)?,
+        key: store.signature_key(organization_id)?,
+    })
+}
+
+/// Whether trying the same read again may succeed.
+fn may_pass(e: &StoreError) -> bool {
+    !(e.is_not_found() || e.invalid().is_some() || e.rejection().is_some())
+}
+
+/// Runs `read`, trying it again (up to [`READ_ATTEMPTS`] in all) while its error may pass.
 fn retrying<T>(read: impl Fn() -> StoreResult<T>) -> Result<T, String> {
-    let mut last = String::new();
-    for _ in 0..3 {
+    let mut attempt = 1;
+    loop {
         match read() {
             Ok(v) => return Ok(v),
-            Err(
-                e @ (StoreError::NotFound(_)
-                | StoreError::Invalid(_)
-                | StoreError::Corrupt(_)
-                | StoreError::Secret(_)),
-            ) => return Err(e.to_string()),
-            Err(e) => {
+            Err(e) if attempt < READ_ATTEMPTS && may_pass(&e) => {
                 tracing::warn!(error = %e, "store read for a collections callback failed; trying again");
-                last = e.to_string();
+                attempt += 1;
             }
+            Err(e) => return Err(e.to_string()),
         }
     }
-    Err(last)
 }
 
 /// The callback fields in the order they are sent (`signature` last).
@@ -65,10 +87,14 @@ pub fn callback_fields(
     let payment_id = event.payment_id.ok_or("the event has no payment")?;
     let payload: Payload = serde_json::from_str(&event.payload)
         .map_err(|e| format!("unreadable event payload: {e}"))?;
-    let bill = retrying(|| store.bill(bill_id))?;
-    let payment = retrying(|| store.payment(payment_id))?;
-    let key = retrying(|| store.signature_key(event.organization_id))?
-        .ok_or("the organization has no collections signature key")?;
+    let Facts { bill, payment, key } =
+        retrying(|| read_facts(store, event.organization_id, bill_id, payment_id))?;
+    let key = key.ok_or("the organization has no collections signature key")?;
+    let paid = if payload.status_after == "paid" {
+        "true"
+    } else {
+        "false"
+    };
     let mut fields: Vec<(&'static str, String)> = vec![
         ("ref_id", payment.channel_ref.clone()),
         ("bill_id", bill.id.to_string()),
@@ -77,15 +103,7 @@ pub fn callback_fields(
         ("ref2", bill.ref2.clone()),
         ("payment_method", payment_method(&payment)),
         ("status", status.to_string()),
-        (
-            "paid",
-            if payload.status_after == "paid" {
-                "true"
-            } else {
-                "false"
-            }
-            .to_string(),
-        ),
+        ("paid", paid.to_string()),
         ("currency", bill.currency.code().to_string()),
         (
             "amount",
@@ -133,6 +151,7 @@ impl Notifier for CollectionsNotifier {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -4,7 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::codes::ApiError;
+use billhub_store::collections::{BillFilter, CustomerFilter, ProductFilter};
+use rust_decimal::Decimal;
+use time::Date;
+use time::macros::format_description;
+
+use crate::codes::{ApiError, status_from_filter};
 
 /// Laravel's default page size.
 pub const DEFAULT_PER_PAGE: i64 = 15;
@@ -27,6 +32,18 @@ pub const TRANSACTION_INCLUDES: [&str; 2] = ["bill", "bill.collection"];
 
 /// What collection reads may include.
 pub const COLLECTION_INCLUDES: [&str; 1] = ["organization"];
+
+/// The filters of each list.
+pub const BILL_FILTERS: [&str; 6] = ["status", "ref1", "ref2", "acc_no", "due_from", "due_to"];
+pub const PRODUCT_FILTERS: [&str; 4] = ["title", "code", "description", "price"];
+pub const CUSTOMER_FILTERS: [&str; 6] = [
+    "acc_no",
+    "first_name",
+    "last_name",
+    "email",
+    "mobile",
+    "address",
+];
 
 #[derive(Debug, Clone)]
 pub struct Query {
@@ -169,7 +186,101 @@ impl Query {
     }
 }
 
+impl Query {
+    /// The includes of a bill response.
+    pub fn bill_includes(&self) -> Result<BillIncludes, ApiError> {
+        Ok(BillIncludes::from_names(&self.includes(&BILL_INCLUDES)?))
+    }
+
+    /// `filter[...]` of a bill list; a bad status or date is a 422 naming every bad filter.
+    pub fn bill_filter(&self) -> Result<BillFilter, ApiError> {
+        let mut e = billhub_http::FieldErrors::new();
+        let mut f = BillFilter::default();
+        for (name, value) in &self.filters(&BILL_FILTERS)? {
+            match name.as_str() {
+                "status" => {
+                    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                        match status_from_filter(part) {
+                            Some(s) => f.statuses.push(s),
+                            None => {
+                                e.add("filter.status", "The selected filter.status is invalid.")
+                            }
+                        }
+                    }
+                }
+                "ref1" => f.ref1 = Some(value.clone()),
+                "ref2" => f.ref2 = Some(value.clone()),
+                "acc_no" => f.acc_no = Some(value.clone()),
+                "due_from" | "due_to" => match parse_date(value) {
+                    Some(d) if name == "due_from" => f.due_from = Some(d),
+                    Some(d) => f.due_to = Some(d),
+                    None => e.add(
+                        format!("filter.{name}"),
+                        format!("The filter.{name} does not match the format Y-m-d."),
+                    ),
+                },
+                _ => {}
+            }
+        }
+        if e.is_empty() {
+            Ok(f)
+        } else {
+            Err(ApiError::Validation(e))
+        }
+    }
+
+    /// `filter[...]` of the product list.
+    pub fn product_filter(&self) -> Result<ProductFilter, ApiError> {
+        let filters = self.filters(&PRODUCT_FILTERS)?;
+        Ok(ProductFilter {
+            title: filters.get("title").cloned(),
+            code: filters.get("code").cloned(),
+            description: filters.get("description").cloned(),
+            prices: match filters.get("price") {
+                Some(p) => price_spellings(p)?,
+                None => Vec::new(),
+            },
+        })
+    }
+
+    /// `filter[...]` of the customer list.
+    pub fn customer_filter(&self) -> Result<CustomerFilter, ApiError> {
+        let f = self.filters(&CUSTOMER_FILTERS)?;
+        Ok(CustomerFilter {
+            acc_no: f.get("acc_no").cloned(),
+            first_name: f.get("first_name").cloned(),
+            last_name: f.get("last_name").cloned(),
+            email: f.get("email").cloned(),
+            mobile: f.get("mobile").cloned(),
+            address: f.get("address").cloned(),
+        })
+    }
+}
+
+fn parse_date(value: &str) -> Option<Date> {
+    Date::parse(value, format_description!("[year]-[month]-[day]")).ok()
+}
+
+/// The stored spellings a `filter[price]` matches: `10` finds `10.00` and `10`.
+fn price_spellings(text: &str) -> Result<Vec<String>, ApiError> {
+    let d = Decimal::from_str_exact(text.trim()).map_err(|_| {
+        ApiError::validation_one("filter.price", "The filter.price must be a number.")
+    })?;
+    let mut out = vec![text.trim().to_string(), d.normalize().to_string()];
+    for scale in 2..=4 {
+        let mut s = d.normalize();
+        if s.scale() <= scale {
+            s.rescale(scale);
+            out.push(s.to_string());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -199,5 +310,12 @@ mod tests {
             Err(ApiError::BadRequest(m)) => assert!(m.contains("bogus") && m.contains("account")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn price_filter_spellings() {
+        let s = price_spellings("10").unwrap();
+        assert!(s.contains(&"10".to_string()) && s.contains(&"10.00".to_string()));
+        assert!(price_spellings("x").is_err());
     }
 }

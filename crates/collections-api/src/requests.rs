@@ -426,6 +426,61 @@ pub struct BillDraft {
     pub product_ids: Vec<(usize, i64)>,
 }
 
+/// Line `i` of a create-bill `product` array; a catalogue id it names is added to
+/// `product_ids`. `None` when the line has no usable quantity (its errors are in `e`).
+fn bill_line(
+    i: usize,
+    item: &Value,
+    cur: Option<Currency>,
+    e: &mut FieldErrors,
+    product_ids: &mut Vec<(usize, i64)>,
+) -> Option<BillLine> {
+    let prefix = format!("product.{i}");
+    let Value::Object(obj) = item else {
+        e.add(&prefix, format!("The {prefix} must be an object."));
+        return None;
+    };
+    let p = Lenient::new(obj, &prefix);
+    let product_id = id(&p, e, "id");
+    if let Some(pid) = product_id {
+        product_ids.push((i, pid));
+    }
+    let has_id = p.get("id").is_some();
+    let title = if has_id {
+        opt_string(&p, e, "title", MAX_TEXT)
+    } else {
+        req_string(&p, e, "title", MAX_TEXT)
+    };
+    let price = match p.get("price") {
+        None if has_id => None,
+        None => {
+            required(e, &p.path("price"));
+            None
+        }
+        Some(v) => match price_value(v, &p.path("price"), cur) {
+            Ok(m) => m,
+            Err(msg) => {
+                e.add(p.path("price"), msg);
+                None
+            }
+        },
+    };
+    let qty = quantity(&p, e, "quantity");
+    // Core's line rule, here too, so a bad total shows with the other errors.
+    if let (Some(q), Some(m)) = (qty, price)
+        && let Err(err) = LineItem::new(String::new(), q, m, None)
+    {
+        let (f, msg) = line_problem(i, &err);
+        e.add(f, msg);
+    }
+    qty.map(|quantity| BillLine {
+        product_id,
+        title: title.unwrap_or_default(),
+        price,
+        quantity,
+    })
+}
+
 /// `POST /api/collections/{CODE}/bills`.
 pub fn new_bill(body: &Object, collection_code: String) -> BillDraft {
     let mut e = FieldErrors::new();
@@ -443,51 +498,8 @@ pub fn new_bill(body: &Object, collection_code: String) -> BillDraft {
         Some(Value::Array(items)) if items.is_empty() => required(&mut e, "product"),
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                let prefix = format!("product.{i}");
-                let Value::Object(obj) = item else {
-                    e.add(&prefix, format!("The {prefix} must be an object."));
-                    continue;
-                };
-                let p = Lenient::new(obj, &prefix);
-                let product_id = id(&p, &mut e, "id");
-                if let Some(pid) = product_id {
-                    product_ids.push((i, pid));
-                }
-                let has_id = p.get("id").is_some();
-                let title = if has_id {
-                    opt_string(&p, &mut e, "title", MAX_TEXT)
-                } else {
-                    req_string(&p, &mut e, "title", MAX_TEXT)
-                };
-                let price = match p.get("price") {
-                    None if has_id => None,
-                    None => {
-                        required(&mut e, &p.path("price"));
-                        None
-                    }
-                    Some(v) => match price_value(v, &p.path("price"), cur) {
-                        Ok(m) => m,
-                        Err(msg) => {
-                            e.add(p.path("price"), msg);
-                            None
-                        }
-                    },
-                };
-                let qty = quantity(&p, &mut e, "quantity");
-                // Core's line rule, here too, so a bad total shows with the other errors.
-                if let (Some(q), Some(m)) = (qty, price)
-                    && let Err(err) = LineItem::new(String::new(), q, m, None)
-                {
-                    let (f, msg) = line_problem(i, &err);
-                    e.add(f, msg);
-                }
-                if let Some(quantity) = qty {
-                    lines.push(BillLine {
-                        product_id,
-                        title: title.unwrap_or_default(),
-                        price,
-                        quantity,
-                    });
+                if let Some(line) = bill_line(i, item, cur, &mut e, &mut product_ids) {
+                    lines.push(line);
                 }
             }
         }
@@ -725,6 +737,7 @@ pub fn customer_patch(body: &Object, current_acc_no: &str) -> Result<CustomerPat
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

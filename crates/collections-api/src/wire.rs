@@ -3,16 +3,17 @@
 //! timestamps `Y-m-d H:i:s` in the organization's UTC offset, Laravel's paginator for lists.
 
 use billhub_core::money::Money;
+use billhub_core::org::Organization;
 use billhub_core::{Account, Payment};
 use billhub_http::json::plain_number;
-use billhub_store::collections::{BillPayment, Collection, CollectionBillView, Product};
+use billhub_store::collections::{BillPayment, Collection, CollectionBillView, Created, Product};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, UtcOffset};
 
-use crate::codes::{status_code, type_code};
+use crate::codes::{ApiError, status_code, type_code};
 use crate::query::{BillIncludes, Query};
 
 const TIMESTAMP: &[BorrowedFormatItem<'static>] =
@@ -434,6 +435,57 @@ impl BillTransactionOut {
             bill: None,
         }
     }
+}
+
+impl CollectionOut {
+    /// A collection, with `organization` when `?include=organization` asked for it.
+    pub fn with_org(ctx: &Ctx, org: &Organization, c: &Collection, with_org: bool) -> Self {
+        let mut out = CollectionOut::new(ctx, c);
+        if with_org {
+            out.organization = Some(OrganizationOut {
+                id: org.id,
+                code: org.code.clone(),
+                name: org.name.clone(),
+            });
+        }
+        out
+    }
+}
+
+impl BillTransactionOut {
+    /// `?include=bill` / `bill.collection` on a transaction (`names` are the includes asked).
+    pub fn bill_include(
+        ctx: &Ctx,
+        view: &CollectionBillView,
+        names: &[String],
+    ) -> Option<Box<BillOut>> {
+        if names.is_empty() {
+            return None;
+        }
+        let inc = BillIncludes {
+            collection: names.iter().any(|n| n == "bill.collection"),
+            ..BillIncludes::default()
+        };
+        Some(Box::new(BillOut::new(ctx, view, &inc)))
+    }
+}
+
+/// The status and body of a successful create (also what an `Idempotency-Key` replays).
+pub fn created_body(ctx: &Ctx, inc: &BillIncludes, created: &Created) -> (u16, String) {
+    let body = match created {
+        Created::Collection(c) => serde_json::to_string(&CollectionOut::new(ctx, c)),
+        Created::Bill(v) => serde_json::to_string(&BillOut::new(ctx, v, inc)),
+        Created::Product(p) => serde_json::to_string(&ProductOut::new(ctx, p)),
+        Created::Customer(a) => serde_json::to_string(&CustomerOut::new(ctx, a)),
+        Created::Invalid(problems) => {
+            serde_json::to_string(&ApiError::from_problems(problems, "").body())
+        }
+    };
+    let status = match created {
+        Created::Invalid(_) => 422,
+        _ => 200,
+    };
+    (status, body.unwrap_or_else(|_| "{}".into()))
 }
 
 /// Laravel's LengthAwarePaginator as JSON.
