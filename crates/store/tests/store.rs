@@ -764,11 +764,14 @@ fn unapplied_money_is_applied_or_refunded_once(db: TestDb) {
     assert!(repeat.replayed && repeat.payment().is_none());
     assert!(matches!(
         db.resolve_unapplied(u2.id, &open, NOW),
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict(ConflictKind::AlreadyResolved { .. }))
     ));
     assert!(matches!(
         db.resolve_unapplied(999_999, &open, NOW),
-        Err(StoreError::NotFound(_))
+        Err(StoreError::NotFound {
+            entity: Entity::UnappliedPayment,
+            ..
+        })
     ));
 }
 
@@ -822,7 +825,7 @@ fn account_credit_is_applied_or_refunded_by_an_operator(db: TestDb) {
             "op-2",
             NOW
         ),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::Rejected(Rejection::InsufficientCredit { available: 200 }))
     ));
     let stranger = bill(&db, o, "ACC2", Currency::USD, 100, PaymentRule::Exact);
     assert!(matches!(
@@ -835,7 +838,7 @@ fn account_credit_is_applied_or_refunded_by_an_operator(db: TestDb) {
             "op-3",
             NOW
         ),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::Invalid(InvalidKind::TargetOfAnotherAccount))
     ));
     assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 200);
     // The statement counts the overpayment once: applying credit is not new money.
@@ -852,11 +855,11 @@ fn account_credit_is_applied_or_refunded_by_an_operator(db: TestDb) {
     // Refunds need a note and cannot exceed the credit.
     assert!(matches!(
         db.refund_credit(account, usd(50), " ", NOW),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::Invalid(InvalidKind::MissingNote))
     ));
     assert!(matches!(
         db.refund_credit(account, usd(201), "FT1", NOW),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::Rejected(Rejection::InsufficientCredit { available: 200 }))
     ));
     assert_eq!(db.refund_credit(account, usd(200), "FT1", NOW).unwrap(), 0);
     assert!(db.credit_balances(o).unwrap().is_empty());

@@ -31,7 +31,7 @@ use crate::schema::{
     reversals, unapplied_payments as up,
 };
 use crate::time_conv::{from_db, to_db};
-use crate::{Store, StoreError, StoreResult};
+use crate::{ConflictKind, Entity, InvalidKind, Reader, StoreError, StoreResult, Writer};
 
 /// What a payment is aimed at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +155,7 @@ pub(crate) fn load_payment(conn: &mut AnyConnection, id: i64) -> StoreResult<Pay
         .select(PaymentRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("payment {id}")))?;
+        .ok_or_else(|| StoreError::not_found(Entity::Payment, id))?;
     payment_from_row(conn, row)
 }
 
@@ -284,7 +284,7 @@ fn record_unapplied(
     now: OffsetDateTime,
 ) -> StoreResult<UnappliedPayment> {
     let reason =
-        serde_json::to_string(rejection).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        serde_json::to_string(rejection).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let id: i64 = diesel::insert_into(up::table)
         .values((
             up::organization_id.eq(Some(req.organization_id)),
@@ -428,7 +428,7 @@ pub(crate) fn post_in_tx(
             bill.paid,
             BillTransition::Pay(alloc.amount),
         )
-        .map_err(|e| StoreError::Invalid(format!("core decided an illegal transition: {e}")))?;
+        .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
         update_bill_versioned(conn, &bill, status, paid, now)?;
         diesel::insert_into(pa::table)
             .values((
@@ -537,7 +537,7 @@ fn reverse_in_tx(
             bill.paid,
             BillTransition::Reverse(alloc.amount),
         )
-        .map_err(|e| StoreError::Invalid(format!("cannot reverse on bill {}: {e}", bill.id)))?;
+        .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
         update_bill_versioned(conn, &bill, status, paid, now)?;
         append_event(
             conn,
@@ -606,7 +606,7 @@ fn load_unapplied(conn: &mut AnyConnection, id: i64) -> StoreResult<UnappliedRow
         .select(UnappliedRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("unapplied payment {id}")))
+        .ok_or_else(|| StoreError::not_found(Entity::UnappliedPayment, id))
 }
 
 fn with_note(details: &str, key: &str, value: serde_json::Value) -> String {
@@ -629,18 +629,16 @@ fn resolve_in_tx(
 ) -> StoreResult<(UnappliedPayment, Option<Payment>)> {
     let row = load_unapplied(conn, id)?;
     if row.status != "open" {
-        return Err(StoreError::Conflict(format!(
-            "unapplied payment {id} is already {}",
-            row.status
-        )));
+        return Err(StoreError::Conflict(ConflictKind::AlreadyResolved {
+            id,
+            status: row.status.clone(),
+        }));
     }
     let (status, details, payment) = match resolution {
         Resolution::Refunded { note } => {
             let note = note.trim();
             if note.is_empty() {
-                return Err(StoreError::Invalid(
-                    "say how the money was refunded (a note)".into(),
-                ));
+                return Err(StoreError::Invalid(InvalidKind::MissingNote));
             }
             (
                 "refunded",
@@ -650,7 +648,7 @@ fn resolve_in_tx(
         }
         Resolution::Applied { target } => {
             let organization_id = row.organization_id.ok_or_else(|| {
-                StoreError::Invalid(format!("unapplied payment {id} has no organization"))
+                StoreError::Invalid(InvalidKind::NoOrganization { id })
             })?;
             // Mark it first, so that posting under the same channel reference is not answered
             // as a repeat of this very record.
@@ -679,10 +677,10 @@ fn resolve_in_tx(
             let payment = match outcome.result {
                 PostResult::Posted(p) if !outcome.replayed => p,
                 _ => {
-                    return Err(StoreError::Conflict(format!(
-                        "a payment under {} {} already exists",
-                        row.channel, row.channel_ref
-                    )));
+                    return Err(StoreError::Conflict(ConflictKind::ReferenceTaken {
+                        channel: row.channel.clone(),
+                        reference: row.channel_ref.clone(),
+                    }));
                 }
             };
             let details = with_note(
@@ -703,47 +701,13 @@ fn resolve_in_tx(
     Ok((unapplied_from_row(load_unapplied(conn, id)?), payment))
 }
 
-impl Store {
-    /// Resolves unapplied money once: refunded, or applied to a bill or account (core decides the
-    /// allocation as for any payment; a refusal changes nothing and leaves it open).
-    pub fn resolve_unapplied(
-        &self,
-        id: i64,
-        resolution: &Resolution,
-        now: OffsetDateTime,
-    ) -> StoreResult<(UnappliedPayment, Option<Payment>)> {
-        self.write(|conn| resolve_in_tx(conn, id, resolution, now))
+impl Reader<'_> {
+    pub fn payment(&mut self, id: i64) -> StoreResult<Payment> {
+        self.with(|conn| load_payment(conn, id))
     }
 
-    /// Posts a payment (see the module docs). `now` decides expiry and stamps the rows.
-    pub fn post_payment(
-        &self,
-        req: &PaymentRequest,
-        now: OffsetDateTime,
-    ) -> StoreResult<PaymentOutcome> {
-        if req.channel.is_empty() || req.channel_ref.is_empty() {
-            return Err(StoreError::Invalid(
-                "channel and channel reference are required".into(),
-            ));
-        }
-        self.write(|conn| post_in_tx(conn, req, now))
-    }
-
-    /// Reverses a whole payment once; the same reversal request again returns the first result.
-    pub fn reverse_payment(
-        &self,
-        req: &ReversalRequest,
-        now: OffsetDateTime,
-    ) -> StoreResult<ReversalOutcome> {
-        self.write(|conn| reverse_in_tx(conn, req, now))
-    }
-
-    pub fn payment(&self, id: i64) -> StoreResult<Payment> {
-        self.read(|conn| load_payment(conn, id))
-    }
-
-    pub fn payment_by_uid(&self, uid: &str) -> StoreResult<Option<Payment>> {
-        self.read(|conn| {
+    pub fn payment_by_uid(&mut self, uid: &str) -> StoreResult<Option<Payment>> {
+        self.with(|conn| {
             let id: Option<i64> = payments::table
                 .filter(payments::uid.eq(uid))
                 .select(payments::id)
@@ -754,11 +718,11 @@ impl Store {
     }
 
     pub fn payment_by_channel_ref(
-        &self,
+        &mut self,
         channel: &str,
         channel_ref: &str,
     ) -> StoreResult<Option<Payment>> {
-        self.read(|conn| {
+        self.with(|conn| {
             let id: Option<i64> = payments::table
                 .filter(payments::channel.eq(channel))
                 .filter(payments::channel_ref.eq(channel_ref))
@@ -770,8 +734,8 @@ impl Store {
     }
 
     /// Payments with an allocation on this bill, oldest first.
-    pub fn payments_of_bill(&self, bill_id: i64) -> StoreResult<Vec<Payment>> {
-        self.read(|conn| {
+    pub fn payments_of_bill(&mut self, bill_id: i64) -> StoreResult<Vec<Payment>> {
+        self.with(|conn| {
             let ids: Vec<i64> = pa::table
                 .filter(pa::bill_id.eq(bill_id))
                 .order(pa::payment_id.asc())
@@ -788,8 +752,8 @@ impl Store {
     }
 
     /// Every payment of an account (including pure credit), oldest first.
-    pub fn payments_of_account(&self, account_id: i64) -> StoreResult<Vec<Payment>> {
-        self.read(|conn| {
+    pub fn payments_of_account(&mut self, account_id: i64) -> StoreResult<Vec<Payment>> {
+        self.with(|conn| {
             let ids: Vec<i64> = payments::table
                 .filter(payments::account_id.eq(account_id))
                 .order(payments::id.asc())
@@ -801,19 +765,19 @@ impl Store {
 
     /// The account's credit balance in a currency (minor units).
     pub fn account_credit(
-        &self,
+        &mut self,
         account_id: i64,
         currency: billhub_core::Currency,
     ) -> StoreResult<i64> {
-        self.read(|conn| crate::repo::credit::balance(conn, account_id, currency))
+        self.with(|conn| crate::repo::credit::balance(conn, account_id, currency))
     }
 
     /// Unapplied money of an organization (all of it when `None`), oldest first.
     pub fn unapplied_payments(
-        &self,
+        &mut self,
         organization_id: Option<i64>,
     ) -> StoreResult<Vec<UnappliedPayment>> {
-        self.read(|conn| {
+        self.with(|conn| {
             let mut q = up::table
                 .select(UnappliedRow::as_select())
                 .order(up::id.asc())
@@ -828,11 +792,11 @@ impl Store {
     /// The account's history for a statement: non-void bills at their bill date, payments
     /// and reversals at their local date in `offset`.
     pub fn ledger_entries(
-        &self,
+        &mut self,
         account_id: i64,
         offset: time::UtcOffset,
     ) -> StoreResult<Vec<LedgerEntry>> {
-        self.read(|conn| {
+        self.with(|conn| {
             let mut out = Vec::new();
             for b in load_account_bills(conn, account_id)? {
                 out.push(LedgerEntry {
@@ -879,4 +843,55 @@ impl Store {
             Ok(out)
         })
     }
+}
+
+impl Writer<'_> {
+    /// Resolves unapplied money once: refunded, or applied to a bill or account (core decides the
+    /// allocation as for any payment; a refusal changes nothing and leaves it open).
+    pub fn resolve_unapplied(
+        &mut self,
+        id: i64,
+        resolution: &Resolution,
+        now: OffsetDateTime,
+    ) -> StoreResult<(UnappliedPayment, Option<Payment>)> {
+        self.with(|conn| resolve_in_tx(conn, id, resolution, now))
+    }
+
+    /// Posts a payment (see the module docs). `now` decides expiry and stamps the rows.
+    pub fn post_payment(
+        &mut self,
+        req: &PaymentRequest,
+        now: OffsetDateTime,
+    ) -> StoreResult<PaymentOutcome> {
+        if req.channel.is_empty() || req.channel_ref.is_empty() {
+            return Err(StoreError::Invalid(InvalidKind::MissingReference));
+        }
+        self.with(|conn| post_in_tx(conn, req, now))
+    }
+
+    /// Reverses a whole payment once; the same reversal request again returns the first result.
+    pub fn reverse_payment(
+        &mut self,
+        req: &ReversalRequest,
+        now: OffsetDateTime,
+    ) -> StoreResult<ReversalOutcome> {
+        self.with(|conn| reverse_in_tx(conn, req, now))
+    }
+}
+
+crate::tx::store_reads! {
+    fn payment(&self, id: i64) -> Payment;
+    fn payment_by_uid(&self, uid: &str) -> Option<Payment>;
+    fn payment_by_channel_ref(&self, channel: &str, channel_ref: &str) -> Option<Payment>;
+    fn payments_of_bill(&self, bill_id: i64) -> Vec<Payment>;
+    fn payments_of_account(&self, account_id: i64) -> Vec<Payment>;
+    fn account_credit(&self, account_id: i64, currency: billhub_core::Currency) -> i64;
+    fn unapplied_payments(&self, organization_id: Option<i64>) -> Vec<UnappliedPayment>;
+    fn ledger_entries(&self, account_id: i64, offset: time::UtcOffset) -> Vec<LedgerEntry>;
+}
+
+crate::tx::store_writes! {
+    fn resolve_unapplied(&self, id: i64, resolution: &Resolution, now: OffsetDateTime) -> (UnappliedPayment, Option<Payment>);
+    fn post_payment(&self, req: &PaymentRequest, now: OffsetDateTime) -> PaymentOutcome;
+    fn reverse_payment(&self, req: &ReversalRequest, now: OffsetDateTime) -> ReversalOutcome;
 }
