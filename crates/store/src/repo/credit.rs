@@ -14,9 +14,8 @@ use time::OffsetDateTime;
 
 use crate::pool::AnyConnection;
 use crate::repo::bills::load_account;
-use crate::repo::payments::{
-    OnRejection, PaymentRequest, PaymentTarget, PostResult, fingerprint, post_in_tx,
-};
+use crate::repo::payments::fingerprint;
+use crate::repo::posting::{OnRejection, PaymentRequest, PaymentTarget, PostResult, post_in_tx};
 use crate::schema::account_credit_entries as ace;
 use crate::time_conv::to_db;
 use crate::{InvalidKind, Reader, StoreError, StoreResult, Writer};
@@ -86,6 +85,15 @@ pub struct CreditBalance {
 }
 
 impl Reader<'_> {
+    /// The account's credit balance in a currency (minor units).
+    pub fn account_credit(
+        &mut self,
+        account_id: i64,
+        currency: billhub_core::Currency,
+    ) -> StoreResult<i64> {
+        self.with(|conn| balance(conn, account_id, currency))
+    }
+
     /// Every non-zero credit balance of an organization, by account code and currency.
     pub fn credit_balances(&mut self, organization_id: i64) -> StoreResult<Vec<CreditBalance>> {
         use crate::schema::accounts;
@@ -208,6 +216,7 @@ impl Writer<'_> {
 }
 
 crate::tx::store_reads! {
+    fn account_credit(&self, account_id: i64, currency: Currency) -> i64;
     fn credit_balances(&self, organization_id: i64) -> Vec<CreditBalance>;
 }
 

@@ -14,7 +14,8 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 use crate::models::ReversalRow;
 use crate::pool::AnyConnection;
-use crate::repo::payments::{PaymentOutcome, PaymentRequest, load_payment, post_in_tx};
+use crate::repo::payments::load_payment;
+use crate::repo::posting::{PaymentOutcome, PaymentRequest, post_in_tx};
 use crate::schema::{payments, reversals};
 use crate::secrets::random_from;
 use crate::time_conv::{from_db, to_db};
@@ -328,7 +329,7 @@ impl Writer<'_> {
                     ));
                 }
                 return Ok(PostpaidPosting::Posted(Box::new(PaymentOutcome {
-                    result: crate::repo::payments::PostResult::Posted(load_payment(conn, id)?),
+                    result: crate::repo::posting::PostResult::Posted(load_payment(conn, id)?),
                     replayed: true,
                 })));
             }
