@@ -15,10 +15,10 @@ use std::sync::{Arc, Mutex};
 use billhub_core::org::{Organization, Settings};
 use time::{Duration, OffsetDateTime};
 
+use crate::Store;
 use crate::error::StoreResult;
 use crate::repo::credentials::CredentialInfo;
 use crate::secrets::hash_token;
-use crate::Store;
 
 /// How long a cached credential or organization may be served.
 pub const CACHE_TTL: Duration = Duration::seconds(5);
@@ -139,7 +139,8 @@ impl Store {
     /// [`crate::Reader::credential_secret`] through the cache.
     pub fn cached_secret(&self, credential_id: i64, now: OffsetDateTime) -> StoreResult<String> {
         let found = self.cache.secrets.get_or_load(&credential_id, now, || {
-            self.snapshot(|r| r.credential_secret(credential_id)).map(Some)
+            self.snapshot(|r| r.credential_secret(credential_id))
+                .map(Some)
         })?;
         found.ok_or_else(|| {
             crate::StoreError::not_found(crate::Entity::CredentialSecret, credential_id)
@@ -163,7 +164,9 @@ impl Store {
                     })))
                 })
             })?;
-        found.ok_or_else(|| crate::StoreError::not_found(crate::Entity::Organization, organization_id))
+        found.ok_or_else(|| {
+            crate::StoreError::not_found(crate::Entity::Organization, organization_id)
+        })
     }
 }
 
@@ -190,10 +193,16 @@ mod tests {
             Some("v")
         );
         assert_eq!(loads.get(), 1, "served from the cache within 5 s");
-        cache.get_or_load(&1, t0 + Duration::seconds(5), load).unwrap();
+        cache
+            .get_or_load(&1, t0 + Duration::seconds(5), load)
+            .unwrap();
         assert_eq!(loads.get(), 2, "loaded again at 5 s");
         cache.get_or_load(&1, t0, load).unwrap();
-        assert_eq!(loads.get(), 3, "a clock set back does not serve a newer entry");
+        assert_eq!(
+            loads.get(),
+            3,
+            "a clock set back does not serve a newer entry"
+        );
     }
 
     #[test]

@@ -134,7 +134,9 @@ impl Slot {
     /// Whether diesel still counts an open transaction (or a broken transaction manager) on it.
     fn inside_transaction(&mut self) -> bool {
         let status = match &mut self.conn {
-            AnyConnection::Postgresql(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+            AnyConnection::Postgresql(c) => {
+                AnsiTransactionManager::transaction_manager_status_mut(c)
+            }
             AnyConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
         };
         !matches!(status.transaction_depth(), Ok(None))

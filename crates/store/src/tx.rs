@@ -131,7 +131,8 @@ impl Store {
             slot.in_flight = true;
             let result = f(&mut slot.conn, &self.master_key);
             if let Err(e) = &result
-                && e.store_error().is_some_and(StoreError::is_connection_failure)
+                && e.store_error()
+                    .is_some_and(StoreError::is_connection_failure)
             {
                 slot.broken = true;
                 self.manager.connection_failed();
@@ -171,12 +172,17 @@ fn begin(conn: &mut AnyConnection, mode: Mode) -> diesel::QueryResult<()> {
         }
         (AnyConnection::Sqlite(c), Mode::Read) => AnsiTransactionManager::begin_transaction(c),
         (AnyConnection::Postgresql(c), Mode::Write) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN ISOLATION LEVEL REPEATABLE READ")
+            AnsiTransactionManager::begin_transaction_sql(
+                c,
+                "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            )
         }
-        (AnyConnection::Postgresql(c), Mode::Read) => AnsiTransactionManager::begin_transaction_sql(
-            c,
-            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        ),
+        (AnyConnection::Postgresql(c), Mode::Read) => {
+            AnsiTransactionManager::begin_transaction_sql(
+                c,
+                "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+            )
+        }
     }
 }
 

@@ -330,7 +330,9 @@ pub fn insert_bill(
     }
     let account = load_account(conn, new.account_id)?;
     if account.organization_id != new.organization_id {
-        return Err(StoreError::Invalid(InvalidKind::AccountOfAnotherOrganization));
+        return Err(StoreError::Invalid(
+            InvalidKind::AccountOfAnotherOrganization,
+        ));
     }
     // VA numbers: each prefix must be the organization's, each number free among payable bills.
     for (prefix, number) in &new.va_numbers {
@@ -707,7 +709,12 @@ impl Writer<'_> {
     }
 
     /// Voids (revokes, cancels) a bill through core's status machine.
-    pub fn void_bill(&mut self, bill_id: i64, reason: &str, now: OffsetDateTime) -> StoreResult<Bill> {
+    pub fn void_bill(
+        &mut self,
+        bill_id: i64,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Bill> {
         self.with(|conn| {
             let bill = load_bill(conn, bill_id)?;
             let current = bill.status_at(now);

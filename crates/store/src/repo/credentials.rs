@@ -223,7 +223,10 @@ impl Reader<'_> {
     }
 
     /// Finds an active credential by username (postpaid networks).
-    pub fn credential_by_username(&mut self, username: &str) -> StoreResult<Option<CredentialInfo>> {
+    pub fn credential_by_username(
+        &mut self,
+        username: &str,
+    ) -> StoreResult<Option<CredentialInfo>> {
         self.with(|conn| {
             credentials::table
                 .filter(credentials::username.eq(username))
@@ -252,8 +255,8 @@ impl Reader<'_> {
                 .optional()?
                 .flatten())
         })?;
-        let enc = enc
-            .ok_or_else(|| StoreError::not_found(Entity::CredentialSecret, credential_id))?;
+        let enc =
+            enc.ok_or_else(|| StoreError::not_found(Entity::CredentialSecret, credential_id))?;
         Ok(key.decrypt(&enc)?)
     }
 
@@ -492,7 +495,11 @@ impl Writer<'_> {
     }
 
     /// Revokes a credential (and its access tokens stop working).
-    pub fn revoke_credential(&mut self, credential_id: i64, now: OffsetDateTime) -> StoreResult<()> {
+    pub fn revoke_credential(
+        &mut self,
+        credential_id: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
         self.with(|conn| {
             let n = diesel::update(credentials::table.filter(credentials::id.eq(credential_id)))
                 .set((

@@ -174,7 +174,9 @@ impl Writer<'_> {
                 return Err(StoreError::Invalid(InvalidKind::TargetOfAnotherAccount));
             }
             if amount.minor() <= 0 || amount.minor() > available {
-                return Err(StoreError::Rejected(Rejection::InsufficientCredit { available }));
+                return Err(StoreError::Rejected(Rejection::InsufficientCredit {
+                    available,
+                }));
             }
             let spent = Money::from_minor(-amount.minor(), amount.currency());
             entry(
@@ -206,7 +208,9 @@ impl Writer<'_> {
             let account = load_account(conn, account_id)?;
             let available = balance(conn, account_id, amount.currency())?;
             if amount.minor() <= 0 || amount.minor() > available {
-                return Err(StoreError::Rejected(Rejection::InsufficientCredit { available }));
+                return Err(StoreError::Rejected(Rejection::InsufficientCredit {
+                    available,
+                }));
             }
             let back = Money::from_minor(-amount.minor(), amount.currency());
             entry(conn, &account, back, "refunded", None, note.trim(), now)?;

@@ -287,8 +287,7 @@ impl Writer<'_> {
             load_org(conn, organization_id)?;
             match key {
                 "utc_offset" => {
-                    let off = billhub_core::org::parse_offset(value)
-                        .map_err(StoreError::from)?;
+                    let off = billhub_core::org::parse_offset(value).map_err(StoreError::from)?;
                     diesel::update(
                         organizations::table.filter(organizations::id.eq(organization_id)),
                     )
@@ -316,9 +315,7 @@ impl Writer<'_> {
                 _ => {}
             }
             let mut settings = load_settings(conn, organization_id)?;
-            settings
-                .set(key, value)
-                .map_err(StoreError::from)?;
+            settings.set(key, value).map_err(StoreError::from)?;
             if key == "locale" {
                 diesel::update(organizations::table.filter(organizations::id.eq(organization_id)))
                     .set(organizations::locale.eq(value))

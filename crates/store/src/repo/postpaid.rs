@@ -291,8 +291,7 @@ impl Writer<'_> {
                     pc::currency.eq(&new.currency),
                 ))
                 .execute(conn)?;
-            load_code(conn, &code)?
-                .ok_or_else(|| StoreError::not_found(Entity::PostpaidCode, code))
+            load_code(conn, &code)?.ok_or_else(|| StoreError::not_found(Entity::PostpaidCode, code))
         })
     }
 

@@ -72,9 +72,9 @@ fn resolve_in_tx(
             )
         }
         Resolution::Applied { target } => {
-            let organization_id = row.organization_id.ok_or_else(|| {
-                StoreError::Invalid(InvalidKind::NoOrganization { id })
-            })?;
+            let organization_id = row
+                .organization_id
+                .ok_or_else(|| StoreError::Invalid(InvalidKind::NoOrganization { id }))?;
             // Mark it first, so that posting under the same channel reference is not answered
             // as a repeat of this very record.
             diesel::update(up::table.filter(up::id.eq(id)))

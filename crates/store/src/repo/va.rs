@@ -459,7 +459,11 @@ impl Reader<'_> {
     }
 
     /// A bill of the organization by its public number (the VA `hash`).
-    pub fn va_bill_by_hash(&mut self, organization_id: i64, hash: &str) -> StoreResult<Option<VaBill>> {
+    pub fn va_bill_by_hash(
+        &mut self,
+        organization_id: i64,
+        hash: &str,
+    ) -> StoreResult<Option<VaBill>> {
         self.with(|conn| {
             let id: Option<i64> = bills::table
                 .filter(bills::organization_id.eq(organization_id))
