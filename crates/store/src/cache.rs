@@ -85,6 +85,8 @@ pub struct CachedOrganization {
 pub(crate) struct Caches {
     /// (dialect or scheme, SHA-256 of the presented secret) -> credential.
     credentials: TtlCache<(String, String), CredentialInfo>,
+    /// SHA-256 of a bearer token -> credential, and the token's expiry.
+    access_tokens: TtlCache<String, (CredentialInfo, OffsetDateTime)>,
     /// credential id -> the secret its scheme needs in the clear (VA API key, CSQ hash).
     secrets: TtlCache<i64, String>,
     organizations: TtlCache<i64, Arc<CachedOrganization>>,
@@ -108,8 +110,7 @@ impl Store {
     }
 
     /// [`crate::Reader::authenticate_access_token`] through the cache. A cached token is still
-    /// refused once it has expired: the entry is only served while `now` is before the expiry
-    /// read with it.
+    /// refused from its expiry on.
     pub fn cached_access_token(
         &self,
         token: &str,
@@ -118,10 +119,13 @@ impl Store {
         if token.is_empty() {
             return Ok(None);
         }
-        let key = ("access-token".to_string(), hash_token(token));
-        self.cache.credentials.get_or_load(&key, now, || {
-            self.snapshot(|r| r.authenticate_access_token(token, now))
-        })
+        let found = self
+            .cache
+            .access_tokens
+            .get_or_load(&hash_token(token), now, || {
+                self.snapshot(|r| r.access_token(token, now))
+            })?;
+        Ok(found.and_then(|(info, expires)| (now < expires).then_some(info)))
     }
 
     /// [`crate::Reader::credential_by_username`] through the cache.

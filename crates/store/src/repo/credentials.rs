@@ -289,6 +289,16 @@ impl Reader<'_> {
         token: &str,
         now: OffsetDateTime,
     ) -> StoreResult<Option<CredentialInfo>> {
+        Ok(self.access_token(token, now)?.map(|(info, _)| info))
+    }
+
+    /// The credential behind a bearer token that has not expired at `now`, with the token's
+    /// expiry.
+    pub(crate) fn access_token(
+        &mut self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<(CredentialInfo, OffsetDateTime)>> {
         if token.is_empty() {
             return Ok(None);
         }
@@ -301,10 +311,11 @@ impl Reader<'_> {
             let Some((cred, expires)) = row else {
                 return Ok(None);
             };
-            if from_db(expires) <= now {
+            let expires = from_db(expires);
+            if expires <= now {
                 return Ok(None);
             }
-            credentials::table
+            let found = credentials::table
                 .filter(credentials::id.eq(cred))
                 .filter(credentials::active.eq(true))
                 .select((
@@ -316,7 +327,8 @@ impl Reader<'_> {
                 .first::<CredRow>(conn)
                 .optional()?
                 .map(info)
-                .transpose()
+                .transpose()?;
+            Ok(found.map(|i| (i, expires)))
         })
     }
 }
@@ -539,17 +551,17 @@ impl Writer<'_> {
         Ok((token, expires))
     }
 
-    /// Records a one-time authenticator; false when it was already used (a replay).
+    /// Records a one-time authenticator; false when it was already used (a replay). Safe inside
+    /// a larger transaction: the insert runs behind a savepoint, so losing a race to a
+    /// concurrent use answers false without aborting the caller's transaction on PostgreSQL.
+    /// Expired authenticators are purged by [`Writer::purge_expired_nonces`] (maintenance).
     pub fn use_nonce(
         &mut self,
         scope: &str,
         nonce: &str,
         expires_at: OffsetDateTime,
-        now: OffsetDateTime,
     ) -> StoreResult<bool> {
-        let result = self.with(|conn| {
-            diesel::delete(auth_nonces::table.filter(auth_nonces::expires_at.lt(to_db(now))))
-                .execute(conn)?;
+        self.with(|conn| {
             let seen: Option<String> = auth_nonces::table
                 .filter(auth_nonces::scope.eq(scope))
                 .filter(auth_nonces::nonce.eq(nonce))
@@ -559,19 +571,31 @@ impl Writer<'_> {
             if seen.is_some() {
                 return Ok(false);
             }
-            diesel::insert_into(auth_nonces::table)
-                .values((
-                    auth_nonces::scope.eq(scope),
-                    auth_nonces::nonce.eq(nonce),
-                    auth_nonces::expires_at.eq(to_db(expires_at)),
-                ))
-                .execute(conn)?;
-            Ok(true)
-        });
-        match result {
-            Err(e) if e.is_unique_violation() => Ok(false),
-            other => other,
-        }
+            let inserted = conn.transaction(|c| {
+                diesel::insert_into(auth_nonces::table)
+                    .values((
+                        auth_nonces::scope.eq(scope),
+                        auth_nonces::nonce.eq(nonce),
+                        auth_nonces::expires_at.eq(to_db(expires_at)),
+                    ))
+                    .execute(c)
+            });
+            match inserted.map_err(StoreError::from) {
+                Ok(_) => Ok(true),
+                Err(e) if e.is_unique_violation() => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// Deletes the one-time authenticators that expired before `now`; returns how many.
+    pub fn purge_expired_nonces(&mut self, now: OffsetDateTime) -> StoreResult<usize> {
+        self.with(|conn| {
+            Ok(
+                diesel::delete(auth_nonces::table.filter(auth_nonces::expires_at.lt(to_db(now))))
+                    .execute(conn)?,
+            )
+        })
     }
 }
 
@@ -589,10 +613,12 @@ crate::tx::store_writes! {
     fn rotate_signature_key(&self, organization_id: i64, now: OffsetDateTime) -> String;
     fn revoke_credential(&self, credential_id: i64, now: OffsetDateTime) -> ();
     fn issue_access_token(&self, credential_id: i64, scope: &str, ttl: time::Duration, now: OffsetDateTime) -> (String, OffsetDateTime);
+    fn use_nonce(&self, scope: &str, nonce: &str, expires_at: OffsetDateTime) -> bool;
+    fn purge_expired_nonces(&self, now: OffsetDateTime) -> usize;
 }
 
 crate::tx::store_writes_once! {
     fn create_credential(&self, organization_id: i64, dialect: &str, rotate_signature_key: bool, now: OffsetDateTime) -> CreatedCredential;
     fn create_channel(&self, name: &str, dialect: &str, now: OffsetDateTime) -> CreatedChannel;
-    fn use_nonce(&self, scope: &str, nonce: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> bool;
 }
+
