@@ -225,11 +225,11 @@ fn credentials_are_hashed_and_scoped(db: TestDb) {
     db.enroll(ch.id, id, NOW).unwrap();
     assert_eq!(db.enrolled_organizations(ch.id).unwrap(), vec![id]);
     assert!(
-        db.use_nonce("u", "n1", NOW + time::Duration::seconds(60), NOW)
+        db.use_nonce("u", "n1", NOW + time::Duration::seconds(60))
             .unwrap()
     );
     assert!(
-        !db.use_nonce("u", "n1", NOW + time::Duration::seconds(60), NOW)
+        !db.use_nonce("u", "n1", NOW + time::Duration::seconds(60))
             .unwrap()
     );
     db.revoke_credential(info.id, NOW).unwrap();
@@ -342,6 +342,8 @@ fn partial_open_credit_and_reversal(db: TestDb) {
         channel_ref: "rev1".into(),
         request_hash: fingerprint(&["rev", "400000"]),
         reason: "customer refund".into(),
+        requester: billhub_core::reversal::Requester::Channel,
+        claimed: billhub_core::reversal::Claimed::Nothing,
         window: None,
     };
     let out = db.reverse_payment(&rev, NOW).unwrap();
@@ -387,6 +389,8 @@ fn partial_open_credit_and_reversal(db: TestDb) {
     let late = ReversalRequest {
         payment_id: p3.id,
         channel_ref: "rev3".into(),
+        requester: billhub_core::reversal::Requester::Channel,
+        claimed: billhub_core::reversal::Claimed::Nothing,
         window: Some(time::Duration::hours(24)),
         ..rev
     };
@@ -428,6 +432,8 @@ fn partial_open_credit_and_reversal(db: TestDb) {
         channel_ref: "ro1".into(),
         request_hash: "h".into(),
         reason: String::new(),
+        requester: billhub_core::reversal::Requester::Channel,
+        claimed: billhub_core::reversal::Claimed::Nothing,
         window: None,
     };
     db.reverse_payment(&r, NOW).unwrap();
@@ -1283,6 +1289,120 @@ fn a_dead_connection_costs_no_request() {
     assert_eq!(db.settings(o).unwrap().settlement, SettlementMode::Total);
 }
 
+fn reversal_of(o: i64, payment_id: i64, reference: &str) -> ReversalRequest {
+    ReversalRequest {
+        organization_id: o,
+        payment_id,
+        channel: "test".into(),
+        channel_ref: reference.into(),
+        request_hash: fingerprint(&["rev", reference]),
+        reason: "test".into(),
+        requester: billhub_core::reversal::Requester::Channel,
+        claimed: billhub_core::reversal::Claimed::Nothing,
+        window: None,
+    }
+}
+
+/// Issue 10, defect 1: a reversal must not take back credit that has since been applied or
+/// refunded (the account would go negative); it is refused with `CreditAlreadyUsed`. Reversing
+/// the payment that spent the credit gives the credit back.
+fn reversal_never_overdraws_credit(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let first = bill(&db, o, "ACC1", Currency::USD, 1000, PaymentRule::Open);
+    let over = db
+        .post_payment(
+            &pay(o, PaymentTarget::Bill { bill_id: first.id }, "over", 1500, Currency::USD),
+            NOW,
+        )
+        .unwrap()
+        .payment()
+        .unwrap()
+        .clone();
+    let account = first.account_id;
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 500);
+    let second = bill(&db, o, "ACC1", Currency::USD, 500, PaymentRule::Exact);
+    let spent = db
+        .apply_credit(
+            account,
+            Money::from_minor(500, Currency::USD),
+            &PaymentTarget::Bill { bill_id: second.id },
+            "op-1",
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 0);
+    assert!(matches!(
+        db.reverse_payment(&reversal_of(o, over.id, "r1"), NOW),
+        Err(StoreError::Rejected(Rejection::CreditAlreadyUsed))
+    ));
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 0);
+    assert_eq!(db.bill(first.id).unwrap().status, BillStatus::Paid);
+    // Undo the credit's use first: the credit comes back, then the overpayment can go.
+    db.reverse_payment(&reversal_of(o, spent.id, "r2"), NOW).unwrap();
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 500);
+    assert_eq!(db.bill(second.id).unwrap().status, BillStatus::Active);
+    db.reverse_payment(&reversal_of(o, over.id, "r3"), NOW).unwrap();
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 0);
+    assert_eq!(db.bill(first.id).unwrap().paid, 0);
+}
+
+/// The reversal and a credit application race for the same credit (two pools, as two
+/// processes): exactly one wins, the account never goes negative.
+fn reversal_races_credit_application(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    for round in 0..6 {
+        let account_code = format!("ACC{round}");
+        let first = bill(&db, o, &account_code, Currency::USD, 1000, PaymentRule::Open);
+        let over = db
+            .post_payment(
+                &pay(
+                    o,
+                    PaymentTarget::Bill { bill_id: first.id },
+                    &format!("over-{round}"),
+                    1500,
+                    Currency::USD,
+                ),
+                NOW,
+            )
+            .unwrap()
+            .payment()
+            .unwrap()
+            .clone();
+        let account = first.account_id;
+        let second = bill(&db, o, &account_code, Currency::USD, 500, PaymentRule::Exact);
+        let other = db.second_store();
+        let barrier = Arc::new(Barrier::new(2));
+        let (reversed, applied) = std::thread::scope(|s| {
+            let b1 = barrier.clone();
+            let db = &db;
+            let reverse = s.spawn(move || {
+                b1.wait();
+                db.reverse_payment(&reversal_of(o, over.id, &format!("r-{round}")), NOW)
+            });
+            let b2 = barrier.clone();
+            let other = &other;
+            let second = &second;
+            let apply = s.spawn(move || {
+                b2.wait();
+                other.apply_credit(
+                    account,
+                    Money::from_minor(500, Currency::USD),
+                    &PaymentTarget::Bill { bill_id: second.id },
+                    &format!("op-{round}"),
+                    NOW,
+                )
+            });
+            (reverse.join().unwrap(), apply.join().unwrap())
+        });
+        assert!(
+            reversed.is_ok() != applied.is_ok(),
+            "exactly one wins: {reversed:?} / {applied:?}"
+        );
+        let left = db.account_credit(account, Currency::USD).unwrap();
+        assert_eq!(left, 0, "round {round}: the credit is spent once, never overdrawn");
+    }
+}
+
 billhub_store::backend_tests!(
     organizations_and_settings,
     credentials_are_hashed_and_scoped,
@@ -1303,6 +1423,8 @@ billhub_store::backend_tests!(
     reads_are_one_snapshot,
     transactions_are_counted,
     cache_serves_five_seconds_then_sees_changes,
+    reversal_never_overdraws_credit,
+    reversal_races_credit_application,
 );
 
 /// Two OS processes share one SQLite file: this test re-runs its own binary twice as

@@ -28,7 +28,7 @@ pub const CREDIT_CHANNEL: &str = "credit";
 /// serialization failure when the first commits and runs again on a fresh snapshot (an advisory
 /// lock would not do: under REPEATABLE READ the snapshot is taken before the lock is granted).
 /// SQLite's write transactions are exclusive already.
-fn lock_account(conn: &mut AnyConnection, account_id: i64) -> StoreResult<()> {
+pub(crate) fn lock_account(conn: &mut AnyConnection, account_id: i64) -> StoreResult<()> {
     use crate::schema::accounts;
     diesel::update(accounts::table.filter(accounts::id.eq(account_id)))
         .set(accounts::code.eq(accounts::code))
