@@ -5,10 +5,11 @@
 //! operations take from it. Applying credit posts a payment on channel [`CREDIT_CHANNEL`] through
 //! the same posting transaction as any channel, so core decides the allocation; it is not new
 //! money, so the account statement leaves it out (the overpayment was listed when it came in).
-//! Each operation first writes the account row, so that two operations on one account conflict
+//! How much may be spent is core's [`spend_credit`]. Each operation first writes the account row, so that two operations on one account conflict
 //! and one of them runs again on fresh data: two operators can never spend the same credit twice.
 
-use billhub_core::{Currency, Money, Payment, Rejection};
+use billhub_core::credit::spend_credit;
+use billhub_core::{Currency, Money, Payment};
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
@@ -173,11 +174,7 @@ impl Writer<'_> {
             if payment.account_id != Some(account_id) {
                 return Err(StoreError::Invalid(InvalidKind::TargetOfAnotherAccount));
             }
-            if amount.minor() <= 0 || amount.minor() > available {
-                return Err(StoreError::Rejected(Rejection::InsufficientCredit {
-                    available,
-                }));
-            }
+            spend_credit(available, amount.minor())?;
             let spent = Money::from_minor(-amount.minor(), amount.currency());
             entry(
                 conn,
@@ -207,11 +204,7 @@ impl Writer<'_> {
             lock_account(conn, account_id)?;
             let account = load_account(conn, account_id)?;
             let available = balance(conn, account_id, amount.currency())?;
-            if amount.minor() <= 0 || amount.minor() > available {
-                return Err(StoreError::Rejected(Rejection::InsufficientCredit {
-                    available,
-                }));
-            }
+            spend_credit(available, amount.minor())?;
             let back = Money::from_minor(-amount.minor(), amount.currency());
             entry(conn, &account, back, "refunded", None, note.trim(), now)?;
             balance(conn, account_id, amount.currency())
