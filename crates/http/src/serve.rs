@@ -241,7 +241,8 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Expires bills past their valid-until and purges expired idempotency keys, now and every
+/// Expires bills past their valid-until and purges expired idempotency keys and one-time
+/// authenticators (CSQ salts), now and every
 /// [`MAINTENANCE_EVERY`], until `stop`.
 /// Safe with several processes on one store (expiry is idempotent).
 fn spawn_maintenance(
@@ -264,6 +265,11 @@ fn spawn_maintenance(
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(keys = n, "purged expired idempotency keys"),
                     Err(e) => tracing::error!(error = %e, "cannot purge idempotency keys"),
+                }
+                match state.run(move |s| s.purge_expired_nonces(now)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(nonces = n, "purged expired one-time authenticators"),
+                    Err(e) => tracing::error!(error = %e, "cannot purge expired authenticators"),
                 }
             }
         },

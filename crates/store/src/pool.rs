@@ -4,7 +4,11 @@
 //! password or a missing database is reported as such at once (diesel's `AnyConnection::establish`
 //! hides the cause, and r2d2 would then wait its whole timeout).
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -108,15 +112,57 @@ pub fn redact(url: &str) -> String {
 /// How long SQLite waits for the write lock before giving up.
 pub const SQLITE_BUSY_TIMEOUT_MS: u32 = 15_000;
 
+/// Connections idle for longer than this are checked with `SELECT 1` before use; fresher ones
+/// are handed out without a round trip.
+pub const IDLE_CHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A pooled connection with what the pool needs to know about it.
+pub struct Slot {
+    pub(crate) conn: AnyConnection,
+    /// When it was last returned to the pool.
+    returned_at: Instant,
+    /// Set while a transaction runs on it and cleared when that transaction has ended cleanly,
+    /// so a connection whose work panicked (or whose rollback failed) is never reused.
+    pub(crate) in_flight: bool,
+    /// The connection failed (closed by the server, network gone).
+    pub(crate) broken: bool,
+    /// The [`Manager::epoch`] it was last known good at.
+    checked_epoch: u64,
+}
+
+impl Slot {
+    /// Whether diesel still counts an open transaction (or a broken transaction manager) on it.
+    fn inside_transaction(&mut self) -> bool {
+        let status = match &mut self.conn {
+            AnyConnection::Postgresql(c) => {
+                AnsiTransactionManager::transaction_manager_status_mut(c)
+            }
+            AnyConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+        };
+        !matches!(status.transaction_depth(), Ok(None))
+    }
+}
+
 /// Opens connections for r2d2, choosing the backend from the URL.
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DatabaseUrl,
+    /// Bumped when a connection is found dead: every pooled connection older than the bump is
+    /// checked before its next use, so the pool heals after a database restart at once.
+    epoch: Arc<AtomicU64>,
 }
 
 impl Manager {
     pub fn new(url: DatabaseUrl) -> Manager {
-        Manager { url }
+        Manager {
+            url,
+            epoch: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Marks every connection opened or checked before now as suspect.
+    pub(crate) fn connection_failed(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn open(&self) -> Result<AnyConnection, ConnectionError> {
@@ -152,20 +198,38 @@ impl Manager {
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = Slot;
     type Error = ConnectionError;
 
-    fn connect(&self) -> Result<AnyConnection, ConnectionError> {
-        self.open()
+    fn connect(&self) -> Result<Slot, ConnectionError> {
+        Ok(Slot {
+            conn: self.open()?,
+            returned_at: Instant::now(),
+            in_flight: false,
+            broken: false,
+            checked_epoch: self.epoch.load(Ordering::SeqCst),
+        })
     }
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(ConnectionError::CouldntSetupConfiguration)
+    /// Called on every checkout: free for a connection used within [`IDLE_CHECK_AFTER`] since
+    /// no connection failure was seen; otherwise one `SELECT 1`.
+    fn is_valid(&self, slot: &mut Slot) -> Result<(), ConnectionError> {
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        if slot.checked_epoch == epoch && slot.returned_at.elapsed() <= IDLE_CHECK_AFTER {
+            return Ok(());
+        }
+        slot.conn
+            .batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        slot.checked_epoch = epoch;
+        Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    /// Called on every checkin: a connection that failed, or is still inside a transaction (its
+    /// work panicked, or a rollback failed), is dropped instead of being reused.
+    fn has_broken(&self, slot: &mut Slot) -> bool {
+        slot.returned_at = Instant::now();
+        slot.broken || slot.in_flight || slot.inside_transaction()
     }
 }
 

@@ -225,11 +225,11 @@ fn credentials_are_hashed_and_scoped(db: TestDb) {
     db.enroll(ch.id, id, NOW).unwrap();
     assert_eq!(db.enrolled_organizations(ch.id).unwrap(), vec![id]);
     assert!(
-        db.use_nonce("u", "n1", NOW + time::Duration::seconds(60), NOW)
+        db.use_nonce("u", "n1", NOW + time::Duration::seconds(60))
             .unwrap()
     );
     assert!(
-        !db.use_nonce("u", "n1", NOW + time::Duration::seconds(60), NOW)
+        !db.use_nonce("u", "n1", NOW + time::Duration::seconds(60))
             .unwrap()
     );
     db.revoke_credential(info.id, NOW).unwrap();
@@ -342,6 +342,8 @@ fn partial_open_credit_and_reversal(db: TestDb) {
         channel_ref: "rev1".into(),
         request_hash: fingerprint(&["rev", "400000"]),
         reason: "customer refund".into(),
+        requester: billhub_core::reversal::Requester::Channel,
+        claimed: billhub_core::reversal::Claimed::Nothing,
         window: None,
     };
     let out = db.reverse_payment(&rev, NOW).unwrap();
@@ -387,6 +389,8 @@ fn partial_open_credit_and_reversal(db: TestDb) {
     let late = ReversalRequest {
         payment_id: p3.id,
         channel_ref: "rev3".into(),
+        requester: billhub_core::reversal::Requester::Channel,
+        claimed: billhub_core::reversal::Claimed::Nothing,
         window: Some(time::Duration::hours(24)),
         ..rev
     };
@@ -428,6 +432,8 @@ fn partial_open_credit_and_reversal(db: TestDb) {
         channel_ref: "ro1".into(),
         request_hash: "h".into(),
         reason: String::new(),
+        requester: billhub_core::reversal::Requester::Channel,
+        claimed: billhub_core::reversal::Claimed::Nothing,
         window: None,
     };
     db.reverse_payment(&r, NOW).unwrap();
@@ -764,11 +770,14 @@ fn unapplied_money_is_applied_or_refunded_once(db: TestDb) {
     assert!(repeat.replayed && repeat.payment().is_none());
     assert!(matches!(
         db.resolve_unapplied(u2.id, &open, NOW),
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict(ConflictKind::AlreadyResolved { .. }))
     ));
     assert!(matches!(
         db.resolve_unapplied(999_999, &open, NOW),
-        Err(StoreError::NotFound(_))
+        Err(StoreError::NotFound {
+            entity: Entity::UnappliedPayment,
+            ..
+        })
     ));
 }
 
@@ -822,7 +831,9 @@ fn account_credit_is_applied_or_refunded_by_an_operator(db: TestDb) {
             "op-2",
             NOW
         ),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::Rejected(Rejection::InsufficientCredit {
+            available: 200
+        }))
     ));
     let stranger = bill(&db, o, "ACC2", Currency::USD, 100, PaymentRule::Exact);
     assert!(matches!(
@@ -835,7 +846,7 @@ fn account_credit_is_applied_or_refunded_by_an_operator(db: TestDb) {
             "op-3",
             NOW
         ),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::Invalid(InvalidKind::TargetOfAnotherAccount))
     ));
     assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 200);
     // The statement counts the overpayment once: applying credit is not new money.
@@ -852,11 +863,13 @@ fn account_credit_is_applied_or_refunded_by_an_operator(db: TestDb) {
     // Refunds need a note and cannot exceed the credit.
     assert!(matches!(
         db.refund_credit(account, usd(50), " ", NOW),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::Invalid(InvalidKind::MissingNote))
     ));
     assert!(matches!(
         db.refund_credit(account, usd(201), "FT1", NOW),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::Rejected(Rejection::InsufficientCredit {
+            available: 200
+        }))
     ));
     assert_eq!(db.refund_credit(account, usd(200), "FT1", NOW).unwrap(), 0);
     assert!(db.credit_balances(o).unwrap().is_empty());
@@ -1098,6 +1111,298 @@ fn two_pools_share_the_database(db: TestDb) {
     assert_eq!(ok, 1);
 }
 
+/// Work that panics inside a write transaction never hands its connection back to the pool
+/// mid-transaction: nothing it wrote commits, and later work on the same pool is unaffected
+/// (on SQLite a connection kept inside `BEGIN IMMEDIATE` would hold the write lock for good).
+fn panicked_work_never_returns_its_connection(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let open_before = db.pool_state().0;
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _: StoreResult<()> = db.transaction(|w| {
+            w.set_setting(o, "name", "Half written", NOW)?;
+            panic!("a bug in a flow");
+        });
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(
+        db.pool_state().0,
+        open_before - 1,
+        "the connection that panicked mid-transaction was dropped, not pooled"
+    );
+    assert_eq!(
+        db.organization(o).unwrap().name,
+        "Org ORG00001",
+        "nothing committed"
+    );
+    for i in 0..20 {
+        db.set_setting(o, "name", &format!("Name {i}"), NOW)
+            .unwrap();
+    }
+    assert_eq!(db.organization(o).unwrap().name, "Name 19");
+}
+
+/// A snapshot sees one state of the database: a payment committed by another process between
+/// two of its reads is not seen by the second.
+fn reads_are_one_snapshot(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let b = bill(
+        &db,
+        o,
+        "ACC1",
+        Currency::USD,
+        1000,
+        PaymentRule::Partial { minimum: None },
+    );
+    let other = db.second_store();
+    let (first, second) = db
+        .snapshot(|r| {
+            let first = r.bill(b.id)?.paid;
+            other.post_payment(
+                &pay(
+                    o,
+                    PaymentTarget::Bill { bill_id: b.id },
+                    "p1",
+                    400,
+                    Currency::USD,
+                ),
+                NOW,
+            )?;
+            let second = r.bill(b.id)?.paid;
+            Ok::<_, StoreError>((first, second))
+        })
+        .unwrap();
+    assert_eq!((first, second), (0, 0));
+    assert_eq!(
+        db.bill(b.id).unwrap().paid,
+        400,
+        "committed, seen by the next snapshot"
+    );
+}
+
+/// Every snapshot and transaction is counted once; a flow that needs three reads makes one.
+fn transactions_are_counted(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let before = db.transactions_started();
+    db.snapshot(|r| {
+        r.organization(o)?;
+        r.settings(o)?;
+        r.va_prefixes(o)
+    })
+    .unwrap();
+    assert_eq!(db.transactions_started() - before, 1);
+    db.organization(o).unwrap();
+    assert_eq!(db.transactions_started() - before, 2);
+}
+
+/// Authentication and settings come from the cache for 5 s (on the caller's clock) and cost no
+/// transaction then; a revocation or a setting made by another process shows within 5 s.
+fn cache_serves_five_seconds_then_sees_changes(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let created = db.create_credential(o, "bill24", false, NOW).unwrap();
+    let token = created.token.unwrap();
+    let t0 = NOW;
+    assert!(db.cached_token("bill24", &token, t0).unwrap().is_some());
+    assert_eq!(
+        db.cached_organization(o, t0).unwrap().settings.settlement,
+        SettlementMode::Open
+    );
+    let warm = db.transactions_started();
+    let later = t0 + time::Duration::milliseconds(4_900);
+    assert!(db.cached_token("bill24", &token, later).unwrap().is_some());
+    db.cached_organization(o, later).unwrap();
+    assert_eq!(
+        db.transactions_started(),
+        warm,
+        "a warm cache costs no transaction"
+    );
+
+    let other = db.second_store();
+    other.revoke_credential(created.id, NOW).unwrap();
+    other.set_setting(o, "settlement", "total", NOW).unwrap();
+    assert!(
+        db.cached_token("bill24", &token, later).unwrap().is_some(),
+        "served from the cache within 5 s"
+    );
+    let after = t0 + time::Duration::seconds(5);
+    assert!(
+        db.cached_token("bill24", &token, after).unwrap().is_none(),
+        "revoked after 5 s"
+    );
+    assert_eq!(
+        db.cached_organization(o, after)
+            .unwrap()
+            .settings
+            .settlement,
+        SettlementMode::Total
+    );
+    assert!(
+        db.cached_token("bill24", "never-issued", after)
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// PostgreSQL restarted (here: every connection of the database terminated by the server):
+/// the next request succeeds on a checked connection; the pool heals without a restart.
+#[test]
+fn a_dead_connection_costs_no_request() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let db = TestDb::postgres();
+    let o = org(&db, "ORG00001");
+    // Three connections in the pool, idle.
+    let barrier = Arc::new(Barrier::new(3));
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            let barrier = barrier.clone();
+            let db = &db;
+            s.spawn(move || {
+                db.snapshot(|r| {
+                    barrier.wait();
+                    r.organization(o)
+                })
+                .unwrap();
+            });
+        }
+    });
+    assert_eq!(db.pool_state(), (3, 3));
+    let name = db
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let admin_url = std::env::var("BILLHUB_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| billhub_store::testing::DEFAULT_TEST_POSTGRES_URL.into());
+    let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
+    admin
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .unwrap();
+    // Every pooled connection is dead now; each request still succeeds.
+    assert_eq!(db.organization(o).unwrap().id, o);
+    db.set_setting(o, "settlement", "total", NOW).unwrap();
+    assert_eq!(db.settings(o).unwrap().settlement, SettlementMode::Total);
+}
+
+fn reversal_of(o: i64, payment_id: i64, reference: &str) -> ReversalRequest {
+    ReversalRequest {
+        organization_id: o,
+        payment_id,
+        channel: "test".into(),
+        channel_ref: reference.into(),
+        request_hash: fingerprint(&["rev", reference]),
+        reason: "test".into(),
+        requester: billhub_core::reversal::Requester::Channel,
+        claimed: billhub_core::reversal::Claimed::Nothing,
+        window: None,
+    }
+}
+
+/// Issue 10, defect 1: a reversal must not take back credit that has since been applied or
+/// refunded (the account would go negative); it is refused with `CreditAlreadyUsed`. Reversing
+/// the payment that spent the credit gives the credit back.
+fn reversal_never_overdraws_credit(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let first = bill(&db, o, "ACC1", Currency::USD, 1000, PaymentRule::Open);
+    let over = db
+        .post_payment(
+            &pay(o, PaymentTarget::Bill { bill_id: first.id }, "over", 1500, Currency::USD),
+            NOW,
+        )
+        .unwrap()
+        .payment()
+        .unwrap()
+        .clone();
+    let account = first.account_id;
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 500);
+    let second = bill(&db, o, "ACC1", Currency::USD, 500, PaymentRule::Exact);
+    let spent = db
+        .apply_credit(
+            account,
+            Money::from_minor(500, Currency::USD),
+            &PaymentTarget::Bill { bill_id: second.id },
+            "op-1",
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 0);
+    assert!(matches!(
+        db.reverse_payment(&reversal_of(o, over.id, "r1"), NOW),
+        Err(StoreError::Rejected(Rejection::CreditAlreadyUsed))
+    ));
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 0);
+    assert_eq!(db.bill(first.id).unwrap().status, BillStatus::Paid);
+    // Undo the credit's use first: the credit comes back, then the overpayment can go.
+    db.reverse_payment(&reversal_of(o, spent.id, "r2"), NOW).unwrap();
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 500);
+    assert_eq!(db.bill(second.id).unwrap().status, BillStatus::Active);
+    db.reverse_payment(&reversal_of(o, over.id, "r3"), NOW).unwrap();
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 0);
+    assert_eq!(db.bill(first.id).unwrap().paid, 0);
+}
+
+/// The reversal and a credit application race for the same credit (two pools, as two
+/// processes): exactly one wins, the account never goes negative.
+fn reversal_races_credit_application(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    for round in 0..6 {
+        let account_code = format!("ACC{round}");
+        let first = bill(&db, o, &account_code, Currency::USD, 1000, PaymentRule::Open);
+        let over = db
+            .post_payment(
+                &pay(
+                    o,
+                    PaymentTarget::Bill { bill_id: first.id },
+                    &format!("over-{round}"),
+                    1500,
+                    Currency::USD,
+                ),
+                NOW,
+            )
+            .unwrap()
+            .payment()
+            .unwrap()
+            .clone();
+        let account = first.account_id;
+        let second = bill(&db, o, &account_code, Currency::USD, 500, PaymentRule::Exact);
+        let other = db.second_store();
+        let barrier = Arc::new(Barrier::new(2));
+        let (reversed, applied) = std::thread::scope(|s| {
+            let b1 = barrier.clone();
+            let db = &db;
+            let reverse = s.spawn(move || {
+                b1.wait();
+                db.reverse_payment(&reversal_of(o, over.id, &format!("r-{round}")), NOW)
+            });
+            let b2 = barrier.clone();
+            let other = &other;
+            let second = &second;
+            let apply = s.spawn(move || {
+                b2.wait();
+                other.apply_credit(
+                    account,
+                    Money::from_minor(500, Currency::USD),
+                    &PaymentTarget::Bill { bill_id: second.id },
+                    &format!("op-{round}"),
+                    NOW,
+                )
+            });
+            (reverse.join().unwrap(), apply.join().unwrap())
+        });
+        assert!(
+            reversed.is_ok() != applied.is_ok(),
+            "exactly one wins: {reversed:?} / {applied:?}"
+        );
+        let left = db.account_credit(account, Currency::USD).unwrap();
+        assert_eq!(left, 0, "round {round}: the credit is spent once, never overdrawn");
+    }
+}
+
 billhub_store::backend_tests!(
     organizations_and_settings,
     credentials_are_hashed_and_scoped,
@@ -1114,6 +1419,12 @@ billhub_store::backend_tests!(
     concurrent_replays_of_one_reference,
     open_account_payment_races_single_bill_payment,
     two_pools_share_the_database,
+    panicked_work_never_returns_its_connection,
+    reads_are_one_snapshot,
+    transactions_are_counted,
+    cache_serves_five_seconds_then_sees_changes,
+    reversal_never_overdraws_credit,
+    reversal_races_credit_application,
 );
 
 /// Two OS processes share one SQLite file: this test re-runs its own binary twice as

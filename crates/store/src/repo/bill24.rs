@@ -18,7 +18,7 @@ use crate::schema::{
     accounts, bills, organization_settings as os, payment_allocations as pa, payments, reversals,
 };
 use crate::time_conv::from_db;
-use crate::{Store, StoreResult};
+use crate::{Reader, StoreResult};
 
 /// What a Bill24 consumer code names in an organization: an account (with all its bills), or
 /// one bill (with its account and the account's bills).
@@ -112,16 +112,16 @@ fn last_paid_on_bill(
     Ok(at.map(from_db))
 }
 
-impl Store {
+impl Reader<'_> {
     /// Looks a Bill24 consumer code up in the organization: as an account code, then as a
     /// bill's public number, then as an invoice number.
     pub fn bill24_consumer(
-        &self,
+        &mut self,
         organization_id: i64,
         code: &str,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Bill24Consumer>> {
-        self.read(|conn| {
+        self.with(|conn| {
             let account: Option<AccountRow> = accounts::table
                 .filter(accounts::organization_id.eq(organization_id))
                 .filter(accounts::code.eq(code))
@@ -152,19 +152,19 @@ impl Store {
     /// A bill of the organization named by a Bill24 `bill_no` (public number, else invoice
     /// number).
     pub fn bill24_bill(
-        &self,
+        &mut self,
         organization_id: i64,
         number: &str,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Bill>> {
-        self.read(|conn| find_bill(conn, organization_id, number, now))
+        self.with(|conn| find_bill(conn, organization_id, number, now))
     }
 
     /// The organizations whose `bill24.webhook_allow_ips` lists `ip`, in id order. IPv4-mapped
     /// IPv6 addresses match their IPv4 form.
-    pub fn bill24_organizations_allowing(&self, ip: IpAddr) -> StoreResult<Vec<i64>> {
+    pub fn bill24_organizations_allowing(&mut self, ip: IpAddr) -> StoreResult<Vec<i64>> {
         let ip = canonical_ip(ip);
-        self.read(|conn| {
+        self.with(|conn| {
             let rows: Vec<(i64, String)> = os::table
                 .filter(os::key.eq("bill24.webhook_allow_ips"))
                 .order(os::organization_id.asc())
@@ -196,8 +196,8 @@ impl Store {
 
     /// The distinct currencies of an account's bills that are not void and of its payments, in
     /// code order (a Bill24 statement is in one currency).
-    pub fn bill24_account_currencies(&self, account_id: i64) -> StoreResult<Vec<String>> {
-        self.read(|conn| {
+    pub fn bill24_account_currencies(&mut self, account_id: i64) -> StoreResult<Vec<String>> {
+        self.with(|conn| {
             let mut out: Vec<String> = bills::table
                 .filter(bills::account_id.eq(account_id))
                 .filter(bills::status.ne(BillStatus::Void.as_str()))
@@ -226,4 +226,11 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
         },
         v4 => v4,
     }
+}
+
+crate::tx::store_reads! {
+    fn bill24_consumer(&self, organization_id: i64, code: &str, now: OffsetDateTime) -> Option<Bill24Consumer>;
+    fn bill24_bill(&self, organization_id: i64, number: &str, now: OffsetDateTime) -> Option<Bill>;
+    fn bill24_organizations_allowing(&self, ip: IpAddr) -> Vec<i64>;
+    fn bill24_account_currencies(&self, account_id: i64) -> Vec<String>;
 }

@@ -11,7 +11,7 @@ use crate::repo::orgs::load_org;
 use crate::schema::{accounts, bill_events, bill_items, bills, va_numbers, va_prefixes};
 use crate::secrets::{random_alnum, random_from};
 use crate::time_conv::{from_db, to_db};
-use crate::{Store, StoreError, StoreResult};
+use crate::{ConflictKind, Entity, InvalidKind, Reader, StoreError, StoreResult, Writer};
 
 /// Fields of an account; empty strings leave an existing account's field unchanged.
 #[derive(Debug, Clone, Default)]
@@ -136,7 +136,7 @@ pub(crate) fn load_bill(conn: &mut AnyConnection, id: i64) -> StoreResult<Bill> 
         .select(BillRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("bill {id}")))?
+        .ok_or_else(|| StoreError::not_found(Entity::Bill, id))?
         .into_bill()
 }
 
@@ -160,7 +160,7 @@ pub(crate) fn load_account(conn: &mut AnyConnection, id: i64) -> StoreResult<Acc
         .select(AccountRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("account {id}")))?
+        .ok_or_else(|| StoreError::not_found(Entity::Account, id))?
         .into())
 }
 
@@ -214,10 +214,10 @@ pub(crate) fn update_bill_versioned(
     ))
     .execute(conn)?;
     if n != 1 {
-        return Err(StoreError::Busy(format!(
-            "bill {} changed concurrently",
-            bill.id
-        )));
+        return Err(StoreError::RaceLost {
+            entity: Entity::Bill,
+            id: bill.id,
+        });
     }
     // A bill that is no longer payable releases its VA numbers.
     if !status.is_payable() {
@@ -261,9 +261,7 @@ pub(crate) fn find_or_create_account(
 ) -> StoreResult<Account> {
     let code = input.code.trim();
     if code.is_empty() || code.len() > 64 {
-        return Err(StoreError::Invalid(
-            "account code must be 1 to 64 characters".into(),
-        ));
+        return Err(StoreError::Invalid(InvalidKind::AccountCode));
     }
     let existing: Option<AccountRow> = accounts::table
         .filter(accounts::organization_id.eq(organization_id))
@@ -319,9 +317,7 @@ pub fn insert_bill(
     now: OffsetDateTime,
 ) -> StoreResult<Bill> {
     if new.billed < 0 {
-        return Err(StoreError::Invalid(
-            "billed amount must not be negative".into(),
-        ));
+        return Err(StoreError::Invalid(InvalidKind::NegativeBilled));
     }
     if !new.items.is_empty() {
         let sum = new
@@ -329,15 +325,13 @@ pub fn insert_bill(
             .iter()
             .try_fold(0i64, |acc, i| acc.checked_add(i.total));
         if sum != Some(new.billed) {
-            return Err(StoreError::Invalid(
-                "billed amount is not the sum of the items".into(),
-            ));
+            return Err(StoreError::Invalid(InvalidKind::ItemsTotal));
         }
     }
     let account = load_account(conn, new.account_id)?;
     if account.organization_id != new.organization_id {
         return Err(StoreError::Invalid(
-            "account belongs to another organization".into(),
+            InvalidKind::AccountOfAnotherOrganization,
         ));
     }
     // VA numbers: each prefix must be the organization's, each number free among payable bills.
@@ -348,14 +342,14 @@ pub fn insert_bill(
             .first(conn)
             .optional()?;
         if owner != Some(new.organization_id) {
-            return Err(StoreError::Invalid(format!(
-                "prefix {prefix} is not one of the organization's VA prefixes"
-            )));
+            return Err(StoreError::Invalid(InvalidKind::VaPrefixNotOwned {
+                prefix: prefix.to_string(),
+            }));
         }
         if number.len() != 10 || !number.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(StoreError::Invalid(format!(
-                "VA number `{number}` must be exactly 10 digits"
-            )));
+            return Err(StoreError::Invalid(InvalidKind::VaNumberFormat {
+                number: number.to_string(),
+            }));
         }
         let full = format!("{prefix}{number}");
         let holders: Vec<i64> = va_numbers::table
@@ -366,9 +360,9 @@ pub fn insert_bill(
         for holder in holders {
             let b = load_bill(conn, holder)?;
             if b.status_at(now).is_payable() {
-                return Err(StoreError::Conflict(format!(
-                    "VA number {full} is held by a bill that is still payable"
-                )));
+                return Err(StoreError::Conflict(ConflictKind::VaNumberInUse {
+                    number: full.to_string(),
+                }));
             }
             // An expired bill still marked payable gives its number up.
             diesel::update(
@@ -483,16 +477,170 @@ pub fn insert_bill(
 /// Digits for generated account codes.
 const DIGITS: &[u8] = b"0123456789";
 
-impl Store {
+impl Reader<'_> {
+    pub fn account(&mut self, id: i64) -> StoreResult<Account> {
+        self.with(|conn| load_account(conn, id))
+    }
+
+    pub fn account_by_code(
+        &mut self,
+        organization_id: i64,
+        code: &str,
+    ) -> StoreResult<Option<Account>> {
+        self.with(|conn| {
+            Ok(accounts::table
+                .filter(accounts::organization_id.eq(organization_id))
+                .filter(accounts::code.eq(code))
+                .select(AccountRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(Account::from))
+        })
+    }
+
+    pub fn bill(&mut self, id: i64) -> StoreResult<Bill> {
+        self.with(|conn| load_bill(conn, id))
+    }
+
+    /// A bill of the organization by its public number.
+    pub fn bill_by_public_no(
+        &mut self,
+        organization_id: i64,
+        public_no: &str,
+    ) -> StoreResult<Option<Bill>> {
+        self.with(|conn| {
+            bills::table
+                .filter(bills::organization_id.eq(organization_id))
+                .filter(bills::public_no.eq(public_no))
+                .select(BillRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(BillRow::into_bill)
+                .transpose()
+        })
+    }
+
+    /// A bill by its public number in any organization (the hosted page, receipts).
+    pub fn bill_by_public_no_anywhere(&mut self, public_no: &str) -> StoreResult<Option<Bill>> {
+        self.with(|conn| {
+            bills::table
+                .filter(bills::public_no.eq(public_no))
+                .select(BillRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(BillRow::into_bill)
+                .transpose()
+        })
+    }
+
+    /// Bills of the organization with this invoice number, newest first.
+    pub fn bills_by_invoice_number(
+        &mut self,
+        organization_id: i64,
+        invoice_number: &str,
+    ) -> StoreResult<Vec<Bill>> {
+        self.with(|conn| {
+            bills::table
+                .filter(bills::organization_id.eq(organization_id))
+                .filter(bills::invoice_number.eq(invoice_number))
+                .order(bills::id.desc())
+                .select(BillRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(BillRow::into_bill)
+                .collect()
+        })
+    }
+
+    /// Every bill of an account, oldest created first.
+    pub fn bills_of_account(&mut self, account_id: i64) -> StoreResult<Vec<Bill>> {
+        self.with(|conn| load_account_bills(conn, account_id))
+    }
+
+    pub fn bill_items(&mut self, bill_id: i64) -> StoreResult<Vec<BillItem>> {
+        self.with(|conn| {
+            bill_items::table
+                .filter(bill_items::bill_id.eq(bill_id))
+                .order(bill_items::position.asc())
+                .select(BillItemRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(item_from_row)
+                .collect()
+        })
+    }
+
+    pub fn bill_events(&mut self, bill_id: i64) -> StoreResult<Vec<BillEvent>> {
+        self.with(|conn| {
+            Ok(bill_events::table
+                .filter(bill_events::bill_id.eq(bill_id))
+                .order(bill_events::id.asc())
+                .select(BillEventRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(|r| BillEvent {
+                    id: r.id,
+                    bill_id: r.bill_id,
+                    kind: r.kind,
+                    payment_id: r.payment_id,
+                    amount: r.amount,
+                    status_after: r.status_after,
+                    paid_after: r.paid_after,
+                    details: r.details,
+                    created_at: from_db(r.created_at),
+                })
+                .collect())
+        })
+    }
+
+    pub fn va_numbers_of_bill(&mut self, bill_id: i64) -> StoreResult<Vec<VaNumber>> {
+        self.with(|conn| {
+            let rows: Vec<(i64, String, String, bool)> = va_numbers::table
+                .filter(va_numbers::bill_id.eq(bill_id))
+                .order(va_numbers::position.asc())
+                .select((
+                    va_numbers::bill_id,
+                    va_numbers::prefix,
+                    va_numbers::number,
+                    va_numbers::active,
+                ))
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(|(bill_id, prefix, number, active)| VaNumber {
+                    bill_id,
+                    prefix,
+                    number,
+                    active,
+                })
+                .collect())
+        })
+    }
+
+    /// Bills that carry this full VA number (prefix + 10 digits), newest first; the payable one
+    /// (at most one) comes first.
+    pub fn bills_by_va_number(&mut self, number: &str) -> StoreResult<Vec<Bill>> {
+        self.with(|conn| {
+            let ids: Vec<(i64, bool)> = va_numbers::table
+                .filter(va_numbers::number.eq(number))
+                .order((va_numbers::active.desc(), va_numbers::bill_id.desc()))
+                .select((va_numbers::bill_id, va_numbers::active))
+                .load(conn)?;
+            ids.into_iter().map(|(id, _)| load_bill(conn, id)).collect()
+        })
+    }
+}
+
+impl Writer<'_> {
     /// Finds an account by code in the organization, creating it when missing; non-empty
     /// fields of `input` update an existing account.
     pub fn upsert_account(
-        &self,
+        &mut self,
         organization_id: i64,
         input: &AccountInput,
         now: OffsetDateTime,
     ) -> StoreResult<Account> {
-        self.write(|conn| {
+        self.with(|conn| {
             load_org(conn, organization_id)?;
             find_or_create_account(conn, organization_id, input, now)
         })
@@ -500,12 +648,12 @@ impl Store {
 
     /// Creates an account with a generated 12-digit code (for payers who have none yet).
     pub fn create_account_with_generated_code(
-        &self,
+        &mut self,
         organization_id: i64,
         input: &AccountInput,
         now: OffsetDateTime,
     ) -> StoreResult<Account> {
-        self.write(|conn| {
+        self.with(|conn| {
             load_org(conn, organization_id)?;
             for _ in 0..16 {
                 let code = format!(
@@ -533,39 +681,19 @@ impl Store {
         })
     }
 
-    pub fn account(&self, id: i64) -> StoreResult<Account> {
-        self.read(|conn| load_account(conn, id))
-    }
-
-    pub fn account_by_code(
-        &self,
-        organization_id: i64,
-        code: &str,
-    ) -> StoreResult<Option<Account>> {
-        self.read(|conn| {
-            Ok(accounts::table
-                .filter(accounts::organization_id.eq(organization_id))
-                .filter(accounts::code.eq(code))
-                .select(AccountRow::as_select())
-                .first(conn)
-                .optional()?
-                .map(Account::from))
-        })
-    }
-
     /// Creates a bill (with items and VA numbers) in one transaction.
-    pub fn create_bill(&self, new: &NewBill, now: OffsetDateTime) -> StoreResult<Bill> {
-        self.write(|conn| insert_bill(conn, new, now))
+    pub fn create_bill(&mut self, new: &NewBill, now: OffsetDateTime) -> StoreResult<Bill> {
+        self.with(|conn| insert_bill(conn, new, now))
     }
 
     /// Creates the account if needed and the bill, in one transaction.
     pub fn create_bill_for_account(
-        &self,
+        &mut self,
         account: &AccountInput,
         new: &NewBill,
         now: OffsetDateTime,
     ) -> StoreResult<(Account, Bill)> {
-        self.write(|conn| {
+        self.with(|conn| {
             load_org(conn, new.organization_id)?;
             let acc = find_or_create_account(conn, new.organization_id, account, now)?;
             let bill = insert_bill(
@@ -580,141 +708,14 @@ impl Store {
         })
     }
 
-    pub fn bill(&self, id: i64) -> StoreResult<Bill> {
-        self.read(|conn| load_bill(conn, id))
-    }
-
-    /// A bill of the organization by its public number.
-    pub fn bill_by_public_no(
-        &self,
-        organization_id: i64,
-        public_no: &str,
-    ) -> StoreResult<Option<Bill>> {
-        self.read(|conn| {
-            bills::table
-                .filter(bills::organization_id.eq(organization_id))
-                .filter(bills::public_no.eq(public_no))
-                .select(BillRow::as_select())
-                .first(conn)
-                .optional()?
-                .map(BillRow::into_bill)
-                .transpose()
-        })
-    }
-
-    /// A bill by its public number in any organization (the hosted page, receipts).
-    pub fn bill_by_public_no_anywhere(&self, public_no: &str) -> StoreResult<Option<Bill>> {
-        self.read(|conn| {
-            bills::table
-                .filter(bills::public_no.eq(public_no))
-                .select(BillRow::as_select())
-                .first(conn)
-                .optional()?
-                .map(BillRow::into_bill)
-                .transpose()
-        })
-    }
-
-    /// Bills of the organization with this invoice number, newest first.
-    pub fn bills_by_invoice_number(
-        &self,
-        organization_id: i64,
-        invoice_number: &str,
-    ) -> StoreResult<Vec<Bill>> {
-        self.read(|conn| {
-            bills::table
-                .filter(bills::organization_id.eq(organization_id))
-                .filter(bills::invoice_number.eq(invoice_number))
-                .order(bills::id.desc())
-                .select(BillRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(BillRow::into_bill)
-                .collect()
-        })
-    }
-
-    /// Every bill of an account, oldest created first.
-    pub fn bills_of_account(&self, account_id: i64) -> StoreResult<Vec<Bill>> {
-        self.read(|conn| load_account_bills(conn, account_id))
-    }
-
-    pub fn bill_items(&self, bill_id: i64) -> StoreResult<Vec<BillItem>> {
-        self.read(|conn| {
-            bill_items::table
-                .filter(bill_items::bill_id.eq(bill_id))
-                .order(bill_items::position.asc())
-                .select(BillItemRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(item_from_row)
-                .collect()
-        })
-    }
-
-    pub fn bill_events(&self, bill_id: i64) -> StoreResult<Vec<BillEvent>> {
-        self.read(|conn| {
-            Ok(bill_events::table
-                .filter(bill_events::bill_id.eq(bill_id))
-                .order(bill_events::id.asc())
-                .select(BillEventRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(|r| BillEvent {
-                    id: r.id,
-                    bill_id: r.bill_id,
-                    kind: r.kind,
-                    payment_id: r.payment_id,
-                    amount: r.amount,
-                    status_after: r.status_after,
-                    paid_after: r.paid_after,
-                    details: r.details,
-                    created_at: from_db(r.created_at),
-                })
-                .collect())
-        })
-    }
-
-    pub fn va_numbers_of_bill(&self, bill_id: i64) -> StoreResult<Vec<VaNumber>> {
-        self.read(|conn| {
-            let rows: Vec<(i64, String, String, bool)> = va_numbers::table
-                .filter(va_numbers::bill_id.eq(bill_id))
-                .order(va_numbers::position.asc())
-                .select((
-                    va_numbers::bill_id,
-                    va_numbers::prefix,
-                    va_numbers::number,
-                    va_numbers::active,
-                ))
-                .load(conn)?;
-            Ok(rows
-                .into_iter()
-                .map(|(bill_id, prefix, number, active)| VaNumber {
-                    bill_id,
-                    prefix,
-                    number,
-                    active,
-                })
-                .collect())
-        })
-    }
-
-    /// Bills that carry this full VA number (prefix + 10 digits), newest first; the payable one
-    /// (at most one) comes first.
-    pub fn bills_by_va_number(&self, number: &str) -> StoreResult<Vec<Bill>> {
-        self.read(|conn| {
-            let ids: Vec<(i64, bool)> = va_numbers::table
-                .filter(va_numbers::number.eq(number))
-                .order((va_numbers::active.desc(), va_numbers::bill_id.desc()))
-                .select((va_numbers::bill_id, va_numbers::active))
-                .load(conn)?;
-            ids.into_iter().map(|(id, _)| load_bill(conn, id)).collect()
-        })
-    }
-
     /// Voids (revokes, cancels) a bill through core's status machine.
-    pub fn void_bill(&self, bill_id: i64, reason: &str, now: OffsetDateTime) -> StoreResult<Bill> {
-        self.write(|conn| {
+    pub fn void_bill(
+        &mut self,
+        bill_id: i64,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Bill> {
+        self.with(|conn| {
             let bill = load_bill(conn, bill_id)?;
             let current = bill.status_at(now);
             let (status, paid) = billhub_core::bill::transition(
@@ -726,7 +727,7 @@ impl Store {
             .map_err(|e| match current {
                 BillStatus::Paid => StoreError::Rejected(billhub_core::Rejection::AlreadyPaid),
                 BillStatus::Void => StoreError::Rejected(billhub_core::Rejection::Void),
-                _ => StoreError::Invalid(e.to_string()),
+                _ => StoreError::Invalid(InvalidKind::Transition(e)),
             })?;
             update_bill_versioned(conn, &bill, status, paid, now)?;
             let details = serde_json::json!({ "reason": reason }).to_string();
@@ -740,8 +741,8 @@ impl Store {
     /// Marks every payable bill whose `valid_until` has passed as expired (with an event).
     /// Returns how many bills changed. Reads stay correct without it (status is evaluated at
     /// `now`); this makes the stored status and the history catch up.
-    pub fn expire_due_bills(&self, now: OffsetDateTime) -> StoreResult<usize> {
-        self.write(|conn| {
+    pub fn expire_due_bills(&mut self, now: OffsetDateTime) -> StoreResult<usize> {
+        self.with(|conn| {
             let due: Vec<BillRow> = bills::table
                 .filter(bills::status.eq_any(["active", "partially_paid"]))
                 .filter(bills::valid_until.le(to_db(now)))
@@ -756,7 +757,7 @@ impl Store {
                     bill.paid,
                     BillTransition::Expire,
                 )
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
                 update_bill_versioned(conn, &bill, status, paid, now)?;
                 append_event(
                     conn, bill.id, "expired", None, None, status, paid, "{}", now,
@@ -766,4 +767,27 @@ impl Store {
             Ok(n)
         })
     }
+}
+
+crate::tx::store_reads! {
+    fn account(&self, id: i64) -> Account;
+    fn account_by_code(&self, organization_id: i64, code: &str) -> Option<Account>;
+    fn bill(&self, id: i64) -> Bill;
+    fn bill_by_public_no(&self, organization_id: i64, public_no: &str) -> Option<Bill>;
+    fn bill_by_public_no_anywhere(&self, public_no: &str) -> Option<Bill>;
+    fn bills_by_invoice_number(&self, organization_id: i64, invoice_number: &str) -> Vec<Bill>;
+    fn bills_of_account(&self, account_id: i64) -> Vec<Bill>;
+    fn bill_items(&self, bill_id: i64) -> Vec<BillItem>;
+    fn bill_events(&self, bill_id: i64) -> Vec<BillEvent>;
+    fn va_numbers_of_bill(&self, bill_id: i64) -> Vec<VaNumber>;
+    fn bills_by_va_number(&self, number: &str) -> Vec<Bill>;
+}
+
+crate::tx::store_writes! {
+    fn upsert_account(&self, organization_id: i64, input: &AccountInput, now: OffsetDateTime) -> Account;
+    fn create_account_with_generated_code(&self, organization_id: i64, input: &AccountInput, now: OffsetDateTime) -> Account;
+    fn create_bill(&self, new: &NewBill, now: OffsetDateTime) -> Bill;
+    fn create_bill_for_account(&self, account: &AccountInput, new: &NewBill, now: OffsetDateTime) -> (Account, Bill);
+    fn void_bill(&self, bill_id: i64, reason: &str, now: OffsetDateTime) -> Bill;
+    fn expire_due_bills(&self, now: OffsetDateTime) -> usize;
 }

@@ -32,7 +32,7 @@ use crate::schema::{
 };
 use crate::secrets::{random_alnum, random_from};
 use crate::time_conv::{from_db, to_db};
-use crate::{Store, StoreError, StoreResult};
+use crate::{Entity, InvalidKind, Reader, StoreError, StoreResult, Writer};
 
 /// A collection: a named group of an organization's bills with its callback URLs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -532,7 +532,7 @@ fn insert_product(
         .returning(products::id)
         .get_result(conn)?;
     load_product(conn, organization_id, id, true)?
-        .ok_or_else(|| StoreError::NotFound(format!("product {id}")))
+        .ok_or_else(|| StoreError::not_found(Entity::Product, id))
 }
 
 fn insert_collection(
@@ -555,7 +555,7 @@ fn insert_collection(
         .returning(collections::id)
         .get_result(conn)?;
     load_collection_by_id(conn, organization_id, id)?
-        .ok_or_else(|| StoreError::NotFound(format!("collection {id}")))
+        .ok_or_else(|| StoreError::not_found(Entity::Collection, id))
 }
 
 fn insert_customer(
@@ -591,7 +591,7 @@ fn insert_collection_bill(
 ) -> StoreResult<Created> {
     let org = load_org(conn, organization_id)?;
     let collection = load_collection_by_code(conn, organization_id, &new.collection_code)?
-        .ok_or_else(|| StoreError::NotFound(format!("collection {}", new.collection_code)))?;
+        .ok_or_else(|| StoreError::not_found(Entity::Collection, &new.collection_code))?;
     let currency = new.currency;
 
     // Decide every line before writing anything.
@@ -832,10 +832,10 @@ fn update_bill_in_tx(
         ))
         .execute(conn)?;
         if n != 1 {
-            return Err(StoreError::Busy(format!(
-                "bill {} changed concurrently",
-                bill.id
-            )));
+            return Err(StoreError::RaceLost {
+                entity: Entity::Bill,
+                id: bill.id,
+            });
         }
         for (id, unit, total) in &item_amounts {
             diesel::update(bill_items::table.filter(bill_items::id.eq(id)))
@@ -878,7 +878,7 @@ fn update_bill_in_tx(
             current.paid,
             BillTransition::Void,
         )
-        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
         update_bill_versioned(conn, &current, status, paid, now)?;
         let details = serde_json::json!({ "reason": "cancelled through the collections API" });
         append_event(
@@ -902,92 +902,15 @@ fn update_bill_in_tx(
     )?))))
 }
 
-impl Store {
-    /// Creates a collection, bill, product or customer in one transaction. With an
-    /// idempotency key: a key used before with the same request hash answers the stored first
-    /// response, with another hash [`Idempotent::Mismatch`]; otherwise the work is done, and
-    /// `render` turns a successful result into the (status, body) stored with the key in the
-    /// same transaction. Refusals ([`Created::Invalid`]) and errors are not stored.
-    pub fn collections_create(
-        &self,
-        organization_id: i64,
-        op: &CollectionsCreate,
-        idem: Option<&IdempotencyKey>,
-        now: OffsetDateTime,
-        render: &dyn Fn(&Created) -> (u16, String),
-    ) -> StoreResult<Idempotent<Created>> {
-        self.write(|conn| {
-            if let Some(k) = idem {
-                // Keys of this scope past their time go (the unique index's prefix finds them).
-                diesel::delete(
-                    ik::table
-                        .filter(ik::scope.eq(&k.scope))
-                        .filter(ik::expires_at.le(to_db(now))),
-                )
-                .execute(conn)?;
-                let existing: Option<StoredKey> = ik::table
-                    .filter(ik::scope.eq(&k.scope))
-                    .filter(ik::key.eq(&k.key))
-                    .select((ik::request_hash, ik::response_status, ik::response_body))
-                    .first(conn)
-                    .optional()?;
-                if let Some((hash, status, body)) = existing {
-                    return Ok(match (hash == k.request_hash, status, body) {
-                        (true, Some(status), Some(body)) => Idempotent::Replayed {
-                            status: u16::try_from(status).unwrap_or(200),
-                            body,
-                        },
-                        _ => Idempotent::Mismatch,
-                    });
-                }
-            }
-            let created = create_in_tx(conn, organization_id, op, now)?;
-            if let (Some(k), false) = (idem, matches!(created, Created::Invalid(_))) {
-                let (status, body) = render(&created);
-                diesel::insert_into(ik::table)
-                    .values((
-                        ik::scope.eq(&k.scope),
-                        ik::key.eq(&k.key),
-                        ik::request_hash.eq(&k.request_hash),
-                        ik::response_status.eq(Some(i32::from(status))),
-                        ik::response_body.eq(Some(body)),
-                        ik::created_at.eq(to_db(now)),
-                        ik::expires_at.eq(to_db(now + k.ttl)),
-                    ))
-                    .execute(conn)?;
-            }
-            Ok(Idempotent::Fresh(created))
-        })
-    }
-
-    /// Removes stored idempotent responses that have expired; returns how many.
-    pub fn purge_idempotency_keys(&self, now: OffsetDateTime) -> StoreResult<usize> {
-        self.write(|conn| {
-            Ok(diesel::delete(ik::table.filter(ik::expires_at.le(to_db(now)))).execute(conn)?)
-        })
-    }
-
-    /// Creates a collection with a new 8-character code (the CLI and the demo use this too).
-    pub fn create_collection(
-        &self,
-        organization_id: i64,
-        new: &NewCollection,
-        now: OffsetDateTime,
-    ) -> StoreResult<Collection> {
-        self.write(|conn| {
-            load_org(conn, organization_id)?;
-            insert_collection(conn, organization_id, new, now)
-        })
-    }
-
+impl Reader<'_> {
     /// The organization's collections, oldest first.
     pub fn collections_page(
-        &self,
+        &mut self,
         organization_id: i64,
         offset: i64,
         limit: i64,
     ) -> StoreResult<Page<Collection>> {
-        self.read(|conn| {
+        self.with(|conn| {
             let total: i64 = collections::table
                 .filter(collections::organization_id.eq(organization_id))
                 .count()
@@ -1007,20 +930,20 @@ impl Store {
     }
 
     pub fn collection_by_code(
-        &self,
+        &mut self,
         organization_id: i64,
         code: &str,
     ) -> StoreResult<Option<Collection>> {
-        self.read(|conn| load_collection_by_code(conn, organization_id, code))
+        self.with(|conn| load_collection_by_code(conn, organization_id, code))
     }
 
     /// A collection by code, or (when no code matches and `key` is a number) by id.
     pub fn collection_by_code_or_id(
-        &self,
+        &mut self,
         organization_id: i64,
         key: &str,
     ) -> StoreResult<Option<Collection>> {
-        self.read(|conn| {
+        self.with(|conn| {
             if let Some(c) = load_collection_by_code(conn, organization_id, key)? {
                 return Ok(Some(c));
             }
@@ -1031,57 +954,17 @@ impl Store {
         })
     }
 
-    /// Changes a collection found by code or id; `None` when the organization has no such one.
-    pub fn update_collection(
-        &self,
-        organization_id: i64,
-        key: &str,
-        patch: &CollectionPatch,
-        now: OffsetDateTime,
-    ) -> StoreResult<Option<Collection>> {
-        self.write(|conn| {
-            let found = match load_collection_by_code(conn, organization_id, key)? {
-                Some(c) => Some(c),
-                None => match key.parse::<i64>() {
-                    Ok(id) => load_collection_by_id(conn, organization_id, id)?,
-                    Err(_) => None,
-                },
-            };
-            let Some(c) = found else {
-                return Ok(None);
-            };
-            let name = patch.name.clone().unwrap_or_else(|| c.name.clone());
-            let webhook = patch
-                .webhook_url
-                .clone()
-                .unwrap_or_else(|| c.webhook_url.clone());
-            let redirect = patch
-                .redirect_url
-                .clone()
-                .unwrap_or_else(|| c.redirect_url.clone());
-            diesel::update(collections::table.filter(collections::id.eq(c.id)))
-                .set((
-                    collections::name.eq(name),
-                    collections::webhook_url.eq(webhook),
-                    collections::redirect_url.eq(redirect),
-                    collections::updated_at.eq(to_db(now)),
-                ))
-                .execute(conn)?;
-            load_collection_by_id(conn, organization_id, c.id)
-        })
-    }
-
     /// A page of a collection's bills (oldest first) with everything responses may include;
     /// `None` when the organization has no such collection.
     pub fn collection_bills_page(
-        &self,
+        &mut self,
         organization_id: i64,
         collection_code: &str,
         filter: &BillFilter,
         offset: i64,
         limit: i64,
     ) -> StoreResult<Option<Page<CollectionBillView>>> {
-        self.read(|conn| {
+        self.with(|conn| {
             let org = load_org(conn, organization_id)?;
             let Some(collection) = load_collection_by_code(conn, organization_id, collection_code)?
             else {
@@ -1138,12 +1021,12 @@ impl Store {
 
     /// A bill of the organization's collection by its public number.
     pub fn collection_bill(
-        &self,
+        &mut self,
         organization_id: i64,
         collection_code: &str,
         public_no: &str,
     ) -> StoreResult<Option<CollectionBillView>> {
-        self.read(|conn| {
+        self.with(|conn| {
             let org = load_org(conn, organization_id)?;
             let Some(collection) = load_collection_by_code(conn, organization_id, collection_code)?
             else {
@@ -1156,37 +1039,15 @@ impl Store {
         })
     }
 
-    /// Changes a collection bill (due date, references, currency while unpaid, cancel);
-    /// `None` when the organization has no such collection or bill.
-    pub fn update_collection_bill(
-        &self,
-        organization_id: i64,
-        collection_code: &str,
-        public_no: &str,
-        patch: &BillPatch,
-        now: OffsetDateTime,
-    ) -> StoreResult<Option<BillUpdate>> {
-        self.write(|conn| {
-            update_bill_in_tx(
-                conn,
-                organization_id,
-                collection_code,
-                public_no,
-                patch,
-                now,
-            )
-        })
-    }
-
     /// The organization's products that are not deleted, oldest first.
     pub fn products_page(
-        &self,
+        &mut self,
         organization_id: i64,
         filter: &ProductFilter,
         offset: i64,
         limit: i64,
     ) -> StoreResult<Page<Product>> {
-        self.read(|conn| {
+        self.with(|conn| {
             let query = || {
                 let mut q = products::table
                     .filter(products::organization_id.eq(organization_id))
@@ -1225,8 +1086,8 @@ impl Store {
     }
 
     /// Which of these ids are not products of the organization (or are deleted).
-    pub fn missing_products(&self, organization_id: i64, ids: &[i64]) -> StoreResult<Vec<i64>> {
-        self.read(|conn| {
+    pub fn missing_products(&mut self, organization_id: i64, ids: &[i64]) -> StoreResult<Vec<i64>> {
+        self.with(|conn| {
             let found: Vec<i64> = products::table
                 .filter(products::organization_id.eq(organization_id))
                 .filter(products::deleted_at.is_null())
@@ -1242,67 +1103,19 @@ impl Store {
     }
 
     /// A product of the organization that is not deleted.
-    pub fn product(&self, organization_id: i64, id: i64) -> StoreResult<Option<Product>> {
-        self.read(|conn| load_product(conn, organization_id, id, false))
-    }
-
-    pub fn update_product(
-        &self,
-        organization_id: i64,
-        id: i64,
-        patch: &ProductPatch,
-        now: OffsetDateTime,
-    ) -> StoreResult<Option<Product>> {
-        self.write(|conn| {
-            let Some(p) = load_product(conn, organization_id, id, false)? else {
-                return Ok(None);
-            };
-            diesel::update(products::table.filter(products::id.eq(p.id)))
-                .set((
-                    products::title.eq(patch.title.clone().unwrap_or(p.title)),
-                    products::code.eq(patch.code.clone().unwrap_or(p.code)),
-                    products::description.eq(patch.description.clone().unwrap_or(p.description)),
-                    products::price.eq(patch.price.clone().unwrap_or(p.price)),
-                    products::currency.eq(patch.currency.clone().unwrap_or(p.currency)),
-                    products::updated_at.eq(to_db(now)),
-                ))
-                .execute(conn)?;
-            load_product(conn, organization_id, id, false)
-        })
-    }
-
-    /// Deletes a product softly (bills keep showing it); false when there is no such product.
-    pub fn delete_product(
-        &self,
-        organization_id: i64,
-        id: i64,
-        now: OffsetDateTime,
-    ) -> StoreResult<bool> {
-        self.write(|conn| {
-            let n = diesel::update(
-                products::table
-                    .filter(products::organization_id.eq(organization_id))
-                    .filter(products::id.eq(id))
-                    .filter(products::deleted_at.is_null()),
-            )
-            .set((
-                products::deleted_at.eq(Some(to_db(now))),
-                products::updated_at.eq(to_db(now)),
-            ))
-            .execute(conn)?;
-            Ok(n == 1)
-        })
+    pub fn product(&mut self, organization_id: i64, id: i64) -> StoreResult<Option<Product>> {
+        self.with(|conn| load_product(conn, organization_id, id, false))
     }
 
     /// The organization's accounts as customers, oldest first.
     pub fn customers_page(
-        &self,
+        &mut self,
         organization_id: i64,
         filter: &CustomerFilter,
         offset: i64,
         limit: i64,
     ) -> StoreResult<Page<Account>> {
-        self.read(|conn| {
+        self.with(|conn| {
             let query = || {
                 let mut q = accounts::table
                     .filter(accounts::organization_id.eq(organization_id))
@@ -1350,19 +1163,208 @@ impl Store {
     }
 
     /// An account of the organization as a customer.
-    pub fn customer(&self, organization_id: i64, id: i64) -> StoreResult<Option<Account>> {
-        self.read(|conn| load_customer(conn, organization_id, id))
+    pub fn customer(&mut self, organization_id: i64, id: i64) -> StoreResult<Option<Account>> {
+        self.with(|conn| load_customer(conn, organization_id, id))
+    }
+}
+
+impl Writer<'_> {
+    /// Creates a collection, bill, product or customer in one transaction. With an
+    /// idempotency key: a key used before with the same request hash answers the stored first
+    /// response, with another hash [`Idempotent::Mismatch`]; otherwise the work is done, and
+    /// `render` turns a successful result into the (status, body) stored with the key in the
+    /// same transaction. Refusals ([`Created::Invalid`]) and errors are not stored.
+    pub fn collections_create(
+        &mut self,
+        organization_id: i64,
+        op: &CollectionsCreate,
+        idem: Option<&IdempotencyKey>,
+        now: OffsetDateTime,
+        render: &dyn Fn(&Created) -> (u16, String),
+    ) -> StoreResult<Idempotent<Created>> {
+        self.with(|conn| {
+            if let Some(k) = idem {
+                // Keys of this scope past their time go (the unique index's prefix finds them).
+                diesel::delete(
+                    ik::table
+                        .filter(ik::scope.eq(&k.scope))
+                        .filter(ik::expires_at.le(to_db(now))),
+                )
+                .execute(conn)?;
+                let existing: Option<StoredKey> = ik::table
+                    .filter(ik::scope.eq(&k.scope))
+                    .filter(ik::key.eq(&k.key))
+                    .select((ik::request_hash, ik::response_status, ik::response_body))
+                    .first(conn)
+                    .optional()?;
+                if let Some((hash, status, body)) = existing {
+                    return Ok(match (hash == k.request_hash, status, body) {
+                        (true, Some(status), Some(body)) => Idempotent::Replayed {
+                            status: u16::try_from(status).unwrap_or(200),
+                            body,
+                        },
+                        _ => Idempotent::Mismatch,
+                    });
+                }
+            }
+            let created = create_in_tx(conn, organization_id, op, now)?;
+            if let (Some(k), false) = (idem, matches!(created, Created::Invalid(_))) {
+                let (status, body) = render(&created);
+                diesel::insert_into(ik::table)
+                    .values((
+                        ik::scope.eq(&k.scope),
+                        ik::key.eq(&k.key),
+                        ik::request_hash.eq(&k.request_hash),
+                        ik::response_status.eq(Some(i32::from(status))),
+                        ik::response_body.eq(Some(body)),
+                        ik::created_at.eq(to_db(now)),
+                        ik::expires_at.eq(to_db(now + k.ttl)),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(Idempotent::Fresh(created))
+        })
+    }
+
+    /// Removes stored idempotent responses that have expired; returns how many.
+    pub fn purge_idempotency_keys(&mut self, now: OffsetDateTime) -> StoreResult<usize> {
+        self.with(|conn| {
+            Ok(diesel::delete(ik::table.filter(ik::expires_at.le(to_db(now)))).execute(conn)?)
+        })
+    }
+
+    /// Creates a collection with a new 8-character code (the CLI and the demo use this too).
+    pub fn create_collection(
+        &mut self,
+        organization_id: i64,
+        new: &NewCollection,
+        now: OffsetDateTime,
+    ) -> StoreResult<Collection> {
+        self.with(|conn| {
+            load_org(conn, organization_id)?;
+            insert_collection(conn, organization_id, new, now)
+        })
+    }
+
+    /// Changes a collection found by code or id; `None` when the organization has no such one.
+    pub fn update_collection(
+        &mut self,
+        organization_id: i64,
+        key: &str,
+        patch: &CollectionPatch,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Collection>> {
+        self.with(|conn| {
+            let found = match load_collection_by_code(conn, organization_id, key)? {
+                Some(c) => Some(c),
+                None => match key.parse::<i64>() {
+                    Ok(id) => load_collection_by_id(conn, organization_id, id)?,
+                    Err(_) => None,
+                },
+            };
+            let Some(c) = found else {
+                return Ok(None);
+            };
+            let name = patch.name.clone().unwrap_or_else(|| c.name.clone());
+            let webhook = patch
+                .webhook_url
+                .clone()
+                .unwrap_or_else(|| c.webhook_url.clone());
+            let redirect = patch
+                .redirect_url
+                .clone()
+                .unwrap_or_else(|| c.redirect_url.clone());
+            diesel::update(collections::table.filter(collections::id.eq(c.id)))
+                .set((
+                    collections::name.eq(name),
+                    collections::webhook_url.eq(webhook),
+                    collections::redirect_url.eq(redirect),
+                    collections::updated_at.eq(to_db(now)),
+                ))
+                .execute(conn)?;
+            load_collection_by_id(conn, organization_id, c.id)
+        })
+    }
+
+    /// Changes a collection bill (due date, references, currency while unpaid, cancel);
+    /// `None` when the organization has no such collection or bill.
+    pub fn update_collection_bill(
+        &mut self,
+        organization_id: i64,
+        collection_code: &str,
+        public_no: &str,
+        patch: &BillPatch,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<BillUpdate>> {
+        self.with(|conn| {
+            update_bill_in_tx(
+                conn,
+                organization_id,
+                collection_code,
+                public_no,
+                patch,
+                now,
+            )
+        })
+    }
+
+    pub fn update_product(
+        &mut self,
+        organization_id: i64,
+        id: i64,
+        patch: &ProductPatch,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Product>> {
+        self.with(|conn| {
+            let Some(p) = load_product(conn, organization_id, id, false)? else {
+                return Ok(None);
+            };
+            diesel::update(products::table.filter(products::id.eq(p.id)))
+                .set((
+                    products::title.eq(patch.title.clone().unwrap_or(p.title)),
+                    products::code.eq(patch.code.clone().unwrap_or(p.code)),
+                    products::description.eq(patch.description.clone().unwrap_or(p.description)),
+                    products::price.eq(patch.price.clone().unwrap_or(p.price)),
+                    products::currency.eq(patch.currency.clone().unwrap_or(p.currency)),
+                    products::updated_at.eq(to_db(now)),
+                ))
+                .execute(conn)?;
+            load_product(conn, organization_id, id, false)
+        })
+    }
+
+    /// Deletes a product softly (bills keep showing it); false when there is no such product.
+    pub fn delete_product(
+        &mut self,
+        organization_id: i64,
+        id: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        self.with(|conn| {
+            let n = diesel::update(
+                products::table
+                    .filter(products::organization_id.eq(organization_id))
+                    .filter(products::id.eq(id))
+                    .filter(products::deleted_at.is_null()),
+            )
+            .set((
+                products::deleted_at.eq(Some(to_db(now))),
+                products::updated_at.eq(to_db(now)),
+            ))
+            .execute(conn)?;
+            Ok(n == 1)
+        })
     }
 
     /// Changes a customer's fields (the account code never changes here).
     pub fn update_customer(
-        &self,
+        &mut self,
         organization_id: i64,
         id: i64,
         patch: &CustomerPatch,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Account>> {
-        self.write(|conn| {
+        self.with(|conn| {
             let Some(a) = load_customer(conn, organization_id, id)? else {
                 return Ok(None);
             };
@@ -1398,4 +1400,28 @@ mod tests {
         assert_eq!(like_pattern("Ab"), "%ab%");
         assert_eq!(like_pattern("10%_x\\"), "%10\\%\\_x\\\\%");
     }
+}
+
+crate::tx::store_reads! {
+    fn collections_page(&self, organization_id: i64, offset: i64, limit: i64) -> Page<Collection>;
+    fn collection_by_code(&self, organization_id: i64, code: &str) -> Option<Collection>;
+    fn collection_by_code_or_id(&self, organization_id: i64, key: &str) -> Option<Collection>;
+    fn collection_bills_page(&self, organization_id: i64, collection_code: &str, filter: &BillFilter, offset: i64, limit: i64) -> Option<Page<CollectionBillView>>;
+    fn collection_bill(&self, organization_id: i64, collection_code: &str, public_no: &str) -> Option<CollectionBillView>;
+    fn products_page(&self, organization_id: i64, filter: &ProductFilter, offset: i64, limit: i64) -> Page<Product>;
+    fn missing_products(&self, organization_id: i64, ids: &[i64]) -> Vec<i64>;
+    fn product(&self, organization_id: i64, id: i64) -> Option<Product>;
+    fn customers_page(&self, organization_id: i64, filter: &CustomerFilter, offset: i64, limit: i64) -> Page<Account>;
+    fn customer(&self, organization_id: i64, id: i64) -> Option<Account>;
+}
+
+crate::tx::store_writes! {
+    fn collections_create(&self, organization_id: i64, op: &CollectionsCreate, idem: Option<&IdempotencyKey>, now: OffsetDateTime, render: &dyn Fn(&Created) -> (u16, String),) -> Idempotent<Created>;
+    fn purge_idempotency_keys(&self, now: OffsetDateTime) -> usize;
+    fn create_collection(&self, organization_id: i64, new: &NewCollection, now: OffsetDateTime) -> Collection;
+    fn update_collection(&self, organization_id: i64, key: &str, patch: &CollectionPatch, now: OffsetDateTime) -> Option<Collection>;
+    fn update_collection_bill(&self, organization_id: i64, collection_code: &str, public_no: &str, patch: &BillPatch, now: OffsetDateTime) -> Option<BillUpdate>;
+    fn update_product(&self, organization_id: i64, id: i64, patch: &ProductPatch, now: OffsetDateTime) -> Option<Product>;
+    fn delete_product(&self, organization_id: i64, id: i64, now: OffsetDateTime) -> bool;
+    fn update_customer(&self, organization_id: i64, id: i64, patch: &CustomerPatch, now: OffsetDateTime) -> Option<Account>;
 }

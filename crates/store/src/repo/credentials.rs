@@ -10,9 +10,9 @@ use time::OffsetDateTime;
 use crate::pool::AnyConnection;
 use crate::repo::orgs::load_org;
 use crate::schema::{access_tokens, auth_nonces, channels, credentials, organization_keys};
-use crate::secrets::{hash_token, random_alnum, random_hex};
+use crate::secrets::{MasterKey, hash_token, random_alnum, random_hex};
 use crate::time_conv::{from_db, to_db};
-use crate::{Store, StoreError, StoreResult};
+use crate::{Entity, InvalidKind, Reader, StoreError, StoreResult, Writer};
 
 /// The biller dialects a credential can be made for.
 pub const BILLER_DIALECTS: [&str; 4] = ["bill24", "collections", "va", "console"];
@@ -116,7 +116,7 @@ const SIGNATURE_KEY_PURPOSE: &str = "collections.signature";
 
 fn new_signature_key(
     conn: &mut AnyConnection,
-    store: &Store,
+    key: &MasterKey,
     organization_id: i64,
     now: OffsetDateTime,
 ) -> StoreResult<String> {
@@ -127,36 +127,230 @@ fn new_signature_key(
     )
     .set(organization_keys::active.eq(false))
     .execute(conn)?;
-    let key = random_alnum(32);
+    let secret = random_alnum(32);
     diesel::insert_into(organization_keys::table)
         .values((
             organization_keys::organization_id.eq(organization_id),
             organization_keys::purpose.eq(SIGNATURE_KEY_PURPOSE),
-            organization_keys::secret_enc.eq(store.master_key().encrypt(&key)?),
+            organization_keys::secret_enc.eq(key.encrypt(&secret)?),
             organization_keys::active.eq(true),
             organization_keys::created_at.eq(to_db(now)),
         ))
         .execute(conn)?;
-    Ok(key)
+    Ok(secret)
 }
 
-impl Store {
+impl Reader<'_> {
+    /// The organization's active collections signature key, decrypted.
+    pub fn signature_key(&mut self, organization_id: i64) -> StoreResult<Option<String>> {
+        let key = self.key;
+        let enc: Option<String> = self.with(|conn| {
+            Ok(organization_keys::table
+                .filter(organization_keys::organization_id.eq(organization_id))
+                .filter(organization_keys::purpose.eq(SIGNATURE_KEY_PURPOSE))
+                .filter(organization_keys::active.eq(true))
+                .order(organization_keys::id.desc())
+                .select(organization_keys::secret_enc)
+                .first(conn)
+                .optional()?)
+        })?;
+        enc.map(|e| key.decrypt(&e).map_err(StoreError::from))
+            .transpose()
+    }
+
+    /// Finds an active credential by a static token (`bill24`, `collections`, `console`).
+    pub fn authenticate_token(
+        &mut self,
+        dialect: &str,
+        token: &str,
+    ) -> StoreResult<Option<CredentialInfo>> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let hash = hash_token(token);
+        self.with(|conn| {
+            let row: Option<CredHashRow> = credentials::table
+                .filter(credentials::token_hash.eq(&hash))
+                .filter(credentials::dialect.eq(dialect))
+                .filter(credentials::active.eq(true))
+                .select((
+                    credentials::id,
+                    credentials::organization_id,
+                    credentials::channel_id,
+                    credentials::dialect,
+                    credentials::token_hash,
+                ))
+                .first(conn)
+                .optional()?;
+            match row {
+                // The index lookup found it; compare again in constant time for good measure.
+                Some((id, o, c, d, Some(stored))) if hex_eq(&stored, &hash) => {
+                    Ok(Some(info((id, o, c, d))?))
+                }
+                _ => Ok(None),
+            }
+        })
+    }
+
+    /// Checks OAuth client credentials; returns the credential when the secret matches.
+    pub fn authenticate_client(
+        &mut self,
+        client_id: &str,
+        client_secret: &str,
+    ) -> StoreResult<Option<CredentialInfo>> {
+        self.with(|conn| {
+            let row: Option<CredHashRow> = credentials::table
+                .filter(credentials::client_id.eq(client_id))
+                .filter(credentials::active.eq(true))
+                .select((
+                    credentials::id,
+                    credentials::organization_id,
+                    credentials::channel_id,
+                    credentials::dialect,
+                    credentials::client_secret_hash,
+                ))
+                .first(conn)
+                .optional()?;
+            match row {
+                Some((id, o, c, d, Some(stored)))
+                    if hex_eq(&stored, &hash_token(client_secret)) =>
+                {
+                    Ok(Some(info((id, o, c, d))?))
+                }
+                _ => Ok(None),
+            }
+        })
+    }
+
+    /// Finds an active credential by username (postpaid networks).
+    pub fn credential_by_username(
+        &mut self,
+        username: &str,
+    ) -> StoreResult<Option<CredentialInfo>> {
+        self.with(|conn| {
+            credentials::table
+                .filter(credentials::username.eq(username))
+                .filter(credentials::active.eq(true))
+                .select((
+                    credentials::id,
+                    credentials::organization_id,
+                    credentials::channel_id,
+                    credentials::dialect,
+                ))
+                .first::<CredRow>(conn)
+                .optional()?
+                .map(info)
+                .transpose()
+        })
+    }
+
+    /// The secret a credential's scheme needs in the clear (VA API key, CSQ password hash).
+    pub fn credential_secret(&mut self, credential_id: i64) -> StoreResult<String> {
+        let key = self.key;
+        let enc: Option<String> = self.with(|conn| {
+            Ok(credentials::table
+                .filter(credentials::id.eq(credential_id))
+                .select(credentials::secret_enc)
+                .first::<Option<String>>(conn)
+                .optional()?
+                .flatten())
+        })?;
+        let enc =
+            enc.ok_or_else(|| StoreError::not_found(Entity::CredentialSecret, credential_id))?;
+        Ok(key.decrypt(&enc)?)
+    }
+
+    /// The newest active API key of an organization's credentials of `dialect` (webhook signing).
+    pub fn newest_api_key(
+        &mut self,
+        organization_id: i64,
+        dialect: &str,
+    ) -> StoreResult<Option<String>> {
+        let key = self.key;
+        let enc: Option<Option<String>> = self.with(|conn| {
+            Ok(credentials::table
+                .filter(credentials::organization_id.eq(organization_id))
+                .filter(credentials::dialect.eq(dialect))
+                .filter(credentials::active.eq(true))
+                .filter(credentials::secret_enc.is_not_null())
+                .order(credentials::id.desc())
+                .select(credentials::secret_enc)
+                .first(conn)
+                .optional()?)
+        })?;
+        enc.flatten()
+            .map(|e| key.decrypt(&e).map_err(StoreError::from))
+            .transpose()
+    }
+
+    /// The credential behind a bearer token that has not expired at `now`.
+    pub fn authenticate_access_token(
+        &mut self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<CredentialInfo>> {
+        Ok(self.access_token(token, now)?.map(|(info, _)| info))
+    }
+
+    /// The credential behind a bearer token that has not expired at `now`, with the token's
+    /// expiry.
+    pub(crate) fn access_token(
+        &mut self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<(CredentialInfo, OffsetDateTime)>> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        self.with(|conn| {
+            let row: Option<(i64, time::PrimitiveDateTime)> = access_tokens::table
+                .filter(access_tokens::token_hash.eq(hash_token(token)))
+                .select((access_tokens::credential_id, access_tokens::expires_at))
+                .first(conn)
+                .optional()?;
+            let Some((cred, expires)) = row else {
+                return Ok(None);
+            };
+            let expires = from_db(expires);
+            if expires <= now {
+                return Ok(None);
+            }
+            let found = credentials::table
+                .filter(credentials::id.eq(cred))
+                .filter(credentials::active.eq(true))
+                .select((
+                    credentials::id,
+                    credentials::organization_id,
+                    credentials::channel_id,
+                    credentials::dialect,
+                ))
+                .first::<CredRow>(conn)
+                .optional()?
+                .map(info)
+                .transpose()?;
+            Ok(found.map(|i| (i, expires)))
+        })
+    }
+}
+
+impl Writer<'_> {
     /// Creates a biller credential for an organization. `collections` also creates the
     /// organization's signature key the first time (or when `rotate_signature_key`).
     pub fn create_credential(
-        &self,
+        &mut self,
         organization_id: i64,
         dialect: &str,
         rotate_signature_key: bool,
         now: OffsetDateTime,
     ) -> StoreResult<CreatedCredential> {
+        let key = self.key;
         if !BILLER_DIALECTS.contains(&dialect) {
-            return Err(StoreError::Invalid(format!(
-                "dialect `{dialect}` must be one of {}",
-                BILLER_DIALECTS.join(", ")
-            )));
+            return Err(StoreError::Invalid(InvalidKind::Dialect {
+                dialect: dialect.to_string(),
+                allowed: "bill24, collections, va, console",
+            }));
         }
-        self.write_once(|conn| {
+        self.with(|conn| {
             load_org(conn, organization_id)?;
             let mut out = CreatedCredential {
                 dialect: dialect.to_string(),
@@ -179,7 +373,7 @@ impl Store {
                             base,
                             credentials::client_id.eq(Some(&client_id)),
                             credentials::client_secret_hash.eq(Some(hash_token(&secret))),
-                            credentials::secret_enc.eq(Some(self.master_key().encrypt(&api_key)?)),
+                            credentials::secret_enc.eq(Some(key.encrypt(&api_key)?)),
                         ))
                         .returning(credentials::id)
                         .get_result(conn)?;
@@ -210,7 +404,7 @@ impl Store {
                             .optional()?;
                         if has_key.is_none() || rotate_signature_key {
                             out.signature_key =
-                                Some(new_signature_key(conn, self, organization_id, now)?);
+                                Some(new_signature_key(conn, key, organization_id, now)?);
                         }
                     } else {
                         out.token = Some(token);
@@ -225,50 +419,39 @@ impl Store {
 
     /// Makes a new collections signature key for the organization and returns it (once).
     pub fn rotate_signature_key(
-        &self,
+        &mut self,
         organization_id: i64,
         now: OffsetDateTime,
     ) -> StoreResult<String> {
-        self.write(|conn| {
+        let key = self.key;
+        self.with(|conn| {
             load_org(conn, organization_id)?;
-            new_signature_key(conn, self, organization_id, now)
+            new_signature_key(conn, key, organization_id, now)
         })
-    }
-
-    /// The organization's active collections signature key, decrypted.
-    pub fn signature_key(&self, organization_id: i64) -> StoreResult<Option<String>> {
-        let enc: Option<String> = self.read(|conn| {
-            Ok(organization_keys::table
-                .filter(organization_keys::organization_id.eq(organization_id))
-                .filter(organization_keys::purpose.eq(SIGNATURE_KEY_PURPOSE))
-                .filter(organization_keys::active.eq(true))
-                .order(organization_keys::id.desc())
-                .select(organization_keys::secret_enc)
-                .first(conn)
-                .optional()?)
-        })?;
-        enc.map(|e| self.master_key().decrypt(&e).map_err(StoreError::from))
-            .transpose()
     }
 
     /// Creates a channel with its credential: a `va` bank gets OAuth client credentials and an
     /// API key; a `postpaid` network gets a username and password (stored as the encrypted
     /// `sha256hex(password)` the CSQ scheme needs).
     pub fn create_channel(
-        &self,
+        &mut self,
         name: &str,
         dialect: &str,
         now: OffsetDateTime,
     ) -> StoreResult<CreatedChannel> {
+        let key = self.key;
         if !CHANNEL_DIALECTS.contains(&dialect) {
-            return Err(StoreError::Invalid(format!(
-                "channel dialect `{dialect}` must be va or postpaid"
-            )));
+            return Err(StoreError::Invalid(InvalidKind::Dialect {
+                dialect: dialect.to_string(),
+                allowed: "va, postpaid",
+            }));
         }
         if name.trim().is_empty() {
-            return Err(StoreError::Invalid("channel name is empty".into()));
+            return Err(StoreError::Invalid(InvalidKind::Empty {
+                what: "channel name",
+            }));
         }
-        self.write_once(|conn| {
+        self.with(|conn| {
             let id: i64 = diesel::insert_into(channels::table)
                 .values((
                     channels::name.eq(name.trim()),
@@ -299,7 +482,7 @@ impl Store {
                         base,
                         credentials::client_id.eq(Some(&client_id)),
                         credentials::client_secret_hash.eq(Some(hash_token(&secret))),
-                        credentials::secret_enc.eq(Some(self.master_key().encrypt(&api_key)?)),
+                        credentials::secret_enc.eq(Some(key.encrypt(&api_key)?)),
                     ))
                     .execute(conn)?;
                 out.client_id = Some(client_id);
@@ -313,7 +496,7 @@ impl Store {
                     .values((
                         base,
                         credentials::username.eq(Some(&username)),
-                        credentials::secret_enc.eq(Some(self.master_key().encrypt(&stored)?)),
+                        credentials::secret_enc.eq(Some(key.encrypt(&stored)?)),
                     ))
                     .execute(conn)?;
                 out.username = Some(username);
@@ -323,129 +506,13 @@ impl Store {
         })
     }
 
-    /// Finds an active credential by a static token (`bill24`, `collections`, `console`).
-    pub fn authenticate_token(
-        &self,
-        dialect: &str,
-        token: &str,
-    ) -> StoreResult<Option<CredentialInfo>> {
-        if token.is_empty() {
-            return Ok(None);
-        }
-        let hash = hash_token(token);
-        self.read(|conn| {
-            let row: Option<CredHashRow> = credentials::table
-                .filter(credentials::token_hash.eq(&hash))
-                .filter(credentials::dialect.eq(dialect))
-                .filter(credentials::active.eq(true))
-                .select((
-                    credentials::id,
-                    credentials::organization_id,
-                    credentials::channel_id,
-                    credentials::dialect,
-                    credentials::token_hash,
-                ))
-                .first(conn)
-                .optional()?;
-            match row {
-                // The index lookup found it; compare again in constant time for good measure.
-                Some((id, o, c, d, Some(stored))) if hex_eq(&stored, &hash) => {
-                    Ok(Some(info((id, o, c, d))?))
-                }
-                _ => Ok(None),
-            }
-        })
-    }
-
-    /// Checks OAuth client credentials; returns the credential when the secret matches.
-    pub fn authenticate_client(
-        &self,
-        client_id: &str,
-        client_secret: &str,
-    ) -> StoreResult<Option<CredentialInfo>> {
-        self.read(|conn| {
-            let row: Option<CredHashRow> = credentials::table
-                .filter(credentials::client_id.eq(client_id))
-                .filter(credentials::active.eq(true))
-                .select((
-                    credentials::id,
-                    credentials::organization_id,
-                    credentials::channel_id,
-                    credentials::dialect,
-                    credentials::client_secret_hash,
-                ))
-                .first(conn)
-                .optional()?;
-            match row {
-                Some((id, o, c, d, Some(stored)))
-                    if hex_eq(&stored, &hash_token(client_secret)) =>
-                {
-                    Ok(Some(info((id, o, c, d))?))
-                }
-                _ => Ok(None),
-            }
-        })
-    }
-
-    /// Finds an active credential by username (postpaid networks).
-    pub fn credential_by_username(&self, username: &str) -> StoreResult<Option<CredentialInfo>> {
-        self.read(|conn| {
-            credentials::table
-                .filter(credentials::username.eq(username))
-                .filter(credentials::active.eq(true))
-                .select((
-                    credentials::id,
-                    credentials::organization_id,
-                    credentials::channel_id,
-                    credentials::dialect,
-                ))
-                .first::<CredRow>(conn)
-                .optional()?
-                .map(info)
-                .transpose()
-        })
-    }
-
-    /// The secret a credential's scheme needs in the clear (VA API key, CSQ password hash).
-    pub fn credential_secret(&self, credential_id: i64) -> StoreResult<String> {
-        let enc: Option<String> = self.read(|conn| {
-            Ok(credentials::table
-                .filter(credentials::id.eq(credential_id))
-                .select(credentials::secret_enc)
-                .first::<Option<String>>(conn)
-                .optional()?
-                .flatten())
-        })?;
-        let enc = enc
-            .ok_or_else(|| StoreError::NotFound(format!("secret of credential {credential_id}")))?;
-        Ok(self.master_key().decrypt(&enc)?)
-    }
-
-    /// The newest active API key of an organization's credentials of `dialect` (webhook signing).
-    pub fn newest_api_key(
-        &self,
-        organization_id: i64,
-        dialect: &str,
-    ) -> StoreResult<Option<String>> {
-        let enc: Option<Option<String>> = self.read(|conn| {
-            Ok(credentials::table
-                .filter(credentials::organization_id.eq(organization_id))
-                .filter(credentials::dialect.eq(dialect))
-                .filter(credentials::active.eq(true))
-                .filter(credentials::secret_enc.is_not_null())
-                .order(credentials::id.desc())
-                .select(credentials::secret_enc)
-                .first(conn)
-                .optional()?)
-        })?;
-        enc.flatten()
-            .map(|e| self.master_key().decrypt(&e).map_err(StoreError::from))
-            .transpose()
-    }
-
     /// Revokes a credential (and its access tokens stop working).
-    pub fn revoke_credential(&self, credential_id: i64, now: OffsetDateTime) -> StoreResult<()> {
-        self.write(|conn| {
+    pub fn revoke_credential(
+        &mut self,
+        credential_id: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.with(|conn| {
             let n = diesel::update(credentials::table.filter(credentials::id.eq(credential_id)))
                 .set((
                     credentials::active.eq(false),
@@ -453,7 +520,7 @@ impl Store {
                 ))
                 .execute(conn)?;
             if n == 0 {
-                return Err(StoreError::NotFound(format!("credential {credential_id}")));
+                return Err(StoreError::not_found(Entity::Credential, credential_id));
             }
             Ok(())
         })
@@ -461,7 +528,7 @@ impl Store {
 
     /// Issues a bearer token for `ttl`; only its hash is stored.
     pub fn issue_access_token(
-        &self,
+        &mut self,
         credential_id: i64,
         scope: &str,
         ttl: time::Duration,
@@ -469,7 +536,7 @@ impl Store {
     ) -> StoreResult<(String, OffsetDateTime)> {
         let token = random_alnum(64);
         let expires = now + ttl;
-        self.write(|conn| {
+        self.with(|conn| {
             diesel::insert_into(access_tokens::table)
                 .values((
                     access_tokens::credential_id.eq(credential_id),
@@ -484,54 +551,17 @@ impl Store {
         Ok((token, expires))
     }
 
-    /// The credential behind a bearer token that has not expired at `now`.
-    pub fn authenticate_access_token(
-        &self,
-        token: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<Option<CredentialInfo>> {
-        if token.is_empty() {
-            return Ok(None);
-        }
-        self.read(|conn| {
-            let row: Option<(i64, time::PrimitiveDateTime)> = access_tokens::table
-                .filter(access_tokens::token_hash.eq(hash_token(token)))
-                .select((access_tokens::credential_id, access_tokens::expires_at))
-                .first(conn)
-                .optional()?;
-            let Some((cred, expires)) = row else {
-                return Ok(None);
-            };
-            if from_db(expires) <= now {
-                return Ok(None);
-            }
-            credentials::table
-                .filter(credentials::id.eq(cred))
-                .filter(credentials::active.eq(true))
-                .select((
-                    credentials::id,
-                    credentials::organization_id,
-                    credentials::channel_id,
-                    credentials::dialect,
-                ))
-                .first::<CredRow>(conn)
-                .optional()?
-                .map(info)
-                .transpose()
-        })
-    }
-
-    /// Records a one-time authenticator; false when it was already used (a replay).
+    /// Records a one-time authenticator; false when it was already used (a replay). Safe inside
+    /// a larger transaction: the insert runs behind a savepoint, so losing a race to a
+    /// concurrent use answers false without aborting the caller's transaction on PostgreSQL.
+    /// Expired authenticators are purged by [`Writer::purge_expired_nonces`] (maintenance).
     pub fn use_nonce(
-        &self,
+        &mut self,
         scope: &str,
         nonce: &str,
         expires_at: OffsetDateTime,
-        now: OffsetDateTime,
     ) -> StoreResult<bool> {
-        let result = self.write_once(|conn| {
-            diesel::delete(auth_nonces::table.filter(auth_nonces::expires_at.lt(to_db(now))))
-                .execute(conn)?;
+        self.with(|conn| {
             let seen: Option<String> = auth_nonces::table
                 .filter(auth_nonces::scope.eq(scope))
                 .filter(auth_nonces::nonce.eq(nonce))
@@ -541,18 +571,54 @@ impl Store {
             if seen.is_some() {
                 return Ok(false);
             }
-            diesel::insert_into(auth_nonces::table)
-                .values((
-                    auth_nonces::scope.eq(scope),
-                    auth_nonces::nonce.eq(nonce),
-                    auth_nonces::expires_at.eq(to_db(expires_at)),
-                ))
-                .execute(conn)?;
-            Ok(true)
-        });
-        match result {
-            Err(e) if e.is_unique_violation() => Ok(false),
-            other => other,
-        }
+            let inserted = conn.transaction(|c| {
+                diesel::insert_into(auth_nonces::table)
+                    .values((
+                        auth_nonces::scope.eq(scope),
+                        auth_nonces::nonce.eq(nonce),
+                        auth_nonces::expires_at.eq(to_db(expires_at)),
+                    ))
+                    .execute(c)
+            });
+            match inserted.map_err(StoreError::from) {
+                Ok(_) => Ok(true),
+                Err(e) if e.is_unique_violation() => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// Deletes the one-time authenticators that expired before `now`; returns how many.
+    pub fn purge_expired_nonces(&mut self, now: OffsetDateTime) -> StoreResult<usize> {
+        self.with(|conn| {
+            Ok(
+                diesel::delete(auth_nonces::table.filter(auth_nonces::expires_at.lt(to_db(now))))
+                    .execute(conn)?,
+            )
+        })
     }
 }
+
+crate::tx::store_reads! {
+    fn signature_key(&self, organization_id: i64) -> Option<String>;
+    fn authenticate_token(&self, dialect: &str, token: &str) -> Option<CredentialInfo>;
+    fn authenticate_client(&self, client_id: &str, client_secret: &str) -> Option<CredentialInfo>;
+    fn credential_by_username(&self, username: &str) -> Option<CredentialInfo>;
+    fn credential_secret(&self, credential_id: i64) -> String;
+    fn newest_api_key(&self, organization_id: i64, dialect: &str) -> Option<String>;
+    fn authenticate_access_token(&self, token: &str, now: OffsetDateTime) -> Option<CredentialInfo>;
+}
+
+crate::tx::store_writes! {
+    fn rotate_signature_key(&self, organization_id: i64, now: OffsetDateTime) -> String;
+    fn revoke_credential(&self, credential_id: i64, now: OffsetDateTime) -> ();
+    fn issue_access_token(&self, credential_id: i64, scope: &str, ttl: time::Duration, now: OffsetDateTime) -> (String, OffsetDateTime);
+    fn use_nonce(&self, scope: &str, nonce: &str, expires_at: OffsetDateTime) -> bool;
+    fn purge_expired_nonces(&self, now: OffsetDateTime) -> usize;
+}
+
+crate::tx::store_writes_once! {
+    fn create_credential(&self, organization_id: i64, dialect: &str, rotate_signature_key: bool, now: OffsetDateTime) -> CreatedCredential;
+    fn create_channel(&self, name: &str, dialect: &str, now: OffsetDateTime) -> CreatedChannel;
+}
+

@@ -5,21 +5,21 @@
 //! operations take from it. Applying credit posts a payment on channel [`CREDIT_CHANNEL`] through
 //! the same posting transaction as any channel, so core decides the allocation; it is not new
 //! money, so the account statement leaves it out (the overpayment was listed when it came in).
-//! Each operation first writes the account row, so that two operations on one account conflict
+//! How much may be spent is core's [`spend_credit`]. Each operation first writes the account row, so that two operations on one account conflict
 //! and one of them runs again on fresh data: two operators can never spend the same credit twice.
 
+use billhub_core::credit::spend_credit;
 use billhub_core::{Currency, Money, Payment};
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use crate::pool::AnyConnection;
 use crate::repo::bills::load_account;
-use crate::repo::payments::{
-    OnRejection, PaymentRequest, PaymentTarget, PostResult, fingerprint, post_in_tx,
-};
+use crate::repo::payments::fingerprint;
+use crate::repo::posting::{OnRejection, PaymentRequest, PaymentTarget, PostResult, post_in_tx};
 use crate::schema::account_credit_entries as ace;
 use crate::time_conv::to_db;
-use crate::{Store, StoreError, StoreResult};
+use crate::{InvalidKind, Reader, StoreError, StoreResult, Writer};
 
 /// The channel of payments made from account credit.
 pub const CREDIT_CHANNEL: &str = "credit";
@@ -29,7 +29,7 @@ pub const CREDIT_CHANNEL: &str = "credit";
 /// serialization failure when the first commits and runs again on a fresh snapshot (an advisory
 /// lock would not do: under REPEATABLE READ the snapshot is taken before the lock is granted).
 /// SQLite's write transactions are exclusive already.
-fn lock_account(conn: &mut AnyConnection, account_id: i64) -> StoreResult<()> {
+pub(crate) fn lock_account(conn: &mut AnyConnection, account_id: i64) -> StoreResult<()> {
     use crate::schema::accounts;
     diesel::update(accounts::table.filter(accounts::id.eq(account_id)))
         .set(accounts::code.eq(accounts::code))
@@ -85,11 +85,20 @@ pub struct CreditBalance {
     pub balance: i64,
 }
 
-impl Store {
+impl Reader<'_> {
+    /// The account's credit balance in a currency (minor units).
+    pub fn account_credit(
+        &mut self,
+        account_id: i64,
+        currency: billhub_core::Currency,
+    ) -> StoreResult<i64> {
+        self.with(|conn| balance(conn, account_id, currency))
+    }
+
     /// Every non-zero credit balance of an organization, by account code and currency.
-    pub fn credit_balances(&self, organization_id: i64) -> StoreResult<Vec<CreditBalance>> {
+    pub fn credit_balances(&mut self, organization_id: i64) -> StoreResult<Vec<CreditBalance>> {
         use crate::schema::accounts;
-        self.read(|conn| {
+        self.with(|conn| {
             let rows: Vec<(i64, String, String, i64)> = ace::table
                 .inner_join(accounts::table)
                 .filter(ace::organization_id.eq(organization_id))
@@ -115,11 +124,13 @@ impl Store {
             Ok(out)
         })
     }
+}
 
+impl Writer<'_> {
     /// Pays `target` (a bill or the account itself, of this account) from the account's credit.
     /// `reference` identifies the operation: the same reference again returns the first result.
     pub fn apply_credit(
-        &self,
+        &mut self,
         account_id: i64,
         amount: Money,
         target: &PaymentTarget,
@@ -127,9 +138,9 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Payment> {
         if reference.trim().is_empty() {
-            return Err(StoreError::Invalid("a reference is required".into()));
+            return Err(StoreError::Invalid(InvalidKind::MissingReference));
         }
-        self.write(|conn| {
+        self.with(|conn| {
             lock_account(conn, account_id)?;
             let account = load_account(conn, account_id)?;
             let req = PaymentRequest {
@@ -155,24 +166,15 @@ impl Store {
             let available = balance(conn, account_id, amount.currency())?;
             let outcome = post_in_tx(conn, &req, now)?;
             let PostResult::Posted(payment) = outcome.result else {
-                return Err(StoreError::Invalid("credit cannot become unapplied".into()));
+                return Err(StoreError::Invalid(InvalidKind::CreditUnapplied));
             };
             if outcome.replayed {
                 return Ok(payment);
             }
             if payment.account_id != Some(account_id) {
-                return Err(StoreError::Invalid(
-                    "the target belongs to another account".into(),
-                ));
+                return Err(StoreError::Invalid(InvalidKind::TargetOfAnotherAccount));
             }
-            if amount.minor() <= 0 || amount.minor() > available {
-                return Err(StoreError::Invalid(format!(
-                    "the account's {} credit is {}; cannot apply {}",
-                    amount.currency(),
-                    Money::from_minor(available, amount.currency()).to_fixed_string(),
-                    amount.to_fixed_string()
-                )));
-            }
+            spend_credit(available, amount.minor())?;
             let spent = Money::from_minor(-amount.minor(), amount.currency());
             entry(
                 conn,
@@ -189,32 +191,33 @@ impl Store {
 
     /// Records that `amount` of the account's credit was given back outside billhub.
     pub fn refund_credit(
-        &self,
+        &mut self,
         account_id: i64,
         amount: Money,
         note: &str,
         now: OffsetDateTime,
     ) -> StoreResult<i64> {
         if note.trim().is_empty() {
-            return Err(StoreError::Invalid(
-                "say how the credit was refunded (a note)".into(),
-            ));
+            return Err(StoreError::Invalid(InvalidKind::MissingNote));
         }
-        self.write(|conn| {
+        self.with(|conn| {
             lock_account(conn, account_id)?;
             let account = load_account(conn, account_id)?;
             let available = balance(conn, account_id, amount.currency())?;
-            if amount.minor() <= 0 || amount.minor() > available {
-                return Err(StoreError::Invalid(format!(
-                    "the account's {} credit is {}; cannot refund {}",
-                    amount.currency(),
-                    Money::from_minor(available, amount.currency()).to_fixed_string(),
-                    amount.to_fixed_string()
-                )));
-            }
+            spend_credit(available, amount.minor())?;
             let back = Money::from_minor(-amount.minor(), amount.currency());
             entry(conn, &account, back, "refunded", None, note.trim(), now)?;
             balance(conn, account_id, amount.currency())
         })
     }
+}
+
+crate::tx::store_reads! {
+    fn account_credit(&self, account_id: i64, currency: Currency) -> i64;
+    fn credit_balances(&self, organization_id: i64) -> Vec<CreditBalance>;
+}
+
+crate::tx::store_writes! {
+    fn apply_credit(&self, account_id: i64, amount: Money, target: &PaymentTarget, reference: &str, now: OffsetDateTime) -> Payment;
+    fn refund_credit(&self, account_id: i64, amount: Money, note: &str, now: OffsetDateTime) -> i64;
 }

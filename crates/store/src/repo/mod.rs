@@ -1,15 +1,22 @@
-//! Repository operations, one module per area. Each public operation is one transaction.
+//! Repository operations, one module per area, as methods of [`crate::Reader`] (reads) and
+//! [`crate::Writer`] (writes). A module imports only modules below it, never one that imports it
+//! back (`.ci/store-imports` checks): `payments` (loading) < `posting` < `reversal`, `credit`,
+//! `unapplied`; `ledger` reads bills and payments.
 
 pub mod bill24;
 pub mod bills;
 pub mod collections;
 pub mod credentials;
 pub mod credit;
+pub mod ledger;
 pub mod orgs;
 pub mod outbox;
 pub mod payments;
+pub mod posting;
 pub mod postpaid;
+pub mod reversal;
 mod search;
+pub mod unapplied;
 pub mod va;
 
 pub use bills::*;
@@ -18,3 +25,6 @@ pub use credit::*;
 pub use orgs::*;
 pub use outbox::*;
 pub use payments::*;
+pub use posting::*;
+pub use reversal::*;
+pub use unapplied::*;

@@ -12,7 +12,7 @@ use crate::schema::{
 };
 use crate::secrets::random_from;
 use crate::time_conv::to_db;
-use crate::{Store, StoreError, StoreResult};
+use crate::{ConflictKind, Entity, InvalidKind, Reader, StoreError, StoreResult, Writer};
 
 /// Input for a new organization.
 #[derive(Debug, Clone)]
@@ -37,9 +37,9 @@ pub fn validate_org_code(code: &str) -> StoreResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(StoreError::Invalid(format!(
-            "organization code `{code}` must be 3 to 32 letters, digits, '-' or '_'"
-        )))
+        Err(StoreError::Invalid(InvalidKind::OrganizationCode {
+            code: code.to_string(),
+        }))
     }
 }
 
@@ -47,9 +47,9 @@ pub fn validate_va_prefix(prefix: &str) -> StoreResult<()> {
     if prefix.len() == 6 && prefix.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(StoreError::Invalid(format!(
-            "VA prefix `{prefix}` must be exactly 6 digits"
-        )))
+        Err(StoreError::Invalid(InvalidKind::VaPrefixFormat {
+            prefix: prefix.to_string(),
+        }))
     }
 }
 
@@ -59,7 +59,7 @@ pub(crate) fn load_org(conn: &mut AnyConnection, id: i64) -> StoreResult<Organiz
         .select(OrganizationRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("organization {id}")))?
+        .ok_or_else(|| StoreError::not_found(Entity::Organization, id))?
         .into_org()
 }
 
@@ -89,13 +89,13 @@ fn insert_prefix(
         .optional()?;
     if let Some(owner) = taken {
         return Err(if owner == organization_id {
-            StoreError::Conflict(format!(
-                "VA prefix {prefix} already belongs to this organization"
-            ))
+            StoreError::Conflict(ConflictKind::VaPrefixOwnedHere {
+                prefix: prefix.to_string(),
+            })
         } else {
-            StoreError::Conflict(format!(
-                "VA prefix {prefix} belongs to another organization"
-            ))
+            StoreError::Conflict(ConflictKind::VaPrefixOwnedElsewhere {
+                prefix: prefix.to_string(),
+            })
         });
     }
     diesel::insert_into(va_prefixes::table)
@@ -135,28 +135,107 @@ fn upsert_setting(
     Ok(())
 }
 
-impl Store {
+impl Reader<'_> {
+    pub fn organization(&mut self, id: i64) -> StoreResult<Organization> {
+        self.with(|conn| load_org(conn, id))
+    }
+
+    pub fn organization_by_code(&mut self, code: &str) -> StoreResult<Option<Organization>> {
+        self.with(|conn| {
+            organizations::table
+                .filter(organizations::code.eq(code))
+                .select(OrganizationRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(OrganizationRow::into_org)
+                .transpose()
+        })
+    }
+
+    pub fn organizations(&mut self) -> StoreResult<Vec<Organization>> {
+        self.with(|conn| {
+            organizations::table
+                .order(organizations::id.asc())
+                .select(OrganizationRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(OrganizationRow::into_org)
+                .collect()
+        })
+    }
+
+    /// The organization's typed settings (defaults for unset keys).
+    pub fn settings(&mut self, organization_id: i64) -> StoreResult<Settings> {
+        self.with(|conn| load_settings(conn, organization_id))
+    }
+
+    pub fn va_prefixes(&mut self, organization_id: i64) -> StoreResult<Vec<String>> {
+        self.with(|conn| {
+            Ok(va_prefixes::table
+                .filter(va_prefixes::organization_id.eq(organization_id))
+                .order(va_prefixes::prefix.asc())
+                .select(va_prefixes::prefix)
+                .load(conn)?)
+        })
+    }
+
+    /// The organization that owns a 6-digit VA prefix.
+    pub fn organization_by_va_prefix(&mut self, prefix: &str) -> StoreResult<Option<i64>> {
+        self.with(|conn| {
+            Ok(va_prefixes::table
+                .filter(va_prefixes::prefix.eq(prefix))
+                .select(va_prefixes::organization_id)
+                .first(conn)
+                .optional()?)
+        })
+    }
+
+    pub fn is_enrolled(&mut self, channel_id: i64, organization_id: i64) -> StoreResult<bool> {
+        self.with(|conn| {
+            let found: Option<i64> = channel_enrolments::table
+                .filter(channel_enrolments::channel_id.eq(channel_id))
+                .filter(channel_enrolments::organization_id.eq(organization_id))
+                .select(channel_enrolments::channel_id)
+                .first(conn)
+                .optional()?;
+            Ok(found.is_some())
+        })
+    }
+
+    pub fn enrolled_organizations(&mut self, channel_id: i64) -> StoreResult<Vec<i64>> {
+        self.with(|conn| {
+            Ok(channel_enrolments::table
+                .filter(channel_enrolments::channel_id.eq(channel_id))
+                .order(channel_enrolments::organization_id.asc())
+                .select(channel_enrolments::organization_id)
+                .load(conn)?)
+        })
+    }
+}
+
+impl Writer<'_> {
     pub fn create_organization(
-        &self,
+        &mut self,
         new: &NewOrganization,
         now: OffsetDateTime,
     ) -> StoreResult<Organization> {
         if new.name.trim().is_empty() {
-            return Err(StoreError::Invalid("organization name is empty".into()));
+            return Err(StoreError::Invalid(InvalidKind::Empty {
+                what: "organization name",
+            }));
         }
         if let Some(code) = &new.code {
             validate_org_code(code)?;
         }
         if !billhub_core::org::LOCALES.contains(&new.locale.as_str()) {
-            return Err(StoreError::Invalid(format!(
-                "locale `{}` must be one of en, km, ms, id",
-                new.locale
-            )));
+            return Err(StoreError::Invalid(InvalidKind::Locale {
+                locale: new.locale.clone(),
+            }));
         }
         for p in &new.va_prefixes {
             validate_va_prefix(p)?;
         }
-        self.write_once(|conn| {
+        self.with(|conn| {
             let code = match &new.code {
                 Some(c) => c.clone(),
                 None => random_from(ORG_CODE_ALPHABET, 8),
@@ -167,9 +246,9 @@ impl Store {
                 .first(conn)
                 .optional()?;
             if exists.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "organization code {code} is taken"
-                )));
+                return Err(StoreError::Conflict(ConflictKind::OrganizationCodeTaken {
+                    code: code.to_string(),
+                }));
             }
             let id: i64 = diesel::insert_into(organizations::table)
                 .values((
@@ -195,54 +274,20 @@ impl Store {
         })
     }
 
-    pub fn organization(&self, id: i64) -> StoreResult<Organization> {
-        self.read(|conn| load_org(conn, id))
-    }
-
-    pub fn organization_by_code(&self, code: &str) -> StoreResult<Option<Organization>> {
-        self.read(|conn| {
-            organizations::table
-                .filter(organizations::code.eq(code))
-                .select(OrganizationRow::as_select())
-                .first(conn)
-                .optional()?
-                .map(OrganizationRow::into_org)
-                .transpose()
-        })
-    }
-
-    pub fn organizations(&self) -> StoreResult<Vec<Organization>> {
-        self.read(|conn| {
-            organizations::table
-                .order(organizations::id.asc())
-                .select(OrganizationRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(OrganizationRow::into_org)
-                .collect()
-        })
-    }
-
-    /// The organization's typed settings (defaults for unset keys).
-    pub fn settings(&self, organization_id: i64) -> StoreResult<Settings> {
-        self.read(|conn| load_settings(conn, organization_id))
-    }
-
     /// Validates and stores one setting. `utc_offset` and `name` are organization columns and
     /// are accepted here too.
     pub fn set_setting(
-        &self,
+        &mut self,
         organization_id: i64,
         key: &str,
         value: &str,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        self.write(|conn| {
+        self.with(|conn| {
             load_org(conn, organization_id)?;
             match key {
                 "utc_offset" => {
-                    let off = billhub_core::org::parse_offset(value)
-                        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                    let off = billhub_core::org::parse_offset(value).map_err(StoreError::from)?;
                     diesel::update(
                         organizations::table.filter(organizations::id.eq(organization_id)),
                     )
@@ -255,7 +300,7 @@ impl Store {
                 }
                 "name" => {
                     if value.trim().is_empty() {
-                        return Err(StoreError::Invalid("name is empty".into()));
+                        return Err(StoreError::Invalid(InvalidKind::Empty { what: "name" }));
                     }
                     diesel::update(
                         organizations::table.filter(organizations::id.eq(organization_id)),
@@ -270,9 +315,7 @@ impl Store {
                 _ => {}
             }
             let mut settings = load_settings(conn, organization_id)?;
-            settings
-                .set(key, value)
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            settings.set(key, value).map_err(StoreError::from)?;
             if key == "locale" {
                 diesel::update(organizations::table.filter(organizations::id.eq(organization_id)))
                     .set(organizations::locale.eq(value))
@@ -283,50 +326,29 @@ impl Store {
     }
 
     pub fn add_va_prefix(
-        &self,
+        &mut self,
         organization_id: i64,
         prefix: &str,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        self.write_once(|conn| insert_prefix(conn, organization_id, prefix, now))
-    }
-
-    pub fn va_prefixes(&self, organization_id: i64) -> StoreResult<Vec<String>> {
-        self.read(|conn| {
-            Ok(va_prefixes::table
-                .filter(va_prefixes::organization_id.eq(organization_id))
-                .order(va_prefixes::prefix.asc())
-                .select(va_prefixes::prefix)
-                .load(conn)?)
-        })
-    }
-
-    /// The organization that owns a 6-digit VA prefix.
-    pub fn organization_by_va_prefix(&self, prefix: &str) -> StoreResult<Option<i64>> {
-        self.read(|conn| {
-            Ok(va_prefixes::table
-                .filter(va_prefixes::prefix.eq(prefix))
-                .select(va_prefixes::organization_id)
-                .first(conn)
-                .optional()?)
-        })
+        self.with(|conn| insert_prefix(conn, organization_id, prefix, now))
     }
 
     /// Enrols a channel with an organization (idempotent).
     pub fn enroll(
-        &self,
+        &mut self,
         channel_id: i64,
         organization_id: i64,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        self.write(|conn| {
+        self.with(|conn| {
             let ch: Option<i64> = channels::table
                 .filter(channels::id.eq(channel_id))
                 .select(channels::id)
                 .first(conn)
                 .optional()?;
             if ch.is_none() {
-                return Err(StoreError::NotFound(format!("channel {channel_id}")));
+                return Err(StoreError::not_found(Entity::Channel, channel_id));
             }
             load_org(conn, organization_id)?;
             let existing: Option<i64> = channel_enrolments::table
@@ -347,26 +369,25 @@ impl Store {
             Ok(())
         })
     }
+}
 
-    pub fn is_enrolled(&self, channel_id: i64, organization_id: i64) -> StoreResult<bool> {
-        self.read(|conn| {
-            let found: Option<i64> = channel_enrolments::table
-                .filter(channel_enrolments::channel_id.eq(channel_id))
-                .filter(channel_enrolments::organization_id.eq(organization_id))
-                .select(channel_enrolments::channel_id)
-                .first(conn)
-                .optional()?;
-            Ok(found.is_some())
-        })
-    }
+crate::tx::store_reads! {
+    fn organization(&self, id: i64) -> Organization;
+    fn organization_by_code(&self, code: &str) -> Option<Organization>;
+    fn organizations(&self) -> Vec<Organization>;
+    fn settings(&self, organization_id: i64) -> Settings;
+    fn va_prefixes(&self, organization_id: i64) -> Vec<String>;
+    fn organization_by_va_prefix(&self, prefix: &str) -> Option<i64>;
+    fn is_enrolled(&self, channel_id: i64, organization_id: i64) -> bool;
+    fn enrolled_organizations(&self, channel_id: i64) -> Vec<i64>;
+}
 
-    pub fn enrolled_organizations(&self, channel_id: i64) -> StoreResult<Vec<i64>> {
-        self.read(|conn| {
-            Ok(channel_enrolments::table
-                .filter(channel_enrolments::channel_id.eq(channel_id))
-                .order(channel_enrolments::organization_id.asc())
-                .select(channel_enrolments::organization_id)
-                .load(conn)?)
-        })
-    }
+crate::tx::store_writes! {
+    fn set_setting(&self, organization_id: i64, key: &str, value: &str, now: OffsetDateTime) -> ();
+    fn enroll(&self, channel_id: i64, organization_id: i64, now: OffsetDateTime) -> ();
+}
+
+crate::tx::store_writes_once! {
+    fn create_organization(&self, new: &NewOrganization, now: OffsetDateTime) -> Organization;
+    fn add_va_prefix(&self, organization_id: i64, prefix: &str, now: OffsetDateTime) -> ();
 }

@@ -11,7 +11,7 @@ use crate::pool::AnyConnection;
 use crate::schema::{notification_deliveries as nd, notification_events as ne};
 use crate::secrets::random_hex;
 use crate::time_conv::{from_db, to_db};
-use crate::{Store, StoreResult};
+use crate::{Reader, StoreResult, Writer};
 
 /// A neutral event: what happened, to which bill and payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,16 +161,77 @@ pub fn enqueue_event(
     Ok(event_id)
 }
 
-impl Store {
+impl Reader<'_> {
+    /// Every delivery of an organization's events, oldest first (operators, tests).
+    pub fn deliveries_for_organization(
+        &mut self,
+        organization_id: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        self.with(|conn| {
+            let rows: Vec<DeliveryRow> = nd::table
+                .inner_join(ne::table)
+                .filter(ne::organization_id.eq(organization_id))
+                .order(nd::id.asc())
+                .select((
+                    nd::id,
+                    nd::event_id,
+                    nd::dialect,
+                    nd::target_url,
+                    nd::status,
+                    nd::attempts,
+                    nd::next_attempt_at,
+                    nd::last_error,
+                    nd::last_status,
+                ))
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(|r| DeliveryRecord {
+                    id: r.0,
+                    event_id: r.1,
+                    dialect: r.2,
+                    target_url: r.3,
+                    status: r.4,
+                    attempts: r.5,
+                    next_attempt_at: from_db(r.6),
+                    last_error: r.7,
+                    last_status: r.8,
+                })
+                .collect())
+        })
+    }
+
+    /// The event with this id.
+    pub fn notification_event(&mut self, id: i64) -> StoreResult<NotificationEvent> {
+        self.with(|conn| {
+            let row: EventRow = ne::table
+                .filter(ne::id.eq(id))
+                .select((
+                    ne::id,
+                    ne::uid,
+                    ne::organization_id,
+                    ne::kind,
+                    ne::bill_id,
+                    ne::payment_id,
+                    ne::payload,
+                    ne::created_at,
+                ))
+                .first(conn)?;
+            Ok(event_from_row(row))
+        })
+    }
+}
+
+impl Writer<'_> {
     /// Claims up to `limit` due deliveries of `dialect` for `lease`.
     pub fn claim_deliveries(
-        &self,
+        &mut self,
         dialect: &str,
         now: OffsetDateTime,
         lease: time::Duration,
         limit: i64,
     ) -> StoreResult<Vec<Delivery>> {
-        self.write(|conn| {
+        self.with(|conn| {
             let db_now = to_db(now);
             let candidates: Vec<i64> = nd::table
                 .filter(nd::dialect.eq(dialect))
@@ -234,12 +295,12 @@ impl Store {
     /// Records an attempt's outcome. Returns false (and changes nothing) when the lease was lost
     /// to another worker in the meantime.
     pub fn finish_delivery(
-        &self,
+        &mut self,
         delivery: &Delivery,
         now: OffsetDateTime,
         outcome: &DeliveryOutcome,
     ) -> StoreResult<bool> {
-        self.write(|conn| {
+        self.with(|conn| {
             let target = nd::table
                 .filter(nd::id.eq(delivery.id))
                 .filter(nd::lock_token.eq(&delivery.lock_token));
@@ -284,63 +345,14 @@ impl Store {
             Ok(n == 1)
         })
     }
+}
 
-    /// Every delivery of an organization's events, oldest first (operators, tests).
-    pub fn deliveries_for_organization(
-        &self,
-        organization_id: i64,
-    ) -> StoreResult<Vec<DeliveryRecord>> {
-        self.read(|conn| {
-            let rows: Vec<DeliveryRow> = nd::table
-                .inner_join(ne::table)
-                .filter(ne::organization_id.eq(organization_id))
-                .order(nd::id.asc())
-                .select((
-                    nd::id,
-                    nd::event_id,
-                    nd::dialect,
-                    nd::target_url,
-                    nd::status,
-                    nd::attempts,
-                    nd::next_attempt_at,
-                    nd::last_error,
-                    nd::last_status,
-                ))
-                .load(conn)?;
-            Ok(rows
-                .into_iter()
-                .map(|r| DeliveryRecord {
-                    id: r.0,
-                    event_id: r.1,
-                    dialect: r.2,
-                    target_url: r.3,
-                    status: r.4,
-                    attempts: r.5,
-                    next_attempt_at: from_db(r.6),
-                    last_error: r.7,
-                    last_status: r.8,
-                })
-                .collect())
-        })
-    }
+crate::tx::store_reads! {
+    fn deliveries_for_organization(&self, organization_id: i64) -> Vec<DeliveryRecord>;
+    fn notification_event(&self, id: i64) -> NotificationEvent;
+}
 
-    /// The event with this id.
-    pub fn notification_event(&self, id: i64) -> StoreResult<NotificationEvent> {
-        self.read(|conn| {
-            let row: EventRow = ne::table
-                .filter(ne::id.eq(id))
-                .select((
-                    ne::id,
-                    ne::uid,
-                    ne::organization_id,
-                    ne::kind,
-                    ne::bill_id,
-                    ne::payment_id,
-                    ne::payload,
-                    ne::created_at,
-                ))
-                .first(conn)?;
-            Ok(event_from_row(row))
-        })
-    }
+crate::tx::store_writes! {
+    fn claim_deliveries(&self, dialect: &str, now: OffsetDateTime, lease: time::Duration, limit: i64) -> Vec<Delivery>;
+    fn finish_delivery(&self, delivery: &Delivery, now: OffsetDateTime, outcome: &DeliveryOutcome) -> bool;
 }

@@ -14,11 +14,12 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 use crate::models::ReversalRow;
 use crate::pool::AnyConnection;
-use crate::repo::payments::{PaymentOutcome, PaymentRequest, load_payment, post_in_tx};
+use crate::repo::payments::load_payment;
+use crate::repo::posting::{PaymentOutcome, PaymentRequest, post_in_tx};
 use crate::schema::{payments, reversals};
 use crate::secrets::random_from;
 use crate::time_conv::{from_db, to_db};
-use crate::{Store, StoreError, StoreResult};
+use crate::{Entity, InvalidKind, Reader, StoreError, StoreResult, Writer};
 
 use crate::schema::postpaid_codes as pc;
 
@@ -195,10 +196,62 @@ pub struct RecordedReversal {
     pub payment: Payment,
 }
 
-impl Store {
+impl Reader<'_> {
+    /// A transaction code, whoever it belongs to.
+    pub fn postpaid_code(&mut self, code: &str) -> StoreResult<Option<PostpaidCode>> {
+        self.with(|conn| load_code(conn, code))
+    }
+
+    /// The payment recorded under a channel reference, with the fingerprint of the request
+    /// that made it (to tell a repeat from a different request under the same reference).
+    pub fn payment_with_request_hash(
+        &mut self,
+        channel: &str,
+        channel_ref: &str,
+    ) -> StoreResult<Option<(String, Payment)>> {
+        self.with(|conn| {
+            let row: Option<(i64, String)> = payments::table
+                .filter(payments::channel.eq(channel))
+                .filter(payments::channel_ref.eq(channel_ref))
+                .select((payments::id, payments::request_hash))
+                .first(conn)
+                .optional()?;
+            row.map(|(id, hash)| Ok((hash, load_payment(conn, id)?)))
+                .transpose()
+        })
+    }
+
+    /// The reversal recorded under a channel reference, with its request fingerprint and the
+    /// payment it undid.
+    pub fn reversal_with_request_hash(
+        &mut self,
+        channel: &str,
+        channel_ref: &str,
+    ) -> StoreResult<Option<RecordedReversal>> {
+        self.with(|conn| {
+            let row: Option<ReversalRow> = reversals::table
+                .filter(reversals::channel.eq(channel))
+                .filter(reversals::channel_ref.eq(channel_ref))
+                .select(ReversalRow::as_select())
+                .first(conn)
+                .optional()?;
+            row.map(|r| {
+                let payment = load_payment(conn, r.payment_id)?;
+                Ok(RecordedReversal {
+                    request_hash: r.request_hash.clone(),
+                    reversal: r.into(),
+                    payment,
+                })
+            })
+            .transpose()
+        })
+    }
+}
+
+impl Writer<'_> {
     /// Issues a transaction code (and deletes codes that expired unused a day ago or more).
     pub fn create_postpaid_code(
-        &self,
+        &mut self,
         new: &NewPostpaidCode,
         now: OffsetDateTime,
     ) -> StoreResult<PostpaidCode> {
@@ -213,7 +266,7 @@ impl Store {
             u8::from(new.local_date.month()),
             new.local_date.day(),
         );
-        self.write(|conn| {
+        self.with(|conn| {
             diesel::delete(
                 pc::table
                     .filter(pc::used_by_payment_id.is_null())
@@ -238,58 +291,7 @@ impl Store {
                     pc::currency.eq(&new.currency),
                 ))
                 .execute(conn)?;
-            load_code(conn, &code)?
-                .ok_or_else(|| StoreError::NotFound(format!("postpaid code {code}")))
-        })
-    }
-
-    /// A transaction code, whoever it belongs to.
-    pub fn postpaid_code(&self, code: &str) -> StoreResult<Option<PostpaidCode>> {
-        self.read(|conn| load_code(conn, code))
-    }
-
-    /// The payment recorded under a channel reference, with the fingerprint of the request
-    /// that made it (to tell a repeat from a different request under the same reference).
-    pub fn payment_with_request_hash(
-        &self,
-        channel: &str,
-        channel_ref: &str,
-    ) -> StoreResult<Option<(String, Payment)>> {
-        self.read(|conn| {
-            let row: Option<(i64, String)> = payments::table
-                .filter(payments::channel.eq(channel))
-                .filter(payments::channel_ref.eq(channel_ref))
-                .select((payments::id, payments::request_hash))
-                .first(conn)
-                .optional()?;
-            row.map(|(id, hash)| Ok((hash, load_payment(conn, id)?)))
-                .transpose()
-        })
-    }
-
-    /// The reversal recorded under a channel reference, with its request fingerprint and the
-    /// payment it undid.
-    pub fn reversal_with_request_hash(
-        &self,
-        channel: &str,
-        channel_ref: &str,
-    ) -> StoreResult<Option<RecordedReversal>> {
-        self.read(|conn| {
-            let row: Option<ReversalRow> = reversals::table
-                .filter(reversals::channel.eq(channel))
-                .filter(reversals::channel_ref.eq(channel_ref))
-                .select(ReversalRow::as_select())
-                .first(conn)
-                .optional()?;
-            row.map(|r| {
-                let payment = load_payment(conn, r.payment_id)?;
-                Ok(RecordedReversal {
-                    request_hash: r.request_hash.clone(),
-                    reversal: r.into(),
-                    payment,
-                })
-            })
-            .transpose()
+            load_code(conn, &code)?.ok_or_else(|| StoreError::not_found(Entity::PostpaidCode, code))
         })
     }
 
@@ -303,18 +305,16 @@ impl Store {
     /// 4. the code is marked used by the payment (a concurrent use makes the loser run again
     ///    and find the code used).
     pub fn post_postpaid_payment(
-        &self,
+        &mut self,
         code: &str,
         holder: &CodeHolder,
         req: &PaymentRequest,
         now: OffsetDateTime,
     ) -> StoreResult<PostpaidPosting> {
         if req.channel.is_empty() || req.channel_ref.is_empty() {
-            return Err(StoreError::Invalid(
-                "channel and channel reference are required".into(),
-            ));
+            return Err(StoreError::Invalid(InvalidKind::MissingReference));
         }
-        self.write(|conn| {
+        self.with(|conn| {
             let existing: Option<(i64, String)> = payments::table
                 .filter(payments::channel.eq(&req.channel))
                 .filter(payments::channel_ref.eq(&req.channel_ref))
@@ -328,7 +328,7 @@ impl Store {
                     ));
                 }
                 return Ok(PostpaidPosting::Posted(Box::new(PaymentOutcome {
-                    result: crate::repo::payments::PostResult::Posted(load_payment(conn, id)?),
+                    result: crate::repo::posting::PostResult::Posted(load_payment(conn, id)?),
                     replayed: true,
                 })));
             }
@@ -356,4 +356,15 @@ impl Store {
             Ok(PostpaidPosting::Posted(Box::new(outcome)))
         })
     }
+}
+
+crate::tx::store_reads! {
+    fn postpaid_code(&self, code: &str) -> Option<PostpaidCode>;
+    fn payment_with_request_hash(&self, channel: &str, channel_ref: &str) -> Option<(String, Payment)>;
+    fn reversal_with_request_hash(&self, channel: &str, channel_ref: &str) -> Option<RecordedReversal>;
+}
+
+crate::tx::store_writes! {
+    fn create_postpaid_code(&self, new: &NewPostpaidCode, now: OffsetDateTime) -> PostpaidCode;
+    fn post_postpaid_payment(&self, code: &str, holder: &CodeHolder, req: &PaymentRequest, now: OffsetDateTime) -> PostpaidPosting;
 }

@@ -19,7 +19,7 @@ use crate::repo::bills::{BillItem, VaNumber, load_account, load_bill};
 use crate::repo::payments::load_payment;
 use crate::schema::{accounts, bill_events, bill_items, bills, channels, payments, va_numbers};
 use crate::time_conv::{from_db, to_db};
-use crate::{Store, StoreResult};
+use crate::{Reader, StoreResult};
 
 /// A bill with what the VA dialect shows about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -452,15 +452,19 @@ fn event_columns() -> (
     )
 }
 
-impl Store {
+impl Reader<'_> {
     /// A bill with everything the VA dialect shows.
-    pub fn va_bill(&self, bill_id: i64) -> StoreResult<VaBill> {
-        self.read(|conn| load_va_bill(conn, bill_id))
+    pub fn va_bill(&mut self, bill_id: i64) -> StoreResult<VaBill> {
+        self.with(|conn| load_va_bill(conn, bill_id))
     }
 
     /// A bill of the organization by its public number (the VA `hash`).
-    pub fn va_bill_by_hash(&self, organization_id: i64, hash: &str) -> StoreResult<Option<VaBill>> {
-        self.read(|conn| {
+    pub fn va_bill_by_hash(
+        &mut self,
+        organization_id: i64,
+        hash: &str,
+    ) -> StoreResult<Option<VaBill>> {
+        self.with(|conn| {
             let id: Option<i64> = bills::table
                 .filter(bills::organization_id.eq(organization_id))
                 .filter(bills::public_no.eq(hash))
@@ -473,12 +477,12 @@ impl Store {
 
     /// The organization's VA bills matching `filter`, one page.
     pub fn va_bills(
-        &self,
+        &mut self,
         organization_id: i64,
         filter: &VaBillFilter,
         now: OffsetDateTime,
     ) -> StoreResult<VaPage<VaBill>> {
-        self.read(|conn| {
+        self.with(|conn| {
             let total: i64 = filtered_bills(organization_id, filter, now)
                 .count()
                 .get_result(conn)?;
@@ -524,11 +528,11 @@ impl Store {
 
     /// Payments and reversals on the organization's VA bills matching `filter`, one page.
     pub fn va_payments(
-        &self,
+        &mut self,
         organization_id: i64,
         filter: &VaPaymentFilter,
     ) -> StoreResult<VaPage<VaPaymentRow>> {
-        self.read(|conn| {
+        self.with(|conn| {
             let total: i64 = filtered_events(organization_id, filter)
                 .count()
                 .get_result(conn)?;
@@ -555,8 +559,8 @@ impl Store {
     }
 
     /// Every payment and reversal on one bill, oldest first.
-    pub fn va_payments_of_bill(&self, bill_id: i64) -> StoreResult<Vec<VaPaymentRow>> {
-        self.read(|conn| {
+    pub fn va_payments_of_bill(&mut self, bill_id: i64) -> StoreResult<Vec<VaPaymentRow>> {
+        self.with(|conn| {
             let events: Vec<EventTuple> = bill_events::table
                 .filter(bill_events::bill_id.eq(bill_id))
                 .filter(bill_events::kind.eq_any(["payment", "reversal"]))
@@ -570,12 +574,12 @@ impl Store {
 
     /// The row of one payment (`kind` `payment`) or its reversal (`reversal`) on one bill.
     pub fn va_payment_row(
-        &self,
+        &mut self,
         bill_id: i64,
         payment_id: i64,
         kind: &str,
     ) -> StoreResult<Option<VaPaymentRow>> {
-        self.read(|conn| {
+        self.with(|conn| {
             let events: Vec<EventTuple> = bill_events::table
                 .filter(bill_events::bill_id.eq(bill_id))
                 .filter(bill_events::payment_id.eq(payment_id))
@@ -589,8 +593,8 @@ impl Store {
     }
 
     /// The registered name of a channel (`None` when there is no such channel).
-    pub fn channel_name(&self, channel_id: i64) -> StoreResult<Option<String>> {
-        self.read(|conn| {
+    pub fn channel_name(&mut self, channel_id: i64) -> StoreResult<Option<String>> {
+        self.with(|conn| {
             Ok(channels::table
                 .filter(channels::id.eq(channel_id))
                 .select(channels::name)
@@ -600,8 +604,8 @@ impl Store {
     }
 
     /// The organization's newest payment of a bill that is not reversed (sandbox reversals).
-    pub fn va_latest_unreversed_payment(&self, bill_id: i64) -> StoreResult<Option<Payment>> {
-        self.read(|conn| {
+    pub fn va_latest_unreversed_payment(&mut self, bill_id: i64) -> StoreResult<Option<Payment>> {
+        self.with(|conn| {
             let ids: Vec<i64> = bill_events::table
                 .filter(bill_events::bill_id.eq(bill_id))
                 .filter(bill_events::kind.eq("payment"))
@@ -618,4 +622,15 @@ impl Store {
             Ok(None)
         })
     }
+}
+
+crate::tx::store_reads! {
+    fn va_bill(&self, bill_id: i64) -> VaBill;
+    fn va_bill_by_hash(&self, organization_id: i64, hash: &str) -> Option<VaBill>;
+    fn va_bills(&self, organization_id: i64, filter: &VaBillFilter, now: OffsetDateTime) -> VaPage<VaBill>;
+    fn va_payments(&self, organization_id: i64, filter: &VaPaymentFilter) -> VaPage<VaPaymentRow>;
+    fn va_payments_of_bill(&self, bill_id: i64) -> Vec<VaPaymentRow>;
+    fn va_payment_row(&self, bill_id: i64, payment_id: i64, kind: &str) -> Option<VaPaymentRow>;
+    fn channel_name(&self, channel_id: i64) -> Option<String>;
+    fn va_latest_unreversed_payment(&self, bill_id: i64) -> Option<Payment>;
 }

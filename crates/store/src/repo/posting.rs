@@ -1,0 +1,423 @@
+//! Posting a payment: the transaction every channel goes through.
+//!
+//! [`Writer::post_payment`]:
+//! 1. a payment (or unapplied record) with the same channel + reference exists: same content
+//!    (request hash) returns the first result with `replayed = true`; other content is
+//!    [`Rejection::InconsistentReplay`];
+//! 2. read the target bills fresh and decide with [`billhub_core::rules::decide`];
+//! 3. insert the payment and its allocations; update each bill through core's status machine
+//!    only if its version is unchanged (a lost race reruns the whole transaction, bounded);
+//! 4. append bill events, record account credit, enqueue notification events;
+//! 5. commit.
+//!
+//! A refusal changes nothing, unless the caller asks to record the money as unapplied (a
+//! channel that has already taken it): then the unapplied record is the result.
+
+use billhub_core::rules::{Decision, Target as RuleTarget, decide};
+use billhub_core::{BillTransition, Money, Payment, Rejection, SettlementMode};
+use diesel::prelude::*;
+use time::OffsetDateTime;
+
+use crate::models::{PaymentRow, UnappliedRow};
+use crate::pool::AnyConnection;
+use crate::repo::bills::{append_event, load_account_bills, load_bill, update_bill_versioned};
+use crate::repo::orgs::{load_org, load_settings};
+use crate::repo::outbox::{Target, enqueue_event};
+use crate::repo::payments::{load_payment, payment_from_row};
+use crate::schema::{
+    account_credit_entries as ace, bills, collections, payment_allocations as pa, payments,
+    unapplied_payments as up,
+};
+use crate::time_conv::{from_db, to_db};
+use crate::{InvalidKind, StoreError, StoreResult, Writer};
+
+/// What a payment is aimed at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentTarget {
+    /// One bill, under its own rule.
+    Bill { bill_id: i64 },
+    /// An account's bills, under `mode` (the organization's `settlement` setting when `None`).
+    Account {
+        account_id: i64,
+        mode: Option<SettlementMode>,
+        chosen: Option<Vec<i64>>,
+    },
+    /// Nothing billhub knows (an unknown consumer code): always refused or unapplied.
+    Unknown { account_code: String },
+}
+
+/// What to do with money that core refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnRejection {
+    /// Refuse; nothing is written (the channel has not taken the money).
+    Refuse,
+    /// Record it as unapplied (the channel has already taken the money).
+    RecordUnapplied,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentRequest {
+    pub organization_id: i64,
+    /// `bill24`, `va:{channel_id}`, `postpaid:{channel_id}`, `sandbox`, ...
+    pub channel: String,
+    pub channel_ref: String,
+    /// A fingerprint of the content that must be identical on a replay (see [`fingerprint`]).
+    pub request_hash: String,
+    pub target: PaymentTarget,
+    pub amount: Money,
+    /// Fee charged on top by the channel (recorded, never applied to bills), minor units.
+    pub fee: i64,
+    pub method: String,
+    pub payer_name: String,
+    /// JSON object of channel details.
+    pub details: String,
+    pub paid_at: OffsetDateTime,
+    pub on_rejection: OnRejection,
+}
+
+/// Money that could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnappliedPayment {
+    pub id: i64,
+    pub organization_id: Option<i64>,
+    pub channel: String,
+    pub channel_ref: String,
+    pub account_code: String,
+    pub currency: String,
+    pub amount: i64,
+    /// The core rejection, as JSON.
+    pub reason: String,
+    pub details: String,
+    /// `open`, `applied` or `refunded`.
+    pub status: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostResult {
+    Posted(Payment),
+    Unapplied(UnappliedPayment),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentOutcome {
+    pub result: PostResult,
+    /// True when this answers a repeat of an already recorded request.
+    pub replayed: bool,
+}
+
+impl PaymentOutcome {
+    pub fn payment(&self) -> Option<&Payment> {
+        match &self.result {
+            PostResult::Posted(p) => Some(p),
+            PostResult::Unapplied(_) => None,
+        }
+    }
+}
+
+pub(crate) fn unapplied_from_row(r: UnappliedRow) -> UnappliedPayment {
+    UnappliedPayment {
+        id: r.id,
+        organization_id: r.organization_id,
+        channel: r.channel,
+        channel_ref: r.channel_ref,
+        account_code: r.account_code,
+        currency: r.currency,
+        amount: r.amount,
+        reason: r.reason,
+        details: r.details,
+        status: r.status,
+        created_at: from_db(r.created_at),
+    }
+}
+
+/// Who must hear about a change to this bill: its collection's webhook and the organization's
+/// VA webhook.
+pub(crate) fn targets_for_bill(
+    conn: &mut AnyConnection,
+    bill_id: i64,
+    va_webhook: Option<&str>,
+) -> StoreResult<Vec<Target>> {
+    let mut targets = Vec::new();
+    let hook: Option<Option<String>> = bills::table
+        .inner_join(collections::table)
+        .filter(bills::id.eq(bill_id))
+        .select(collections::webhook_url)
+        .first(conn)
+        .optional()?;
+    if let Some(Some(url)) = hook
+        && !url.is_empty()
+    {
+        targets.push(Target {
+            dialect: "collections".into(),
+            url,
+        });
+    }
+    if let Some(url) = va_webhook {
+        targets.push(Target {
+            dialect: "va".into(),
+            url: url.to_string(),
+        });
+    }
+    Ok(targets)
+}
+
+fn find_existing(
+    conn: &mut AnyConnection,
+    channel: &str,
+    channel_ref: &str,
+) -> StoreResult<Option<(String, PostResult)>> {
+    let row: Option<PaymentRow> = payments::table
+        .filter(payments::channel.eq(channel))
+        .filter(payments::channel_ref.eq(channel_ref))
+        .select(PaymentRow::as_select())
+        .first(conn)
+        .optional()?;
+    if let Some(row) = row {
+        let hash = row.request_hash.clone();
+        return Ok(Some((
+            hash,
+            PostResult::Posted(payment_from_row(conn, row)?),
+        )));
+    }
+    // Money an operator has since applied is found as its payment above; refunded or still open
+    // money answers the repeat as unapplied, so a channel's retry never posts it a second time.
+    let un: Option<UnappliedRow> = up::table
+        .filter(up::channel.eq(channel))
+        .filter(up::channel_ref.eq(channel_ref))
+        .filter(up::status.ne("applied"))
+        .select(UnappliedRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(un.map(|r| {
+        (
+            r.request_hash.clone(),
+            PostResult::Unapplied(unapplied_from_row(r)),
+        )
+    }))
+}
+
+fn record_unapplied(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    account_code: &str,
+    rejection: &Rejection,
+    now: OffsetDateTime,
+) -> StoreResult<UnappliedPayment> {
+    let reason =
+        serde_json::to_string(rejection).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let id: i64 = diesel::insert_into(up::table)
+        .values((
+            up::organization_id.eq(Some(req.organization_id)),
+            up::channel.eq(&req.channel),
+            up::channel_ref.eq(&req.channel_ref),
+            up::request_hash.eq(&req.request_hash),
+            up::account_code.eq(account_code),
+            up::currency.eq(req.amount.currency().code()),
+            up::amount.eq(req.amount.minor()),
+            up::reason.eq(&reason),
+            up::details.eq(&req.details),
+            up::status.eq("open"),
+            up::created_at.eq(to_db(now)),
+        ))
+        .returning(up::id)
+        .get_result(conn)?;
+    tracing::warn!(
+        channel = %req.channel, channel_ref = %req.channel_ref, amount = req.amount.minor(),
+        currency = req.amount.currency().code(), reason = %reason, "payment recorded as unapplied"
+    );
+    let row: UnappliedRow = up::table
+        .filter(up::id.eq(id))
+        .select(UnappliedRow::as_select())
+        .first(conn)?;
+    Ok(unapplied_from_row(row))
+}
+
+fn account_code_of(conn: &mut AnyConnection, account_id: i64) -> StoreResult<String> {
+    use crate::schema::accounts;
+    Ok(accounts::table
+        .filter(accounts::id.eq(account_id))
+        .select(accounts::code)
+        .first(conn)
+        .optional()?
+        .unwrap_or_default())
+}
+
+pub(crate) fn post_in_tx(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    now: OffsetDateTime,
+) -> StoreResult<PaymentOutcome> {
+    if let Some((hash, result)) = find_existing(conn, &req.channel, &req.channel_ref)? {
+        if hash != req.request_hash {
+            return Err(StoreError::Rejected(Rejection::InconsistentReplay));
+        }
+        return Ok(PaymentOutcome {
+            result,
+            replayed: true,
+        });
+    }
+    load_org(conn, req.organization_id)?;
+    let settings = load_settings(conn, req.organization_id)?;
+
+    // Read the bills fresh and decide.
+    let (account_id, decision): (Option<i64>, Result<Decision, Rejection>) = match &req.target {
+        PaymentTarget::Unknown { .. } => (None, Err(Rejection::NotFound)),
+        PaymentTarget::Bill { bill_id } => {
+            let bill = load_bill(conn, *bill_id)?;
+            if bill.organization_id != req.organization_id {
+                (None, Err(Rejection::NotFound))
+            } else {
+                (
+                    Some(bill.account_id),
+                    decide(RuleTarget::Bill(&bill), req.amount, now),
+                )
+            }
+        }
+        PaymentTarget::Account {
+            account_id,
+            mode,
+            chosen,
+        } => {
+            let owner: Option<i64> = crate::schema::accounts::table
+                .filter(crate::schema::accounts::id.eq(*account_id))
+                .select(crate::schema::accounts::organization_id)
+                .first(conn)
+                .optional()?;
+            if owner != Some(req.organization_id) {
+                (None, Err(Rejection::NotFound))
+            } else {
+                let all = load_account_bills(conn, *account_id)?;
+                let mode = mode.unwrap_or(settings.settlement);
+                let target = RuleTarget::Account {
+                    bills: &all,
+                    mode,
+                    chosen: chosen.as_deref(),
+                };
+                (Some(*account_id), decide(target, req.amount, now))
+            }
+        }
+    };
+    let decision = match decision {
+        Ok(d) => d,
+        Err(rejection) => {
+            return match req.on_rejection {
+                OnRejection::Refuse => Err(StoreError::Rejected(rejection)),
+                OnRejection::RecordUnapplied => {
+                    let code = match (&req.target, account_id) {
+                        (PaymentTarget::Unknown { account_code }, _) => account_code.clone(),
+                        (_, Some(id)) => account_code_of(conn, id)?,
+                        _ => String::new(),
+                    };
+                    let un = record_unapplied(conn, req, &code, &rejection, now)?;
+                    Ok(PaymentOutcome {
+                        result: PostResult::Unapplied(un),
+                        replayed: false,
+                    })
+                }
+            };
+        }
+    };
+
+    let uid = uuid::Uuid::new_v4().to_string();
+    let payment_id: i64 = diesel::insert_into(payments::table)
+        .values((
+            payments::uid.eq(&uid),
+            payments::organization_id.eq(req.organization_id),
+            payments::account_id.eq(account_id),
+            payments::channel.eq(&req.channel),
+            payments::channel_ref.eq(&req.channel_ref),
+            payments::request_hash.eq(&req.request_hash),
+            payments::method.eq(&req.method),
+            payments::currency.eq(req.amount.currency().code()),
+            payments::amount.eq(req.amount.minor()),
+            payments::fee.eq(req.fee),
+            payments::credit.eq(decision.credit),
+            payments::payer_name.eq(&req.payer_name),
+            payments::details.eq(&req.details),
+            payments::paid_at.eq(to_db(req.paid_at)),
+            payments::created_at.eq(to_db(now)),
+        ))
+        .returning(payments::id)
+        .get_result(conn)?;
+
+    for alloc in &decision.allocations {
+        let bill = load_bill(conn, alloc.bill_id)?;
+        let (status, paid) = billhub_core::bill::transition(
+            bill.status_at(now),
+            bill.billed,
+            bill.paid,
+            BillTransition::Pay(alloc.amount),
+        )
+        .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
+        update_bill_versioned(conn, &bill, status, paid, now)?;
+        diesel::insert_into(pa::table)
+            .values((
+                pa::payment_id.eq(payment_id),
+                pa::bill_id.eq(alloc.bill_id),
+                pa::amount.eq(alloc.amount),
+            ))
+            .execute(conn)?;
+        append_event(
+            conn,
+            bill.id,
+            "payment",
+            Some(payment_id),
+            Some(alloc.amount),
+            status,
+            paid,
+            "{}",
+            now,
+        )?;
+        let payload = serde_json::json!({ "amount": alloc.amount, "currency": bill.currency.code(), "paid_after": paid, "status_after": status.as_str() }).to_string();
+        let targets = targets_for_bill(conn, bill.id, settings.va_webhook_url.as_deref())?;
+        enqueue_event(
+            conn,
+            req.organization_id,
+            "payment.received",
+            Some(bill.id),
+            Some(payment_id),
+            &payload,
+            &targets,
+            now,
+        )?;
+    }
+    if decision.credit > 0
+        && let Some(account_id) = account_id
+    {
+        diesel::insert_into(ace::table)
+            .values((
+                ace::organization_id.eq(req.organization_id),
+                ace::account_id.eq(account_id),
+                ace::currency.eq(req.amount.currency().code()),
+                ace::amount.eq(decision.credit),
+                ace::kind.eq("overpayment"),
+                ace::payment_id.eq(Some(payment_id)),
+                ace::created_at.eq(to_db(now)),
+            ))
+            .execute(conn)?;
+    }
+    let payment = load_payment(conn, payment_id)?;
+    Ok(PaymentOutcome {
+        result: PostResult::Posted(payment),
+        replayed: false,
+    })
+}
+
+impl Writer<'_> {
+    /// Posts a payment (see the module docs). `now` decides expiry and stamps the rows.
+    pub fn post_payment(
+        &mut self,
+        req: &PaymentRequest,
+        now: OffsetDateTime,
+    ) -> StoreResult<PaymentOutcome> {
+        if req.channel.is_empty() || req.channel_ref.is_empty() {
+            return Err(StoreError::Invalid(InvalidKind::MissingReference));
+        }
+        self.with(|conn| post_in_tx(conn, req, now))
+    }
+}
+
+crate::tx::store_writes! {
+    fn post_payment(&self, req: &PaymentRequest, now: OffsetDateTime) -> PaymentOutcome;
+}

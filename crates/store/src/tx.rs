@@ -1,0 +1,246 @@
+//! One flow, one transaction: [`Store::snapshot`] and [`Store::transaction`], the [`Reader`] and
+//! [`Writer`] handles the repository methods hang on, and the engine under them (begin, commit
+//! or roll back, run again after a lost race, heal after a dead connection).
+
+use std::ops::{Deref, DerefMut};
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
+use crate::error::{StoreError, StoreResult, TxError};
+use crate::pool::AnyConnection;
+use crate::{Backend, MAX_WRITE_ATTEMPTS, MasterKey, Store};
+
+/// Reads inside one snapshot. Every read repository operation is a method of `Reader`.
+pub struct Reader<'t> {
+    pub(crate) conn: &'t mut AnyConnection,
+    pub(crate) key: &'t MasterKey,
+}
+
+/// Writes inside one write transaction. Every writing repository operation is a method of
+/// `Writer`; it derefs to [`Reader`] for the reads a decision needs.
+pub struct Writer<'t>(Reader<'t>);
+
+impl<'t> Deref for Writer<'t> {
+    type Target = Reader<'t>;
+    fn deref(&self) -> &Reader<'t> {
+        &self.0
+    }
+}
+
+impl DerefMut for Writer<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Reader<'_> {
+    /// Runs `f` on this transaction's connection.
+    pub(crate) fn with<T>(
+        &mut self,
+        f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        f(self.conn)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.conn.backend()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Read,
+    Write,
+}
+
+impl Store {
+    /// Runs `f` in one read snapshot: `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY` on
+    /// PostgreSQL, a deferred transaction on SQLite (WAL: one snapshot from the first read).
+    pub fn snapshot<T, E: TxError>(
+        &self,
+        mut f: impl FnMut(&mut Reader<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.attempt(Mode::Read, &mut |conn, key| f(&mut Reader { conn, key }))
+    }
+
+    /// Runs `f` in one write transaction, and again from the start (bounded) when it lost a
+    /// race: a unique violation, a serialization failure, a lock timeout, or a bill whose version
+    /// moved on ([`StoreError::RaceLost`]). `f` must therefore decide from what it reads inside.
+    pub fn transaction<T, E: TxError>(
+        &self,
+        mut f: impl FnMut(&mut Writer<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.attempt(Mode::Write, &mut |conn, key| {
+                f(&mut Writer(Reader { conn, key }))
+            });
+            match result {
+                Err(e)
+                    if attempt < MAX_WRITE_ATTEMPTS
+                        && e.store_error().is_some_and(StoreError::is_retryable) =>
+                {
+                    if let Some(cause) = e.store_error() {
+                        tracing::debug!(attempt, error = %cause, "write transaction lost a race; running it again");
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Like [`Store::transaction`] but never run again: for callers that turn a unique
+    /// violation into their own answer.
+    pub fn transaction_once<T, E: TxError>(
+        &self,
+        mut f: impl FnMut(&mut Writer<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.attempt(Mode::Write, &mut |conn, key| {
+            f(&mut Writer(Reader { conn, key }))
+        })
+    }
+
+    /// One transaction. When its first statement (`BEGIN`) finds the connection dead (a
+    /// restarted PostgreSQL), the pool is told to check its other connections and the
+    /// transaction runs once more on a checked one, so the restart costs no request.
+    fn attempt<T, E: TxError>(
+        &self,
+        mode: Mode,
+        f: &mut dyn FnMut(&mut AnyConnection, &MasterKey) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut retried = false;
+        loop {
+            let mut slot = self.conn()?;
+            self.count_transaction();
+            if let Err(e) = begin(&mut slot.conn, mode) {
+                let e = StoreError::from(e);
+                if e.is_connection_failure() {
+                    slot.broken = true;
+                    self.manager.connection_failed();
+                    if !retried {
+                        retried = true;
+                        tracing::warn!(error = %e, "database connection lost; retrying on a checked connection");
+                        continue;
+                    }
+                }
+                return Err(e.into());
+            }
+            // Cleared once the transaction has ended cleanly: if `f` panics, the connection is
+            // still marked and the pool drops it instead of reusing it mid-transaction.
+            slot.in_flight = true;
+            let result = f(&mut slot.conn, &self.master_key);
+            if let Err(e) = &result
+                && e.store_error()
+                    .is_some_and(StoreError::is_connection_failure)
+            {
+                slot.broken = true;
+                self.manager.connection_failed();
+            }
+            let end = if result.is_ok() {
+                commit(&mut slot.conn)
+            } else {
+                rollback(&mut slot.conn)
+            };
+            return match (result, end) {
+                (Ok(v), Ok(())) => {
+                    slot.in_flight = false;
+                    Ok(v)
+                }
+                (Ok(_), Err(e)) => {
+                    slot.broken = true;
+                    Err(StoreError::from(e).into())
+                }
+                (Err(e), Ok(())) => {
+                    slot.in_flight = false;
+                    Err(e)
+                }
+                (Err(e), Err(rollback)) => {
+                    slot.broken = true;
+                    tracing::error!(error = %rollback, "rollback failed; the connection is dropped");
+                    Err(e)
+                }
+            };
+        }
+    }
+}
+
+fn begin(conn: &mut AnyConnection, mode: Mode) -> diesel::QueryResult<()> {
+    match (conn, mode) {
+        (AnyConnection::Sqlite(c), Mode::Write) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+        }
+        (AnyConnection::Sqlite(c), Mode::Read) => AnsiTransactionManager::begin_transaction(c),
+        (AnyConnection::Postgresql(c), Mode::Write) => {
+            AnsiTransactionManager::begin_transaction_sql(
+                c,
+                "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            )
+        }
+        (AnyConnection::Postgresql(c), Mode::Read) => {
+            AnsiTransactionManager::begin_transaction_sql(
+                c,
+                "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+            )
+        }
+    }
+}
+
+fn commit(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+    match conn {
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),
+        AnyConnection::Postgresql(c) => AnsiTransactionManager::commit_transaction(c),
+    }
+}
+
+fn rollback(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+    match conn {
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+        AnyConnection::Postgresql(c) => AnsiTransactionManager::rollback_transaction(c),
+    }
+}
+
+/// Declares [`Store`] conveniences that run one [`Reader`] operation in its own snapshot: for
+/// the CLI and tests. A gateway's flow calls [`Store::snapshot`] once instead.
+macro_rules! store_reads {
+    ($( $(#[$m:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        impl $crate::Store {
+            $(
+                $(#[$m])*
+                pub fn $name(&self $(, $arg: $ty)*) -> $crate::StoreResult<$ret> {
+                    self.snapshot(|r| r.$name($($arg),*))
+                }
+            )*
+        }
+    };
+}
+
+/// Declares [`Store`] conveniences that run one [`Writer`] operation in its own transaction.
+macro_rules! store_writes {
+    ($( $(#[$m:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        impl $crate::Store {
+            $(
+                $(#[$m])*
+                pub fn $name(&self $(, $arg: $ty)*) -> $crate::StoreResult<$ret> {
+                    self.transaction(|w| w.$name($($arg),*))
+                }
+            )*
+        }
+    };
+}
+
+/// Like [`store_writes`], run once (no retry on a lost race).
+macro_rules! store_writes_once {
+    ($( $(#[$m:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        impl $crate::Store {
+            $(
+                $(#[$m])*
+                pub fn $name(&self $(, $arg: $ty)*) -> $crate::StoreResult<$ret> {
+                    self.transaction_once(|w| w.$name($($arg),*))
+                }
+            )*
+        }
+    };
+}
+
+pub(crate) use {store_reads, store_writes, store_writes_once};
