@@ -142,7 +142,7 @@ pub fn use_once(
     let expires = OffsetDateTime::from_unix_timestamp(st + MAX_SKEW_SECONDS + 1)
         .unwrap_or_else(|_| now + time::Duration::seconds(2 * MAX_SKEW_SECONDS + 1));
     if store
-        .use_nonce(&scope, &nonce, expires, now)
+        .use_nonce(&scope, &nonce, expires)
         .during("recording ST/SH")?
     {
         Ok(())

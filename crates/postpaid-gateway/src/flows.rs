@@ -437,6 +437,8 @@ pub fn revert(
         channel_ref: ids.channel_ref(&rev.date),
         request_hash: rev.request_hash.clone(),
         reason: format!("postpaid revert by terminal {}", ids.terminal_id),
+        requester: billhub_core::reversal::Requester::Channel,
+        claimed: billhub_core::reversal::Claimed::Nothing,
         window: Some(window),
     };
     let outcome = store

@@ -7,6 +7,7 @@
 //! `store.snapshot(|r| ..)` / `store.transaction(|w| ..)` closure. Core rejections arrive as
 //! store errors and become the dialect's codes through `From<StoreError> for VaError`.
 
+use billhub_core::reversal::{Claimed, Requester};
 use actix_web::http::StatusCode;
 use billhub_core::rules::payability;
 use billhub_core::{Bill, Money, Payment, Rejection};
@@ -190,7 +191,10 @@ pub fn mock(
         } => {
             let found = match payment_ref {
                 Some(r) => on_bill(store.payment_by_channel_ref(SANDBOX, &r)?, bill.id),
-                None => store.va_latest_unreversed_payment(bill.id)?,
+                // The sandbox reverses only its own payments, never a bank's.
+                None => store
+                    .va_latest_unreversed_payment(bill.id)?
+                    .filter(|p| p.channel == SANDBOX),
             };
             let payment = may_reverse(found, amount)?;
             let request = ReversalRequest {
@@ -200,6 +204,8 @@ pub fn mock(
                 channel_ref: format!("mock-reversal-{}", payment.uid),
                 request_hash: fingerprint(&["va-mock-reversal", &payment.uid]),
                 reason: "sandbox mock reversal".into(),
+                requester: Requester::Sandbox,
+                claimed: amount.map_or(Claimed::Nothing, |a| Claimed::Amount(a.minor())),
                 window: None,
             };
             reverse_and_row(store, &request, bill.id, now)
@@ -425,6 +431,8 @@ pub fn reverse(
             &req.amount.minor().to_string(),
         ]),
         reason: "reversed by the bank".into(),
+        requester: Requester::Channel,
+        claimed: Claimed::Amount(req.amount.minor()),
         window: None,
     };
     let row = reverse_and_row(store, &request, bill.id, now)?;

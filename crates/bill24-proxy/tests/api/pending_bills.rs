@@ -110,6 +110,8 @@ async fn pending_bills_payments_negative(db: TestDb) {
                 channel_ref: "REV-1".into(),
                 request_hash: "rev-1".into(),
                 reason: "bank reversal".into(),
+                requester: billhub_core::reversal::Requester::Channel,
+                claimed: billhub_core::reversal::Claimed::Nothing,
                 window: None,
             },
             NOW,

@@ -306,17 +306,22 @@ async fn reversal_restores_the_bill(db: TestDb) {
     assert_eq!(a.ok()["status"], "paid");
     assert_eq!(va.bill(&hash).await["status"], "paid");
 
-    // A payment reversed by another request (the sandbox) is refused to the bank.
-    let mock = va
-        .biller_post(
-            &format!("/api/v2/gw/bill/{hash}/mock"),
-            &json!({"type": "reversal", "amount": 100000}),
-        )
-        .await;
-    assert_eq!(mock.ok()["status"], "reversal");
+    // The sandbox's mock reversal never reverses a bank's payment (issue 10, defect 14: it
+    // used to reverse the latest payment whoever made it).
+    va.biller_post(
+        &format!("/api/v2/gw/bill/{hash}/mock"),
+        &json!({"type": "reversal", "amount": 100000}),
+    )
+    .await
+    .refused(404, "PAYMENT_NOT_FOUND");
+    assert_eq!(va.bill(&hash).await["status"], "paid");
+    // The bank reverses its own payment; a payment reference it never used is refused.
     va.bank_post("/api/v2/ch/reversal", &rev("R-PAY-2", json!(100000), &hash))
         .await
-        .refused(409, "PAYMENT_ALREADY_REVERSED");
+        .ok();
+    va.bank_post("/api/v2/ch/reversal", &rev("R-PAY-2b", json!(100000), &hash))
+        .await
+        .refused(404, "PAYMENT_NOT_FOUND");
     let store_bill = &va.store().bills_by_va_number(number).unwrap()[0];
     assert_eq!(store_bill.paid, 0);
 }
