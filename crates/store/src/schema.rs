@@ -37,6 +37,7 @@ diesel::table! {
         name -> Text,
         dialect -> Text,
         created_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
     }
 }
 

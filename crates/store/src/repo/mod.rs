@@ -3,6 +3,7 @@
 //! back (`.ci/store-imports` checks): `payments` (loading) < `posting` < `reversal`, `credit`,
 //! `unapplied`; `ledger` reads bills and payments.
 
+mod admin;
 pub mod bill24;
 pub mod bills;
 pub mod collections;
@@ -19,6 +20,7 @@ mod search;
 pub mod unapplied;
 pub mod va;
 
+pub use admin::*;
 pub use bills::*;
 pub use credentials::*;
 pub use credit::*;
