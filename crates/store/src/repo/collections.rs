@@ -7,12 +7,13 @@
 //! taken, a price the currency cannot carry) come back as data ([`Created::Invalid`],
 //! [`BillUpdate::Refused`]) and are always decided before anything is written.
 
+use billhub_core::patch::{FieldUpdate, LineAmounts, PatchRefusal, plan_patch};
 use crate::repo::bills::item_from_row;
 use crate::repo::search::{like_pattern, lower};
 use billhub_core::bill::{LineItem, LineItemError};
 use billhub_core::org::Organization;
 use billhub_core::{
-    Account, Bill, BillStatus, BillTransition, Currency, Money, MoneyError, Payment, PaymentRule,
+    Account, Bill, BillStatus, BillTransition, Currency, Money, Payment, PaymentRule,
 };
 use diesel::prelude::*;
 use rust_decimal::Decimal;
@@ -743,11 +744,6 @@ fn create_in_tx(
     }
 }
 
-/// Converts an amount to another currency's minor units without changing its value.
-fn redenominate(minor: i64, from: Currency, to: Currency) -> Result<i64, MoneyError> {
-    Money::from_decimal(Money::from_minor(minor, from).to_decimal(), to).map(|m| m.minor())
-}
-
 fn update_bill_in_tx(
     conn: &mut AnyConnection,
     organization_id: i64,
@@ -763,114 +759,51 @@ fn update_bill_in_tx(
     let Some(bill) = load_collection_bill(conn, &collection, public_no)? else {
         return Ok(None);
     };
-    let status = bill.status_at(now);
-    let new_currency = patch.currency.filter(|c| *c != bill.currency);
-    let changes_fields = patch.due.is_some_and(|d| Some(d) != bill.due_date)
-        || patch.ref1.as_ref().is_some_and(|r| *r != bill.ref1)
-        || patch.ref2.as_ref().is_some_and(|r| *r != bill.ref2)
-        || new_currency.is_some();
-    if status == BillStatus::Void {
-        if changes_fields {
-            return Ok(Some(BillUpdate::Refused(BillRefusal::Cancelled)));
+    let lines: Vec<LineAmounts> = bill_items::table
+        .filter(bill_items::bill_id.eq(bill.id))
+        .select((bill_items::id, bill_items::unit_price, bill_items::total))
+        .load::<(i64, i64, i64)>(conn)?
+        .into_iter()
+        .map(|(id, unit_price, total)| LineAmounts {
+            id,
+            unit_price,
+            total,
+        })
+        .collect();
+    let core_patch = billhub_core::patch::BillPatch {
+        due: patch.due,
+        ref1: patch.ref1.clone(),
+        ref2: patch.ref2.clone(),
+        currency: patch.currency,
+        cancel: patch.cancel,
+    };
+    let plan = match plan_patch(&bill, &lines, &core_patch, now) {
+        Ok(plan) => plan,
+        Err(PatchRefusal::Transition(e)) => {
+            return Err(StoreError::Invalid(InvalidKind::Transition(e)));
         }
-        // Cancelling a cancelled bill (or changing nothing) answers with the bill as it is.
-        return Ok(Some(BillUpdate::Updated(Box::new(load_view(
-            conn,
-            bill,
-            &collection,
-            &org,
-        )?))));
-    }
-    if patch.cancel && status == BillStatus::Paid {
-        return Ok(Some(BillUpdate::Refused(BillRefusal::PaidCannotCancel)));
-    }
-    let mut billed = bill.billed;
-    let mut item_amounts: Vec<(i64, i64, i64)> = Vec::new();
-    if let Some(to) = new_currency {
-        if bill.paid > 0 {
-            return Ok(Some(BillUpdate::Refused(BillRefusal::CurrencyAfterPayment)));
-        }
-        let too_precise = || BillUpdate::Refused(BillRefusal::CurrencyTooPrecise(to));
-        billed = match redenominate(bill.billed, bill.currency, to) {
-            Ok(v) => v,
-            Err(_) => return Ok(Some(too_precise())),
-        };
-        let rows: Vec<(i64, i64, i64)> = bill_items::table
-            .filter(bill_items::bill_id.eq(bill.id))
-            .select((bill_items::id, bill_items::unit_price, bill_items::total))
-            .load(conn)?;
-        for (id, unit, total) in rows {
-            match (
-                redenominate(unit, bill.currency, to),
-                redenominate(total, bill.currency, to),
-            ) {
-                (Ok(u), Ok(t)) => item_amounts.push((id, u, t)),
-                _ => return Ok(Some(too_precise())),
-            }
-        }
-    }
-
-    let mut details = serde_json::Map::new();
-    if changes_fields {
-        let due = patch.due.or(bill.due_date);
-        let ref1 = patch.ref1.clone().unwrap_or_else(|| bill.ref1.clone());
-        let ref2 = patch.ref2.clone().unwrap_or_else(|| bill.ref2.clone());
-        let currency = new_currency.unwrap_or(bill.currency);
-        let n = diesel::update(
-            bills::table
-                .filter(bills::id.eq(bill.id))
-                .filter(bills::version.eq(bill.version)),
-        )
-        .set((
-            bills::due_date.eq(due),
-            bills::ref1.eq(&ref1),
-            bills::ref2.eq(&ref2),
-            bills::currency.eq(currency.code()),
-            bills::billed.eq(billed),
-            bills::version.eq(bill.version + 1),
-            bills::updated_at.eq(to_db(now)),
-        ))
-        .execute(conn)?;
-        if n != 1 {
-            return Err(StoreError::RaceLost {
-                entity: Entity::Bill,
-                id: bill.id,
-            });
-        }
-        for (id, unit, total) in &item_amounts {
-            diesel::update(bill_items::table.filter(bill_items::id.eq(id)))
-                .set((
-                    bill_items::unit_price.eq(unit),
-                    bill_items::total.eq(total),
-                    bill_items::updated_at.eq(to_db(now)),
-                ))
-                .execute(conn)?;
-        }
-        if let Some(d) = patch.due.filter(|d| Some(*d) != bill.due_date) {
-            details.insert("due".into(), d.to_string().into());
-        }
-        if ref1 != bill.ref1 {
-            details.insert("ref1".into(), ref1.into());
-        }
-        if ref2 != bill.ref2 {
-            details.insert("ref2".into(), ref2.into());
-        }
-        if let Some(c) = new_currency {
-            details.insert("currency".into(), c.code().into());
-        }
+        Err(refusal) => return Ok(Some(BillUpdate::Refused(BillRefusal::from(refusal)))),
+    };
+    if let Some(update) = &plan.update {
+        write_field_update(conn, &bill, update, now)?;
+        let details: serde_json::Map<String, serde_json::Value> = update
+            .changed
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone().into()))
+            .collect();
         append_event(
             conn,
             bill.id,
             "updated",
             None,
             None,
-            status,
+            plan.status,
             bill.paid,
             &serde_json::Value::Object(details).to_string(),
             now,
         )?;
     }
-    if patch.cancel {
+    if plan.void.is_some() {
         let current = crate::repo::bills::load_bill(conn, bill.id)?;
         let (status, paid) = billhub_core::bill::transition(
             current.status_at(now),
@@ -900,6 +833,57 @@ fn update_bill_in_tx(
         &collection,
         &org,
     )?))))
+}
+
+/// Writes the fields core's plan changes, if the bill's version is still the one decided on.
+fn write_field_update(
+    conn: &mut AnyConnection,
+    bill: &Bill,
+    update: &FieldUpdate,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    let n = diesel::update(
+        bills::table
+            .filter(bills::id.eq(bill.id))
+            .filter(bills::version.eq(bill.version)),
+    )
+    .set((
+        bills::due_date.eq(update.due_date),
+        bills::ref1.eq(&update.ref1),
+        bills::ref2.eq(&update.ref2),
+        bills::currency.eq(update.currency.code()),
+        bills::billed.eq(update.billed),
+        bills::version.eq(bill.version + 1),
+        bills::updated_at.eq(to_db(now)),
+    ))
+    .execute(conn)?;
+    if n != 1 {
+        return Err(StoreError::RaceLost {
+            entity: Entity::Bill,
+            id: bill.id,
+        });
+    }
+    for line in &update.lines {
+        diesel::update(bill_items::table.filter(bill_items::id.eq(line.id)))
+            .set((
+                bill_items::unit_price.eq(line.unit_price),
+                bill_items::total.eq(line.total),
+                bill_items::updated_at.eq(to_db(now)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+impl From<PatchRefusal> for BillRefusal {
+    fn from(r: PatchRefusal) -> Self {
+        match r {
+            PatchRefusal::Cancelled | PatchRefusal::Transition(_) => BillRefusal::Cancelled,
+            PatchRefusal::PaidCannotCancel => BillRefusal::PaidCannotCancel,
+            PatchRefusal::CurrencyAfterPayment => BillRefusal::CurrencyAfterPayment,
+            PatchRefusal::CurrencyTooPrecise(c) => BillRefusal::CurrencyTooPrecise(c),
+        }
+    }
 }
 
 impl Reader<'_> {

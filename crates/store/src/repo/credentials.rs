@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use crate::pool::AnyConnection;
+use crate::repo::admin::channel_enabled;
 use crate::repo::orgs::load_org;
 use crate::schema::{access_tokens, auth_nonces, channels, credentials, organization_keys};
 use crate::secrets::{MasterKey, hash_token, random_alnum, random_hex};
@@ -173,6 +174,7 @@ impl Reader<'_> {
                 .filter(credentials::token_hash.eq(&hash))
                 .filter(credentials::dialect.eq(dialect))
                 .filter(credentials::active.eq(true))
+                .filter(channel_enabled())
                 .select((
                     credentials::id,
                     credentials::organization_id,
@@ -202,6 +204,7 @@ impl Reader<'_> {
             let row: Option<CredHashRow> = credentials::table
                 .filter(credentials::client_id.eq(client_id))
                 .filter(credentials::active.eq(true))
+                .filter(channel_enabled())
                 .select((
                     credentials::id,
                     credentials::organization_id,
@@ -231,6 +234,7 @@ impl Reader<'_> {
             credentials::table
                 .filter(credentials::username.eq(username))
                 .filter(credentials::active.eq(true))
+                .filter(channel_enabled())
                 .select((
                     credentials::id,
                     credentials::organization_id,
@@ -318,6 +322,7 @@ impl Reader<'_> {
             let found = credentials::table
                 .filter(credentials::id.eq(cred))
                 .filter(credentials::active.eq(true))
+                .filter(channel_enabled())
                 .select((
                     credentials::id,
                     credentials::organization_id,
