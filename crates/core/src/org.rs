@@ -124,6 +124,13 @@ impl Default for Settings {
     }
 }
 
+/// A notification subscription: deliveries for `dialect`'s worker, posted to `url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub dialect: &'static str,
+    pub url: String,
+}
+
 /// The keys [`Settings`] understands.
 pub const SETTING_KEYS: [&str; 11] = [
     "settlement",
@@ -181,6 +188,22 @@ impl Settings {
             sections,
         }
     }
+    /// Who hears about a change to one of the organization's bills, besides the bill's
+    /// collection ([`collections::CALLBACK_DIALECT`]): each dialect with a webhook setting, and
+    /// where to post. The outbox enqueues one delivery per subscription, tagged with the dialect
+    /// whose worker renders it; the store names no dialect itself.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        self.sections
+            .va
+            .webhook_url
+            .iter()
+            .map(|url| Subscription {
+                dialect: va::DIALECT,
+                url: url.clone(),
+            })
+            .collect()
+    }
+
 
     /// Bill24's settings (`bill24.*`).
     pub fn bill24(&self) -> &bill24::Bill24Settings {

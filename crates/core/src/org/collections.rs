@@ -4,6 +4,10 @@ use std::collections::BTreeMap;
 
 use super::{SettingError, parse_num};
 
+/// The dialect tag of the deliveries to a collection's `webhook_url` (the collections
+/// callback).
+pub const CALLBACK_DIALECT: &str = "collections";
+
 /// The `collections.*` keys.
 pub const KEYS: [&str; 1] = ["collections.requests_per_minute"];
 

@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 
 use super::SettingError;
 
+/// The dialect tag of the deliveries the VA webhook worker renders.
+pub const DIALECT: &str = "va";
+
 /// The `va.*` keys.
 pub const KEYS: [&str; 1] = ["va.webhook_url"];
 

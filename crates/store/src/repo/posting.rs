@@ -13,6 +13,7 @@
 //! A refusal changes nothing, unless the caller asks to record the money as unapplied (a
 //! channel that has already taken it): then the unapplied record is the result.
 
+use billhub_core::org::Settings;
 use billhub_core::rules::{Decision, Target as RuleTarget, decide};
 use billhub_core::{BillTransition, Money, Payment, Rejection, SettlementMode};
 use diesel::prelude::*;
@@ -131,12 +132,12 @@ pub(crate) fn unapplied_from_row(r: UnappliedRow) -> UnappliedPayment {
     }
 }
 
-/// Who must hear about a change to this bill: its collection's webhook and the organization's
-/// VA webhook.
+/// Who must hear about a change to this bill: its collection's webhook, and the organization's
+/// subscriptions as core's settings list them.
 pub(crate) fn targets_for_bill(
     conn: &mut AnyConnection,
     bill_id: i64,
-    va_webhook: Option<&str>,
+    settings: &Settings,
 ) -> StoreResult<Vec<Target>> {
     let mut targets = Vec::new();
     let hook: Option<Option<String>> = bills::table
@@ -149,16 +150,14 @@ pub(crate) fn targets_for_bill(
         && !url.is_empty()
     {
         targets.push(Target {
-            dialect: "collections".into(),
+            dialect: billhub_core::org::collections::CALLBACK_DIALECT.into(),
             url,
         });
     }
-    if let Some(url) = va_webhook {
-        targets.push(Target {
-            dialect: "va".into(),
-            url: url.to_string(),
-        });
-    }
+    targets.extend(settings.subscriptions().into_iter().map(|s| Target {
+        dialect: s.dialect.into(),
+        url: s.url,
+    }));
     Ok(targets)
 }
 
@@ -370,7 +369,7 @@ pub(crate) fn post_in_tx(
             now,
         )?;
         let payload = serde_json::json!({ "amount": alloc.amount, "currency": bill.currency.code(), "paid_after": paid, "status_after": status.as_str() }).to_string();
-        let targets = targets_for_bill(conn, bill.id, settings.va_webhook_url.as_deref())?;
+        let targets = targets_for_bill(conn, bill.id, &settings)?;
         enqueue_event(
             conn,
             req.organization_id,

@@ -155,7 +155,7 @@ fn undo_allocations(
             now,
         )?;
         let payload = serde_json::json!({ "amount": alloc.amount, "currency": bill.currency.code(), "paid_after": paid, "status_after": status.as_str(), "reversal_id": reversal_id }).to_string();
-        let targets = targets_for_bill(conn, bill.id, settings.va_webhook_url.as_deref())?;
+        let targets = targets_for_bill(conn, bill.id, &settings)?;
         enqueue_event(
             conn,
             organization_id,
