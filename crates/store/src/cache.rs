@@ -63,6 +63,18 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         (*stored <= now && now - *stored < CACHE_TTL).then(|| v.clone())
     }
 
+    fn remove(&self, key: &K) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.remove(key);
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.clear();
+        }
+    }
+
     fn put(&self, key: K, now: OffsetDateTime, v: V) {
         if let Ok(mut map) = self.entries.lock() {
             if map.len() >= MAX_ENTRIES {
@@ -93,6 +105,18 @@ pub(crate) struct Caches {
 }
 
 impl Store {
+    /// Drops the cached organization (after a change made through this store).
+    pub fn forget_organization(&self, organization_id: i64) {
+        self.cache.organizations.remove(&organization_id);
+    }
+
+    /// Drops every cached credential and secret (after a revocation made through this store).
+    pub fn forget_credentials(&self) {
+        self.cache.credentials.clear();
+        self.cache.access_tokens.clear();
+        self.cache.secrets.clear();
+    }
+
     /// [`crate::Reader::authenticate_token`] through the cache.
     pub fn cached_token(
         &self,

@@ -616,7 +616,6 @@ crate::tx::store_reads! {
 
 crate::tx::store_writes! {
     fn rotate_signature_key(&self, organization_id: i64, now: OffsetDateTime) -> String;
-    fn revoke_credential(&self, credential_id: i64, now: OffsetDateTime) -> ();
     fn issue_access_token(&self, credential_id: i64, scope: &str, ttl: time::Duration, now: OffsetDateTime) -> (String, OffsetDateTime);
     fn use_nonce(&self, scope: &str, nonce: &str, expires_at: OffsetDateTime) -> bool;
     fn purge_expired_nonces(&self, now: OffsetDateTime) -> usize;
@@ -627,3 +626,12 @@ crate::tx::store_writes_once! {
     fn create_channel(&self, name: &str, dialect: &str, now: OffsetDateTime) -> CreatedChannel;
 }
 
+impl crate::Store {
+    /// [`Writer::revoke_credential`] in its own transaction; this process's cache forgets every
+    /// credential at once (other processes stop accepting it within the cache's 5 s).
+    pub fn revoke_credential(&self, credential_id: i64, now: OffsetDateTime) -> StoreResult<()> {
+        self.transaction(|w| w.revoke_credential(credential_id, now))?;
+        self.forget_credentials();
+        Ok(())
+    }
+}

@@ -383,11 +383,26 @@ crate::tx::store_reads! {
 }
 
 crate::tx::store_writes! {
-    fn set_setting(&self, organization_id: i64, key: &str, value: &str, now: OffsetDateTime) -> ();
     fn enroll(&self, channel_id: i64, organization_id: i64, now: OffsetDateTime) -> ();
 }
 
 crate::tx::store_writes_once! {
     fn create_organization(&self, new: &NewOrganization, now: OffsetDateTime) -> Organization;
     fn add_va_prefix(&self, organization_id: i64, prefix: &str, now: OffsetDateTime) -> ();
+}
+
+impl crate::Store {
+    /// [`Writer::set_setting`] in its own transaction; this process's cache forgets the
+    /// organization at once (other processes see the change within the cache's 5 s).
+    pub fn set_setting(
+        &self,
+        organization_id: i64,
+        key: &str,
+        value: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.transaction(|w| w.set_setting(organization_id, key, value, now))?;
+        self.forget_organization(organization_id);
+        Ok(())
+    }
 }
