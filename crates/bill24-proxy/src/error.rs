@@ -14,7 +14,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use billhub_core::Rejection;
 use billhub_http::{FieldErrors, PlumbingError};
-use billhub_store::StoreError;
+use billhub_store::{StoreError, TxError};
 
 use crate::auth::AuthError;
 use crate::codes::{Code, code_for, http_message_kh};
@@ -73,6 +73,17 @@ impl From<StoreError> for Bill24Error {
         match e.rejection() {
             Some(r) => Bill24Error::Code(code_for(r)),
             None => Bill24Error::Store(e),
+        }
+    }
+}
+
+/// A flow's transaction runs again after a lost race, and heals a dead connection, when the
+/// error wraps such a store failure.
+impl TxError for Bill24Error {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Bill24Error::Store(e) => Some(e),
+            _ => None,
         }
     }
 }

@@ -1,13 +1,15 @@
 //! The dialect's use cases, one named function each, over the store: [`proxy`] (what is due for a
 //! consumer code), [`pending_bills`] (its account statement) and [`webhook`] (recording a payment
-//! notification). Each takes the store, the caller's organization, the validated request and
-//! `now`, runs on the blocking pool, and answers the data the response needs or a
-//! [`Bill24Error`] (a Merchant Proxy code, or billhub's failure). No actix types here.
+//! notification). Each takes the store, the caller (already authenticated through the store's
+//! cache), the validated request and `now`, runs on the blocking pool, and answers the data the
+//! response needs or a [`Bill24Error`] (a Merchant Proxy code, or billhub's failure). No actix
+//! types here.
 //!
-//! Each flow's store work sits together at its top, so that it can become one read snapshot
-//! (`/proxy`, `/pending_bills`) or one write transaction; the rules come from core
-//! (`payability`, `bill_bounds`, `account_bounds`, `account_statement`, `decide` in the store),
-//! spelled the Bill24 way here.
+//! Each flow makes exactly one store call: one read snapshot (`/proxy`, `/pending_bills`, a
+//! webhook whose status is not `success`) or one write transaction (a webhook delivery, all its
+//! shares together), which reads the organization and its settings itself so that a change is
+//! seen at once. The rules come from core (`payability`, `bill_bounds`, `account_bounds`,
+//! `account_statement`, `decide` in the store), spelled the Bill24 way here.
 //!
 //! ## Webhook channel references
 //! The first share of a transaction is recorded under the Bill24 transaction id itself (`tran_id`,
@@ -19,26 +21,30 @@
 //! - a repeat whose content differs in any share (another amount, another customer, one share
 //!   more or less) is refused on the first share as inconsistent, before any other share is
 //!   posted: no part of it can pay twice;
-//! - a transaction interrupted after some shares (a crash between two share transactions) is
-//!   completed by Bill24's retry: recorded shares are replayed, the missing ones are posted.
+//! - all shares of a delivery are posted in one write transaction: all or nothing. A delivery
+//!   that fails (billhub's failure, answered 500) leaves no share behind, and Bill24's retry
+//!   posts them all; a share found already recorded (a delivery recorded before shares were
+//!   posted together) is replayed and the missing ones are posted.
 //!
 //! Money that cannot be applied (unknown customer or bill, refused by the rule, wrong currency) is
 //! recorded as unapplied by the store (`OnRejection::RecordUnapplied`) and still acknowledged.
 //! Webhook notifications are recorded as one store payment per customer share, under the
-//! channel [`CHANNEL`], idempotent by the share's channel reference.
+//! channel `Channel::Bill24`, idempotent by the share's channel reference.
 
 use billhub_core::org::Organization;
 use billhub_core::rules::{account_bounds, bill_bounds, payability};
 use billhub_core::statement::{EntryKind, LedgerEntry, account_statement};
-use billhub_core::{Bill, Currency, Money, PaymentRule, Rejection, SettlementMode};
+use billhub_core::{Bill, Channel, Currency, Money, PaymentRule, Rejection, SettlementMode};
 use billhub_http::json::money_number;
 use billhub_store::bill24::Bill24Consumer;
 use billhub_store::{
-    OnRejection, PaymentRequest, PaymentTarget, PostResult, Store, StoreResult, fingerprint,
+    OnRejection, PaymentRequest, PaymentTarget, PostResult, Reader, Store, StoreResult, Writer,
+    fingerprint,
 };
 use time::macros::time;
 use time::{Date, Month, OffsetDateTime, Time};
 
+use crate::auth::{WebhookCaller, organization_of};
 use crate::codes::{CURRENCIES, Code, code_for};
 use crate::error::Bill24Error;
 use crate::requests::{ConsumerRequest, CustomerShare, Notification};
@@ -182,27 +188,30 @@ fn proxy_data(
     }
 }
 
-/// `POST /proxy`: the amount due for a consumer code, or code 1-4.
+/// `POST /proxy`: the amount due for a consumer code, or code 1-4. One read snapshot:
+/// organization, settings, the consumer's bills and payments, its credit.
 pub fn proxy(
     store: &Store,
     org_id: i64,
     req: &ConsumerRequest,
     now: OffsetDateTime,
 ) -> Result<ProxyData, Bill24Error> {
-    let org = store.organization(org_id)?;
-    let settings = store.settings(org_id)?;
-    let consumer = store
-        .bill24_consumer(org.id, &req.consumer_code, now)?
-        .ok_or(Code::NotFound)?;
-    let due = consumer_due(&consumer, settings.settlement, now)?;
-    let credit = store.account_credit(consumer.account.id, due.currency)?;
-    Ok(proxy_data(
-        &org,
-        &req.consumer_code,
-        &consumer,
-        &due,
-        credit,
-    ))
+    store.snapshot(|r| {
+        let org = r.organization(org_id)?;
+        let settings = r.settings(org_id)?;
+        let consumer = r
+            .bill24_consumer(org.id, &req.consumer_code, now)?
+            .ok_or(Code::NotFound)?;
+        let due = consumer_due(&consumer, settings.settlement, now)?;
+        let credit = r.account_credit(consumer.account.id, due.currency)?;
+        Ok(proxy_data(
+            &org,
+            &req.consumer_code,
+            &consumer,
+            &due,
+            credit,
+        ))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,6 +279,7 @@ fn statement_data(
 }
 
 /// `POST /pending_bills`: core's account statement of the account the code names, or code 1/4.
+/// One read snapshot: organization, settings, the consumer, its currencies and its ledger.
 pub fn pending_bills(
     store: &Store,
     public_url: &str,
@@ -277,30 +287,30 @@ pub fn pending_bills(
     req: &ConsumerRequest,
     now: OffsetDateTime,
 ) -> Result<PendingBillsData, Bill24Error> {
-    let org = store.organization(org_id)?;
-    let settings = store.settings(org_id)?;
-    let consumer = store
-        .bill24_consumer(org.id, &req.consumer_code, now)?
-        .ok_or(Code::NotFound)?;
-    let currencies = store.bill24_account_currencies(consumer.account.id)?;
-    let currency = statement_currency(&currencies)?;
-    let entries = store.ledger_entries(consumer.account.id, org.utc_offset)?;
-    let today = now.to_offset(org.utc_offset).date();
-    let from = window_start(today, settings.bill24_statement_months);
-    Ok(statement_data(
-        public_url,
-        &entries,
-        from,
-        settings.bill24_statement_max_entries,
-        currency,
-    ))
+    store.snapshot(|r| {
+        let org = r.organization(org_id)?;
+        let settings = r.settings(org_id)?;
+        let section = settings.bill24();
+        let consumer = r
+            .bill24_consumer(org.id, &req.consumer_code, now)?
+            .ok_or(Code::NotFound)?;
+        let currencies = r.bill24_account_currencies(consumer.account.id)?;
+        let currency = statement_currency(&currencies)?;
+        let entries = r.ledger_entries(consumer.account.id, org.utc_offset)?;
+        let today = now.to_offset(org.utc_offset).date();
+        let from = window_start(today, section.statement_months);
+        Ok(statement_data(
+            public_url,
+            &entries,
+            from,
+            section.statement_max_entries,
+            currency,
+        ))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
 // `/webhook`
-
-/// The channel name of Bill24 payments.
-pub const CHANNEL: &str = "bill24";
 
 /// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -351,13 +361,13 @@ fn transaction_fingerprint(n: &Notification) -> String {
 
 /// The first bill any of `refs` names, tried in order.
 fn named_bill(
-    store: &Store,
+    r: &mut Reader<'_>,
     organization_id: i64,
     refs: &[String],
     now: OffsetDateTime,
 ) -> StoreResult<Option<Bill>> {
-    for r in refs {
-        if let Some(b) = store.bill24_bill(organization_id, r, now)? {
+    for reference in refs {
+        if let Some(b) = r.bill24_bill(organization_id, reference, now)? {
             return Ok(Some(b));
         }
     }
@@ -367,7 +377,7 @@ fn named_bill(
 /// Where a share's money goes: the named bill(s), else what the customer code names (an
 /// account under the organization's settlement mode, or a bill), else nowhere (unapplied).
 fn target(
-    store: &Store,
+    r: &mut Reader<'_>,
     organization_id: i64,
     share: &CustomerShare,
     now: OffsetDateTime,
@@ -378,7 +388,7 @@ fn target(
     if !share.bills.is_empty() {
         let mut found = Vec::with_capacity(share.bills.len());
         for refs in &share.bills {
-            match named_bill(store, organization_id, refs, now)? {
+            match named_bill(r, organization_id, refs, now)? {
                 Some(b) => found.push(b),
                 None => return Ok(unknown()),
             }
@@ -397,7 +407,7 @@ fn target(
         });
     }
     Ok(
-        match store.bill24_consumer(organization_id, &share.customer_code, now)? {
+        match r.bill24_consumer(organization_id, &share.customer_code, now)? {
             Some(c) => match c.bill {
                 Some(b) => PaymentTarget::Bill { bill_id: b.id },
                 None => PaymentTarget::Account {
@@ -429,7 +439,7 @@ fn share_payment(
     .to_string();
     PaymentRequest {
         organization_id: org.id,
-        channel: CHANNEL.into(),
+        channel: Channel::Bill24.as_db(),
         channel_ref: share_reference(&n.tran_id, i),
         request_hash: fingerprint(&[tx, &i.to_string()]),
         target,
@@ -443,82 +453,162 @@ fn share_payment(
     }
 }
 
-/// What posting one share did.
+/// What posting one share did (logged once the transaction has committed).
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum ShareOutcome {
-    Posted,
-    Unapplied,
+    Posted {
+        payment: String,
+        amount: i64,
+        credit: i64,
+    },
+    Unapplied {
+        id: i64,
+        reason: String,
+    },
     Replayed,
     Inconsistent,
 }
 
-/// Posts one share (its own transaction, idempotent by its channel reference).
+/// Posts one share, idempotent by its channel reference.
 fn post_share(
-    store: &Store,
-    n: &Notification,
+    w: &mut Writer<'_>,
     req: &PaymentRequest,
     now: OffsetDateTime,
 ) -> Result<ShareOutcome, Bill24Error> {
-    let channel_ref = &req.channel_ref;
-    match store.post_payment(req, now) {
+    match w.post_payment(req, now) {
         Ok(outcome) if outcome.replayed => Ok(ShareOutcome::Replayed),
-        Ok(outcome) => match outcome.result {
-            PostResult::Posted(p) => {
-                tracing::info!(tran_id = %n.tran_id, channel_ref = %channel_ref, payment = %p.uid, amount = p.amount, credit = p.credit, "bill24 payment recorded");
-                Ok(ShareOutcome::Posted)
-            }
-            PostResult::Unapplied(u) => {
-                tracing::warn!(tran_id = %n.tran_id, channel_ref = %channel_ref, unapplied_id = u.id, reason = %u.reason, "bill24 payment kept as unapplied money");
-                Ok(ShareOutcome::Unapplied)
-            }
-        },
+        Ok(outcome) => Ok(match outcome.result {
+            PostResult::Posted(p) => ShareOutcome::Posted {
+                payment: p.uid,
+                amount: p.amount,
+                credit: p.credit,
+            },
+            PostResult::Unapplied(u) => ShareOutcome::Unapplied {
+                id: u.id,
+                reason: u.reason,
+            },
+        }),
         Err(e) if e.rejection() == Some(&Rejection::InconsistentReplay) => {
-            tracing::warn!(tran_id = %n.tran_id, channel_ref = %channel_ref, "bill24 transaction repeated with different content; nothing changed");
             Ok(ShareOutcome::Inconsistent)
         }
         Err(e) => Err(Bill24Error::Store(e)),
     }
 }
 
-/// `POST /webhook`: records a delivery for the organization, one payment per customer share.
-pub fn webhook(
-    store: &Store,
-    org_id: i64,
+/// What one delivery's transaction did: the organization it spoke for and each share's
+/// outcome (with its channel reference), up to the first share refused as inconsistent.
+struct Delivery {
+    organization_id: i64,
+    shares: Vec<(String, ShareOutcome)>,
+}
+
+/// Every share of a delivery, inside one write transaction (run again from the start after a
+/// lost race, so everything is decided from what it reads here).
+fn record(
+    w: &mut Writer<'_>,
+    caller: WebhookCaller,
     n: &Notification,
+    tx: &str,
     now: OffsetDateTime,
-) -> Result<Recorded, Bill24Error> {
-    let org = store.organization(org_id)?;
-    if n.status != "success" {
-        return Ok(Recorded::NotApplied {
-            status: n.status.clone(),
-        });
-    }
+) -> Result<Delivery, Bill24Error> {
+    let organization_id = organization_of(w, caller)?;
+    let org = w.organization(organization_id)?;
     let paid_at = n
         .paid_date
         .as_deref()
         .and_then(|t| parse_transaction_date(t, org.utc_offset))
         .unwrap_or(now);
-    let tx = transaction_fingerprint(n);
-    let (mut posted, mut unapplied) = (0usize, 0usize);
+    let mut shares = Vec::with_capacity(n.shares.len());
     for (i, share) in n.shares.iter().enumerate() {
-        let target = target(store, org.id, share, now)?;
-        let req = share_payment(&org, n, i, share, (&tx, target, paid_at));
-        match post_share(store, n, &req, now)? {
-            ShareOutcome::Posted => posted += 1,
-            ShareOutcome::Unapplied => unapplied += 1,
-            ShareOutcome::Replayed => {}
-            ShareOutcome::Inconsistent if posted + unapplied == 0 => {
-                return Ok(Recorded::Inconsistent);
-            }
-            // Cannot happen: every share's hash covers the whole transaction, so the first
-            // share is refused before anything is posted.
-            ShareOutcome::Inconsistent => return Ok(Recorded::New { posted, unapplied }),
+        let target = target(w, org.id, share, now)?;
+        let req = share_payment(&org, n, i, share, (tx, target, paid_at));
+        let outcome = post_share(w, &req, now)?;
+        let stop = outcome == ShareOutcome::Inconsistent;
+        shares.push((req.channel_ref, outcome));
+        if stop {
+            break;
         }
     }
-    Ok(if posted + unapplied == 0 {
+    Ok(Delivery {
+        organization_id,
+        shares,
+    })
+}
+
+/// The answer to a delivery whose shares did `shares`. A share refused as inconsistent before
+/// anything was posted makes the whole delivery inconsistent (every share's hash covers the whole
+/// transaction, so it is always the first share).
+fn summary(shares: &[(String, ShareOutcome)]) -> Recorded {
+    let (mut posted, mut unapplied) = (0usize, 0usize);
+    for (_, outcome) in shares {
+        match outcome {
+            ShareOutcome::Posted { .. } => posted += 1,
+            ShareOutcome::Unapplied { .. } => unapplied += 1,
+            ShareOutcome::Replayed => {}
+            ShareOutcome::Inconsistent if posted + unapplied == 0 => return Recorded::Inconsistent,
+            ShareOutcome::Inconsistent => return Recorded::New { posted, unapplied },
+        }
+    }
+    if posted + unapplied == 0 {
         Recorded::AlreadyRecorded
     } else {
         Recorded::New { posted, unapplied }
-    })
+    }
+}
+
+/// Logs what a committed delivery did.
+fn log_delivery(caller: WebhookCaller, n: &Notification, delivery: &Delivery) {
+    if let WebhookCaller::Address(ip) = caller {
+        tracing::info!(organization_id = delivery.organization_id, caller = %ip, "bill24 webhook accepted from an allow-listed address");
+    }
+    for (channel_ref, outcome) in &delivery.shares {
+        match outcome {
+            ShareOutcome::Posted {
+                payment,
+                amount,
+                credit,
+            } => {
+                tracing::info!(tran_id = %n.tran_id, channel_ref = %channel_ref, payment = %payment, amount, credit, "bill24 payment recorded");
+            }
+            ShareOutcome::Unapplied { id, reason } => {
+                tracing::warn!(tran_id = %n.tran_id, channel_ref = %channel_ref, unapplied_id = id, reason = %reason, "bill24 payment kept as unapplied money");
+            }
+            ShareOutcome::Replayed => {}
+            ShareOutcome::Inconsistent => {
+                tracing::warn!(tran_id = %n.tran_id, channel_ref = %channel_ref, "bill24 transaction repeated with different content; nothing changed");
+            }
+        }
+    }
+}
+
+/// `POST /webhook`: records a delivery for the caller's organization, one payment per customer
+/// share, all shares in one write transaction (a status other than `success`: one snapshot that
+/// only finds the organization).
+pub fn webhook(
+    store: &Store,
+    caller: WebhookCaller,
+    n: &Notification,
+    now: OffsetDateTime,
+) -> Result<Recorded, Bill24Error> {
+    if n.status != "success" {
+        let organization_id = store.snapshot(|r| {
+            let id = organization_of(r, caller)?;
+            r.organization(id)?;
+            Ok::<_, Bill24Error>(id)
+        })?;
+        let delivery = Delivery {
+            organization_id,
+            shares: Vec::new(),
+        };
+        log_delivery(caller, n, &delivery);
+        return Ok(Recorded::NotApplied {
+            status: n.status.clone(),
+        });
+    }
+    let tx = transaction_fingerprint(n);
+    let delivery = store.transaction(|w| record(w, caller, n, &tx, now))?;
+    log_delivery(caller, n, &delivery);
+    Ok(summary(&delivery.shares))
 }
 
 #[cfg(test)]

@@ -129,19 +129,28 @@ async fn pending_bills(
     Ok(success(data))
 }
 
-/// `POST /webhook`: a payment notification. Answers in Bill24's webhook reply shape.
+/// `POST /webhook`: a payment notification. Answers in Bill24's webhook reply shape. A caller
+/// without a token is found by its address inside the flow's transaction; a bad body from such
+/// a caller is answered 401 first when the address is not allowed.
 async fn webhook(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: Body,
 ) -> Result<HttpResponse, WebhookError> {
-    let org_id = auth::webhook_organization(&state, &req).await?;
-    let obj = json_object(&req, state.config.body_limit, body)?;
-    let notification = Notification::read(&obj).map_err(Bill24Error::Invalid)?;
+    let caller = auth::webhook_caller(&state, &req).await?;
+    let read = json_object(&req, state.config.body_limit, body)
+        .and_then(|obj| Notification::read(&obj).map_err(Bill24Error::Invalid));
+    let notification = match read {
+        Ok(n) => n,
+        Err(e) => {
+            auth::confirm(&state, caller).await?;
+            return Err(e.into());
+        }
+    };
     let now = state.now();
     let tran_id = notification.tran_id.clone();
     let done = state
-        .flow(move |s| flows::webhook(s, org_id, &notification, now))
+        .flow(move |s| flows::webhook(s, caller, &notification, now))
         .await?;
     Ok(recorded(&done, &tran_id))
 }

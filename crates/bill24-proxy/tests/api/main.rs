@@ -1,7 +1,8 @@
 //! The Bill24 Merchant Proxy over HTTP, on SQLite and PostgreSQL: every answer code, the seed's
 //! pending-bills example, payments in the statement, min/max per rule and settlement mode, the
 //! webhook in both generations (idempotency, concurrency, allocation, unapplied money, allow
-//! list), auth and malformed requests. One test binary, one module per subject.
+//! list), auth and malformed requests, and what each route costs in transactions. One test
+//! binary, one module per subject.
 
 // Helpers outside `#[test]` functions unwrap too (the clippy.toml test allowance covers only
 // test functions and `cfg(test)` modules).
@@ -18,6 +19,7 @@ mod auth;
 mod malformed;
 mod pending_bills;
 mod proxy;
+mod transactions;
 mod webhook;
 
 /// What every test module uses.
