@@ -7,11 +7,16 @@
 //! payment or revert route is refused for the rest of its 30-second window ([`use_once`]).
 //! Every failure is HTTP 401 with the dialect's error body; an unknown user and a wrong hash
 //! get the same answer.
+//!
+//! The network and its password hash come from the store's authentication cache (at most 5 s
+//! old), so an authenticated request costs no transaction for its authentication; recording a
+//! signature's use is part of the payment's or revert's one write transaction.
 
 use actix_web::HttpRequest;
+use billhub_core::Channel;
 use billhub_core::signature::csq::{self, CsqAuthError};
 use billhub_http::AppState;
-use billhub_store::{Principal, Store};
+use billhub_store::{Principal, Store, Writer};
 use time::OffsetDateTime;
 
 use crate::codes::{During, PostpaidError};
@@ -34,7 +39,7 @@ pub struct Network {
 impl Network {
     /// The channel name payments of this network are recorded under.
     pub fn channel(&self) -> String {
-        format!("postpaid:{}", self.channel_id)
+        Channel::Postpaid(self.channel_id).as_db()
     }
 }
 
@@ -74,10 +79,11 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Network
     };
     let (user, st, sh) = (user.to_string(), st.to_string(), sh.to_ascii_lowercase());
     let lookup = user.clone();
+    let now = state.now();
     let found = state
-        .flow(move |s| network_secret(s, &lookup).during("authentication"))
+        .flow(move |s| network_secret(s, &lookup, now).during("authentication"))
         .await?;
-    let now = state.now().unix_timestamp();
+    let now = now.unix_timestamp();
     let stored = found
         .as_ref()
         .map(|(_, _, secret)| secret.as_str())
@@ -110,12 +116,13 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Network
 }
 
 /// The network behind username `user`: its credential id, channel id and stored password
-/// hash, when it is a postpaid channel credential.
+/// hash, when it is a postpaid channel credential; through the cache.
 fn network_secret(
     store: &Store,
     user: &str,
+    now: OffsetDateTime,
 ) -> billhub_store::StoreResult<Option<(i64, i64, String)>> {
-    let Some(cred) = store.credential_by_username(user)? else {
+    let Some(cred) = store.cached_username(user, now)? else {
         return Ok(None);
     };
     let Principal::Channel { channel_id } = cred.principal else {
@@ -124,25 +131,25 @@ fn network_secret(
     if cred.dialect != "postpaid" {
         return Ok(None);
     }
-    let secret = store.credential_secret(cred.id)?;
+    let secret = store.cached_secret(cred.id, now)?;
     Ok(Some((cred.id, channel_id, secret)))
 }
 
 /// Records the request's `(U, ST, SH)` as used; refuses it (401) when it was used before on a
-/// payment or revert route within its window. Part of the payment and revert flows.
+/// payment or revert route within its window. Part of the payment's and revert's transaction.
 pub fn use_once(
-    store: &Store,
+    w: &mut Writer<'_>,
     network: &Network,
     now: OffsetDateTime,
 ) -> Result<(), PostpaidError> {
+    // The scope names the credential, not the channel (a network's credentials sign apart).
     let scope = format!("postpaid:{}", network.credential_id);
     let nonce = format!("{}:{}", network.st, network.sh);
     let st: i64 = network.st.parse().unwrap_or(0);
     // ST is accepted while |now - ST| <= 30 s; keep it until it can no longer be accepted.
     let expires = OffsetDateTime::from_unix_timestamp(st + MAX_SKEW_SECONDS + 1)
         .unwrap_or_else(|_| now + time::Duration::seconds(2 * MAX_SKEW_SECONDS + 1));
-    if store
-        .use_nonce(&scope, &nonce, expires)
+    if w.use_nonce(&scope, &nonce, expires)
         .during("recording ST/SH")?
     {
         Ok(())

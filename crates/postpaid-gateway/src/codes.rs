@@ -20,8 +20,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use billhub_core::postpaid::SettleError;
 use billhub_core::{Currency, Rejection};
-use billhub_store::StoreError;
 use billhub_store::postpaid::CodeProblem;
+use billhub_store::{StoreError, TxError};
 
 use crate::wire::{ErrorResponse, ResultItem, to_x100};
 
@@ -270,6 +270,14 @@ pub enum PostpaidError {
         #[source]
         cause: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A store failure that is not a refusal: answered like [`PostpaidError::Internal`], and kept
+    /// as it is so that a transaction that lost a race is run again ([`TxError`]).
+    #[error("store error while {during}: {cause}")]
+    Store {
+        during: &'static str,
+        #[source]
+        cause: StoreError,
+    },
 }
 
 impl PostpaidError {
@@ -284,6 +292,11 @@ impl PostpaidError {
         }
     }
 
+    /// A store failure while doing `during` (not a refusal: see [`from_store`] for those).
+    pub fn store(during: &'static str, cause: StoreError) -> PostpaidError {
+        PostpaidError::Store { during, cause }
+    }
+
     /// A 401 with the dialect's body.
     pub fn unauthorized(message: impl Into<String>) -> PostpaidError {
         PostpaidError::Unauthorized(Refusal::new(ResultCode::InvalidParameters, message))
@@ -293,7 +306,7 @@ impl PostpaidError {
     pub fn refusal(&self) -> Refusal {
         match self {
             PostpaidError::Refused(r) | PostpaidError::Unauthorized(r) => r.clone(),
-            PostpaidError::Internal { .. } => Refusal::system(),
+            PostpaidError::Internal { .. } | PostpaidError::Store { .. } => Refusal::system(),
         }
     }
 }
@@ -310,7 +323,19 @@ impl From<StoreError> for PostpaidError {
     fn from(e: StoreError) -> Self {
         match e.rejection() {
             Some(r) => PostpaidError::Refused(refusal_of(r, 0, None)),
-            None => PostpaidError::internal("using the store", e),
+            None => PostpaidError::store("using the store", e),
+        }
+    }
+}
+
+/// A flow's transaction is run again when the store error it ended with was a lost race.
+impl TxError for PostpaidError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            PostpaidError::Store { cause, .. } => Some(cause),
+            PostpaidError::Refused(_)
+            | PostpaidError::Unauthorized(_)
+            | PostpaidError::Internal { .. } => None,
         }
     }
 }
@@ -319,16 +344,35 @@ impl ResponseError for PostpaidError {
     fn status_code(&self) -> StatusCode {
         match self {
             PostpaidError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            PostpaidError::Refused(_) | PostpaidError::Internal { .. } => StatusCode::OK,
+            PostpaidError::Refused(_)
+            | PostpaidError::Internal { .. }
+            | PostpaidError::Store { .. } => StatusCode::OK,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let PostpaidError::Internal { during, cause } = self {
-            tracing::error!(error = %cause, during, "postpaid: internal error");
+        let internal: Option<(&str, &(dyn std::error::Error + 'static))> = match self {
+            PostpaidError::Internal { during, cause } => Some((during, &**cause)),
+            PostpaidError::Store { during, cause } => Some((during, cause)),
+            PostpaidError::Refused(_) | PostpaidError::Unauthorized(_) => None,
+        };
+        if let Some((during, cause)) = internal {
+            tracing::error!(error = %with_sources(cause), during, "postpaid: internal error");
         }
         self.refusal().response_with(self.status_code())
     }
+}
+
+/// An error and each of its sources, `a: b: c`, for the log.
+fn with_sources(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 /// A store failure in a flow: a core refusal is mapped with the fee and currency its amounts
@@ -341,18 +385,19 @@ pub fn from_store(
 ) -> PostpaidError {
     match err.rejection() {
         Some(r) => PostpaidError::Refused(from_rejection(r, fee, currency)),
-        None => PostpaidError::internal(what, err),
+        None => PostpaidError::store(what, err),
     }
 }
 
-/// Store reads and writes whose failure is internal whatever it is, named for the log.
+/// Store reads and writes whose failure is internal whatever it is (kept for the log and for
+/// [`TxError`]), named for the log.
 pub trait During<T> {
     fn during(self, what: &'static str) -> Result<T, PostpaidError>;
 }
 
 impl<T> During<T> for Result<T, StoreError> {
     fn during(self, what: &'static str) -> Result<T, PostpaidError> {
-        self.map_err(|e| PostpaidError::internal(what, e))
+        self.map_err(|e| PostpaidError::store(what, e))
     }
 }
 

@@ -2,25 +2,37 @@
 //! Revert and transaction info. Each takes the store, the authenticated [`Network`], a request
 //! read by [`crate::requests`] and `now`, and returns the answer in wire terms or a
 //! [`PostpaidError`]. No actix here; the rules are core's ([`postpaid::quote`],
-//! [`postpaid::settle`], [`billhub_core::rules::decide`] inside the store): a flow reads, asks
-//! core, writes, and spells.
+//! [`postpaid::settle`], [`billhub_core::rules::decide`] and
+//! [`billhub_core::reversal::may_reverse`] inside the store): a flow reads, asks core, writes,
+//! and spells.
 //!
-//! Every store call of a flow is made from the flow's own body, so that it can become one
-//! transaction (phase 2). On the payment and revert routes the order is: the idempotency check
-//! by channel reference (a repeat gets its first answer, another request under the same
-//! reference gets 12), then the one-time use of `(U, ST, SH)` (401 when already used), then
-//! validation (900) and the business rules.
+//! Each flow makes **one** store call, one transaction: a snapshot for Get Parameters and
+//! transaction info, a write transaction for Get Invoices (it may issue a code), Payment and
+//! Revert. The operator's organization and settings come from the store's cache (at most 5 s
+//! old); whether the network is enrolled with it is read inside the transaction.
+//!
+//! On the payment and revert routes the order is: the idempotency check by channel reference (a
+//! repeat gets its first answer, another request under the same reference gets 12), then the
+//! one-time use of `(U, ST, SH)` (401 when already used), then validation (900) and the business
+//! rules. A refusal after the signature was recorded still commits it ([`Signed`]): the
+//! signature is used up whatever the answer, as before.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use billhub_core::org::{Organization, Settings};
+use billhub_core::Channel;
+use billhub_core::org::Organization;
 use billhub_core::postpaid::{
     self, Offer, Quote, QuoteError, QuoteTerms, TRANSACTION_CODE, TerminalFields,
 };
-use billhub_core::{Account, Currency, Money, Payment, SettlementMode};
-use billhub_store::postpaid::{CodeHolder, CodeProblem, NewPostpaidCode, PostpaidPosting};
+use billhub_core::reversal::{Claimed, Requester};
+use billhub_core::{Account, Currency, Money, Payment, Rejection, SettlementMode};
+use billhub_store::postpaid::{
+    CodeHolder, CodeProblem, NewPostpaidCode, PostpaidCode, PostpaidPosting,
+};
 use billhub_store::{
-    OnRejection, PaymentRequest, PaymentTarget, PostResult, ReversalRequest, Store,
+    CachedOrganization, OnRejection, PaymentRequest, PaymentTarget, PostResult, Reader,
+    ReversalRequest, Store, Writer,
 };
 use time::OffsetDateTime;
 
@@ -30,38 +42,86 @@ use crate::codes::{
     refusal_of,
 };
 use crate::requests::{
-    InfoRequest, InvoicesRequest, Pay, PayRequest, Revert, RevertRequest, iso_date,
+    Ids, InfoRequest, InvoicesRequest, Pay, PayRequest, Revert, RevertRequest, iso_date,
 };
 use crate::wire::{
     InvoiceItem, InvoicesResponse, KeyValue, TransactionResponse, from_x100, to_x100,
 };
 
-/// The organization a request names, with its settings and terminal fields.
-pub struct Operator {
-    pub org: Organization,
-    pub settings: Settings,
-    pub fields: TerminalFields,
+/// The organization a request names, with its settings (`settings.postpaid()`: fields, fee,
+/// code time to live, revert window), as the cache holds it.
+type Operator = CachedOrganization;
+
+/// The organization behind `operatorId` from the cache; `None` when there is none (answered as
+/// an unknown operator once the signature is dealt with).
+fn cached_operator(
+    store: &Store,
+    operator_id: i32,
+    now: OffsetDateTime,
+) -> Result<Option<Arc<Operator>>, PostpaidError> {
+    match store.cached_organization(i64::from(operator_id), now) {
+        Ok(op) => Ok(Some(op)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(PostpaidError::store("reading the operator", e)),
+    }
 }
 
-/// The organization behind `operatorId`, when the network is enrolled with it (others answer as
-/// an unknown operator).
-fn operator(store: &Store, network: &Network, operator_id: i32) -> Result<Operator, PostpaidError> {
-    let id = i64::from(operator_id);
-    if !store
-        .is_enrolled(network.channel_id, id)
+/// The cached operator of [`cached_operator`] for a request whose path integers may be wrong
+/// (those are refused later, in their turn).
+fn cached_operator_of(
+    store: &Store,
+    ids: &Result<Ids, Refusal>,
+    now: OffsetDateTime,
+) -> Result<Option<Arc<Operator>>, PostpaidError> {
+    match ids {
+        Ok(ids) => cached_operator(store, ids.operator_id, now),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The operator, when the network is enrolled with it (others answer as an unknown operator).
+fn enrolled<'o>(
+    r: &mut Reader<'_>,
+    network: &Network,
+    operator_id: i32,
+    cached: Option<&'o Operator>,
+) -> Result<&'o Operator, PostpaidError> {
+    let unknown = || PostpaidError::from(Refusal::unknown_operator(operator_id));
+    let op = cached.ok_or_else(unknown)?;
+    if r.is_enrolled(network.channel_id, op.organization.id)
         .during("reading the operator")?
     {
-        return Err(Refusal::unknown_operator(operator_id).into());
+        Ok(op)
+    } else {
+        Err(unknown())
     }
-    let org = store.organization(id).during("reading the operator")?;
-    let settings = store.settings(id).during("reading the operator")?;
-    let fields = TerminalFields::from_setting(settings.postpaid_fields.as_deref())
-        .map_err(|e| PostpaidError::internal("reading postpaid.fields", e))?;
-    Ok(Operator {
-        org,
-        settings,
-        fields,
-    })
+}
+
+/// What a payment or revert ends with once its signature is recorded. A refusal is an answer
+/// too: the transaction commits, so the signature stays used (nothing else was written: the
+/// store refuses a posting or reversal before writing anything).
+enum Signed<T> {
+    Answered(T),
+    Refused(Refusal),
+}
+
+impl<T> Signed<T> {
+    /// A refusal becomes an answer to commit; any other failure rolls the transaction back.
+    fn of(result: Result<T, PostpaidError>) -> Result<Signed<T>, PostpaidError> {
+        match result {
+            Ok(answer) => Ok(Signed::Answered(answer)),
+            Err(PostpaidError::Refused(refusal)) => Ok(Signed::Refused(refusal)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After the commit: the answer, or the refusal as the dialect's error.
+    fn into_result(self) -> Result<T, PostpaidError> {
+        match self {
+            Signed::Answered(answer) => Ok(answer),
+            Signed::Refused(refusal) => Err(refusal.into()),
+        }
+    }
 }
 
 fn payment_type_name(mode: SettlementMode) -> &'static str {
@@ -88,41 +148,60 @@ fn x100(minor: i64, currency: Currency) -> Result<i64, Refusal> {
 // ----------------------------------------------------------------------------------------------
 // Get Parameters
 
-/// The fields the operator's terminals ask for.
+/// The fields the operator's terminals ask for: one snapshot (the enrolment).
 pub fn parameters(
     store: &Store,
     network: &Network,
     operator_id: i32,
+    now: OffsetDateTime,
 ) -> Result<TerminalFields, PostpaidError> {
-    Ok(operator(store, network, operator_id)?.fields)
+    let cached = cached_operator(store, operator_id, now)?;
+    store.snapshot(|r| {
+        let op = enrolled(r, network, operator_id, cached.as_deref())?;
+        Ok(op.settings.postpaid().fields.clone())
+    })
 }
 
 // ----------------------------------------------------------------------------------------------
 // Get Invoices
 
 /// An account's invoices as the terminal sees them, and a transaction code when something is
-/// payable.
+/// payable: one write transaction.
 pub fn get_invoices(
     store: &Store,
     network: &Network,
     req: InvoicesRequest,
     now: OffsetDateTime,
 ) -> Result<InvoicesResponse, PostpaidError> {
+    let cached = cached_operator(store, req.operator_id, now)?;
+    store.transaction(|w| {
+        let op = enrolled(w, network, req.operator_id, cached.as_deref())?;
+        invoices_in(w, network, req.clone(), op, now)
+    })
+}
+
+/// Get Invoices inside its transaction, the operator known.
+fn invoices_in(
+    w: &mut Writer<'_>,
+    network: &Network,
+    req: InvoicesRequest,
+    op: &Operator,
+    now: OffsetDateTime,
+) -> Result<InvoicesResponse, PostpaidError> {
     let terminal_id = req.terminal_id;
-    let op = operator(store, network, req.operator_id)?;
-    let lookup = req.values(&op.fields)?;
-    let Some(account) = store
-        .account_by_code(op.org.id, &lookup.account)
+    let settings = op.settings.postpaid();
+    let org = &op.organization;
+    let lookup = req.values(&settings.fields)?;
+    let Some(account) = w
+        .account_by_code(org.id, &lookup.account)
         .during("reading invoices")?
     else {
         return Err(unknown_account().into());
     };
-    let bills = store
-        .bills_of_account(account.id)
-        .during("reading invoices")?;
+    let bills = w.bills_of_account(account.id).during("reading invoices")?;
     let terms = QuoteTerms {
         payment_type: op.settings.settlement,
-        fee_x100: op.settings.postpaid_fee_x100,
+        fee_x100: settings.fee_x100,
         installments: lookup.installments,
     };
     let quote = match postpaid::quote(&bills, terms, now) {
@@ -132,7 +211,7 @@ pub fn get_invoices(
             return Err(PostpaidError::internal("reading the fee", e));
         }
     };
-    let mut response = listing(&quote, &op.org)?;
+    let mut response = listing(&quote, org)?;
     let Some(currency) = quote.currency.filter(|_| quote.is_payable()) else {
         return Ok(response);
     };
@@ -140,7 +219,7 @@ pub fn get_invoices(
     let with_fee = x100(quote.amount_to_send(), currency)?;
     let new = NewPostpaidCode {
         channel_id: network.channel_id,
-        organization_id: op.org.id,
+        organization_id: org.id,
         terminal_id: i64::from(terminal_id),
         account_id: account.id,
         bill_ids: quote.bill_ids(),
@@ -148,10 +227,10 @@ pub fn get_invoices(
         fee: quote.fee,
         payment_type: quote.payment_type,
         currency: currency.code().into(),
-        ttl: time::Duration::seconds(op.settings.postpaid_code_ttl_seconds),
-        local_date: now.to_offset(op.org.utc_offset).date(),
+        ttl: settings.code_ttl(),
+        local_date: now.to_offset(org.utc_offset).date(),
     };
-    let code = store
+    let code = w
         .create_postpaid_code(&new, now)
         .during("issuing a transaction code")?;
     response.message = "Pending invoices retrieved successfully".into();
@@ -209,7 +288,7 @@ fn listing(quote: &Quote<'_>, org: &Organization) -> Result<InvoicesResponse, Re
 // ----------------------------------------------------------------------------------------------
 // Payment
 
-/// A payment with a transaction code.
+/// A payment with a transaction code: one write transaction.
 pub fn pay(
     store: &Store,
     network: &Network,
@@ -217,30 +296,48 @@ pub fn pay(
     now: OffsetDateTime,
 ) -> Result<TransactionResponse, PostpaidError> {
     let channel = network.channel();
-    // 1. Idempotency, before anything else.
-    if let Some(first) = replayed_payment(store, &channel, &req)? {
-        return Ok(first);
-    }
-    // 2. The signature may pay once.
-    auth::use_once(store, network, now)?;
-    // 3. Validation.
-    let ids = req.ids()?;
-    let op = operator(store, network, ids.operator_id)?;
-    let pay = req.complete(ids, &op.fields)?;
-    // 4. The account, the code and the amount.
+    let ids = req.ids();
+    let cached = cached_operator_of(store, &ids, now)?;
+    store
+        .transaction(|w| {
+            // 1. Idempotency, before anything else.
+            if let Some(first) = replayed_payment(w, &channel, &req)? {
+                return Ok(Signed::Answered(first));
+            }
+            // 2. The signature may pay once.
+            auth::use_once(w, network, now)?;
+            // 3. Validation and the rules.
+            let ids = ids.clone()?;
+            let op = enrolled(w, network, ids.operator_id, cached.as_deref())?;
+            Signed::of(pay_in(w, network, req.clone(), ids, op, now))
+        })
+        .and_then(Signed::into_result)
+}
+
+/// A payment inside its transaction, once its signature is recorded and the operator known.
+fn pay_in(
+    w: &mut Writer<'_>,
+    network: &Network,
+    req: PayRequest,
+    ids: Ids,
+    op: &Operator,
+    now: OffsetDateTime,
+) -> Result<TransactionResponse, PostpaidError> {
+    let fields = &op.settings.postpaid().fields;
+    let pay = req.complete(ids, fields)?;
+    // The account, the code and the amount.
     let code = pay.code();
     let (account, stored) = (
-        store
-            .account_by_code(op.org.id, &pay.account(&op.fields))
+        w.account_by_code(op.organization.id, &pay.account(fields))
             .during("reading the account")?,
-        store.postpaid_code(&code).during("reading the account")?,
+        w.postpaid_code(&code).during("reading the account")?,
     );
     let Some(account) = account else {
         return Err(unknown_account().into());
     };
     let holder = CodeHolder {
         channel_id: network.channel_id,
-        organization_id: op.org.id,
+        organization_id: op.organization.id,
         terminal_id: i64::from(ids.terminal_id),
         account_id: account.id,
     };
@@ -248,43 +345,21 @@ pub fn pay(
     stored.check(&holder, now).map_err(from_code_problem)?;
     let currency = Currency::from_code(&stored.currency)
         .map_err(|e| PostpaidError::internal("reading the code's currency", e))?;
-    let fee = stored.fee;
-    let Some(sent) = from_x100(pay.amount, currency) else {
-        return Err(Refusal::invalid(format!(
-            "the amount has more decimals than {currency} allows"
-        ))
-        .with_currency(currency)
-        .into());
-    };
-    // Only a DISCRETE payment names invoices, matched against the account's bills.
-    let bills = match stored.payment_type {
-        SettlementMode::Discrete => store
-            .bills_of_account(account.id)
-            .during("reading invoices")?,
-        SettlementMode::Total | SettlementMode::Open => Vec::new(),
-    };
-    let offer = Offer {
-        payment_type: stored.payment_type,
-        listed: &stored.bill_ids,
-        total: stored.total,
-        fee,
-    };
-    let settlement = postpaid::settle(&offer, sent, &pay.invoice_numbers, &bills)
-        .map_err(|e| from_settle(&e, fee, currency))?;
     let posting = Posting {
-        op: &op,
+        op,
         account: &account,
-        channel: &channel,
+        channel: Channel::Postpaid(network.channel_id),
         payment_type: stored.payment_type,
         currency,
-        fee,
+        fee: stored.fee,
     };
-    let request = payment_request(&pay, &posting, settlement, now);
-    // 5. Post it, using the code up.
-    let posting = store
+    let request = settled_request(w, &pay, &stored, &posting, now)?;
+    // Post it, using the code up.
+    let fee = posting.fee;
+    let posted = w
         .post_postpaid_payment(&code, &holder, &request, now)
         .map_err(|e| from_store(e, fee, currency, "posting a payment"))?;
-    match posting {
+    match posted {
         PostpaidPosting::Posted(outcome) => match outcome.result {
             PostResult::Posted(p) => Ok(TransactionResponse::payment_accepted(&p)),
             PostResult::Unapplied(u) => Err(PostpaidError::internal(
@@ -298,17 +373,51 @@ pub fn pay(
     }
 }
 
+/// The amount sent, settled by core against what the code listed: the payment to post.
+fn settled_request(
+    r: &mut Reader<'_>,
+    pay: &Pay,
+    stored: &PostpaidCode,
+    posting: &Posting<'_>,
+    now: OffsetDateTime,
+) -> Result<PaymentRequest, PostpaidError> {
+    let (currency, fee) = (posting.currency, posting.fee);
+    let Some(sent) = from_x100(pay.amount, currency) else {
+        return Err(Refusal::invalid(format!(
+            "the amount has more decimals than {currency} allows"
+        ))
+        .with_currency(currency)
+        .into());
+    };
+    // Only a DISCRETE payment names invoices, matched against the account's bills.
+    let bills = match stored.payment_type {
+        SettlementMode::Discrete => r
+            .bills_of_account(posting.account.id)
+            .during("reading invoices")?,
+        SettlementMode::Total | SettlementMode::Open => Vec::new(),
+    };
+    let offer = Offer {
+        payment_type: stored.payment_type,
+        listed: &stored.bill_ids,
+        total: stored.total,
+        fee,
+    };
+    let settlement = postpaid::settle(&offer, sent, &pay.invoice_numbers, &bills)
+        .map_err(|e| from_settle(&e, fee, currency))?;
+    Ok(payment_request(pay, posting, settlement, now))
+}
+
 /// The first answer to this very payment, when it was recorded; 12 when its reference was used
 /// with another request.
 fn replayed_payment(
-    store: &Store,
+    r: &mut Reader<'_>,
     channel: &str,
     req: &PayRequest,
 ) -> Result<Option<TransactionResponse>, PostpaidError> {
     let Some(replay) = req.replay_key() else {
         return Ok(None);
     };
-    match store
+    match r
         .payment_with_request_hash(channel, &replay.channel_ref)
         .during("looking a payment up")?
     {
@@ -324,7 +433,7 @@ fn replayed_payment(
 struct Posting<'a> {
     op: &'a Operator,
     account: &'a Account,
-    channel: &'a str,
+    channel: Channel,
     payment_type: SettlementMode,
     currency: Currency,
     fee: i64,
@@ -356,8 +465,8 @@ fn payment_request(
         "beneficiaryPhoneNumber": pay.beneficiary_phone,
     });
     PaymentRequest {
-        organization_id: posting.op.org.id,
-        channel: posting.channel.to_string(),
+        organization_id: posting.op.organization.id,
+        channel: posting.channel.as_db(),
         channel_ref: pay.ids.channel_ref(&pay.date),
         request_hash: pay.request_hash.clone(),
         target: PaymentTarget::Account {
@@ -378,7 +487,8 @@ fn payment_request(
 // ----------------------------------------------------------------------------------------------
 // Revert
 
-/// A revert of a whole payment of this network, once, within the operator's window.
+/// A revert of a whole payment of this network, once, within the operator's window (core's
+/// `may_reverse` decides in the store): one write transaction.
 pub fn revert(
     store: &Store,
     network: &Network,
@@ -386,31 +496,100 @@ pub fn revert(
     now: OffsetDateTime,
 ) -> Result<TransactionResponse, PostpaidError> {
     let channel = network.channel();
-    // 1. Idempotency.
-    if let Some(replay) = req.replay_key() {
-        match store
-            .reversal_with_request_hash(&channel, &replay.channel_ref)
-            .during("looking a revert up")?
-        {
-            Some(r) if r.request_hash == replay.request_hash => {
-                return Ok(TransactionResponse::revert_accepted(&r.payment));
+    let ids = req.ids();
+    let cached = cached_operator_of(store, &ids, now)?;
+    store
+        .transaction(|w| {
+            // 1. Idempotency.
+            if let Some(first) = replayed_revert(w, &channel, &req)? {
+                return Ok(Signed::Answered(first));
             }
-            Some(_) => return Err(Refusal::duplicate().into()),
-            None => {}
+            // 2. The signature may revert once.
+            auth::use_once(w, network, now)?;
+            // 3. Validation and the rules.
+            let ids = ids.clone()?;
+            let op = enrolled(w, network, ids.operator_id, cached.as_deref())?;
+            Signed::of(revert_in(w, network, req.clone(), ids, op, now))
+        })
+        .and_then(Signed::into_result)
+}
+
+/// The first answer to this very revert, when it was recorded; 12 when its reference was used
+/// with another request.
+fn replayed_revert(
+    r: &mut Reader<'_>,
+    channel: &str,
+    req: &RevertRequest,
+) -> Result<Option<TransactionResponse>, PostpaidError> {
+    let Some(replay) = req.replay_key() else {
+        return Ok(None);
+    };
+    match r
+        .reversal_with_request_hash(channel, &replay.channel_ref)
+        .during("looking a revert up")?
+    {
+        Some(rec) if rec.request_hash == replay.request_hash => {
+            Ok(Some(TransactionResponse::revert_accepted(&rec.payment)))
         }
+        Some(_) => Err(Refusal::duplicate().into()),
+        None => Ok(None),
     }
-    // 2. The signature may revert once.
-    auth::use_once(store, network, now)?;
-    // 3. Validation.
-    let ids = req.ids()?;
-    let op = operator(store, network, ids.operator_id)?;
+}
+
+/// A revert inside its transaction, once its signature is recorded and the operator known.
+fn revert_in(
+    w: &mut Writer<'_>,
+    network: &Network,
+    req: RevertRequest,
+    ids: Ids,
+    op: &Operator,
+    now: OffsetDateTime,
+) -> Result<TransactionResponse, PostpaidError> {
     let rev = req.complete(ids)?;
-    // 4. The original payment.
-    let found = store
-        .payment_with_request_hash(&channel, &rev.original_ref())
+    let original = original_payment(w, network, &rev, &op.organization)?;
+    let currency = original.currency;
+    let settings = op.settings.postpaid();
+    if !settings.reverts_allowed() {
+        return Err(
+            Refusal::rejected("Reverts are not allowed for this operator")
+                .with_currency(currency)
+                .into(),
+        );
+    }
+    // `amountToSendX100` is what the payer handed over: the amount and the fee.
+    let Some(claimed) = from_x100(rev.amount, currency) else {
+        return Err(from_rejection(&Rejection::ReversalAmountMismatch, 0, currency).into());
+    };
+    let request = ReversalRequest {
+        organization_id: op.organization.id,
+        payment_id: original.id,
+        channel: network.channel(),
+        channel_ref: ids.channel_ref(&rev.date),
+        request_hash: rev.request_hash.clone(),
+        reason: format!("postpaid revert by terminal {}", ids.terminal_id),
+        requester: Requester::Channel,
+        claimed: Claimed::AmountWithFee(claimed),
+        window: Some(settings.revert_window()),
+    };
+    let outcome = w
+        .reverse_payment(&request, now)
+        .map_err(|e| from_store(e, 0, currency, "reverting a payment"))?;
+    Ok(TransactionResponse::revert_accepted(&outcome.payment))
+}
+
+/// The payment a revert names: this network's, by the terminal's original reference, of this
+/// operator and of the account the revert names (11 otherwise).
+fn original_payment(
+    r: &mut Reader<'_>,
+    network: &Network,
+    rev: &Revert,
+    org: &Organization,
+) -> Result<Payment, PostpaidError> {
+    let found = r
+        .payment_with_request_hash(&network.channel(), &rev.original_ref())
         .during("looking the original payment up")?;
     let original = match found {
-        Some((_, p)) if p.organization_id == op.org.id => p,
+        Some((_, p)) if p.organization_id == org.id => p,
         _ => {
             return Err(Refusal::rejected(format!(
                 "Original transaction {} of {} not found for this terminal and operator",
@@ -419,78 +598,37 @@ pub fn revert(
             .into());
         }
     };
-    let original_account = match original.account_id {
+    let account = match original.account_id {
         Some(id) => {
-            store
-                .account(id)
+            r.account(id)
                 .during("looking the original payment up")?
                 .code
         }
         None => String::new(),
     };
-    let window = revert_policy(&rev, &original, &original_account, &op.settings)?;
-    let currency = original.currency;
-    let request = ReversalRequest {
-        organization_id: op.org.id,
-        payment_id: original.id,
-        channel,
-        channel_ref: ids.channel_ref(&rev.date),
-        request_hash: rev.request_hash.clone(),
-        reason: format!("postpaid revert by terminal {}", ids.terminal_id),
-        requester: billhub_core::reversal::Requester::Channel,
-        claimed: billhub_core::reversal::Claimed::Nothing,
-        window: Some(window),
-    };
-    let outcome = store
-        .reverse_payment(&request, now)
-        .map_err(|e| from_store(e, 0, currency, "reverting a payment"))?;
-    Ok(TransactionResponse::revert_accepted(&outcome.payment))
-}
-
-/// Whether this revert may undo `original` (of account `original_account`): same account, the
-/// original amount fee included, reverts allowed by the operator; the window to pass to the store.
-// core: may_reverse (phase 2)
-fn revert_policy(
-    rev: &Revert,
-    original: &Payment,
-    original_account: &str,
-    settings: &Settings,
-) -> Result<time::Duration, Refusal> {
-    let currency = original.currency;
-    if original_account != rev.account {
+    if account != rev.account {
         return Err(
             Refusal::rejected("The account does not match the original transaction")
-                .with_currency(currency),
+                .with_currency(original.currency)
+                .into(),
         );
     }
-    if to_x100(original.amount + original.fee, currency) != Some(rev.amount) {
-        return Err(from_rejection(
-            &billhub_core::Rejection::ReversalAmountMismatch,
-            0,
-            currency,
-        ));
-    }
-    let hours = settings.postpaid_revert_window_hours;
-    if hours == 0 {
-        return Err(
-            Refusal::rejected("Reverts are not allowed for this operator").with_currency(currency),
-        );
-    }
-    Ok(time::Duration::hours(hours))
+    Ok(original)
 }
 
 // ----------------------------------------------------------------------------------------------
 // Transaction info
 
-/// A payment of this network by the terminal's reference and local date.
+/// A payment of this network by the terminal's reference and local date: one snapshot.
 pub fn transaction_info(
     store: &Store,
     network: &Network,
     req: InfoRequest,
 ) -> Result<TransactionResponse, PostpaidError> {
-    let found = store
-        .payment_with_request_hash(&network.channel(), &req.channel_ref())
-        .during("looking a payment up")?;
+    let found = store.snapshot(|r| {
+        r.payment_with_request_hash(&network.channel(), &req.channel_ref())
+            .during("looking a payment up")
+    })?;
     let Some((_, p)) = found else {
         return Err(Refusal::invalid(format!(
             "no transaction {} of terminal {} on {}",

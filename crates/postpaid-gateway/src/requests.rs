@@ -271,7 +271,7 @@ pub fn parameters(path: &(String, String)) -> Result<i32, Refusal> {
 }
 
 /// An invoice lookup, read; its fields are checked once the operator is known.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct InvoicesRequest {
     pub terminal_id: i32,
     pub operator_id: i32,
@@ -375,7 +375,7 @@ impl InfoRequest {
 // Payment and revert
 
 /// The path, the body and `localDateTime` of a payment or revert, read leniently.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct TransactionHead {
     errors: FieldErrors,
     terminal_id: Option<i32>,
@@ -476,7 +476,7 @@ impl Ids {
 }
 
 /// A payment, read; see [`PayRequest::complete`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PayRequest {
     head: TransactionHead,
     to_send: Option<i64>,
@@ -637,7 +637,7 @@ impl PayRequest {
 }
 
 /// A revert, read; see [`RevertRequest::complete`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RevertRequest {
     head: TransactionHead,
     amount: Option<i64>,

@@ -1,5 +1,6 @@
 //! The handlers, thin: authenticate, read the request ([`crate::requests`]), run one flow
-//! ([`crate::flows`]) on the blocking pool, render. Every refusal is a [`PostpaidError`], which
+//! ([`crate::flows`], one store transaction) on the blocking pool, render. Authentication is
+//! served from the store's cache. Every refusal is a [`PostpaidError`], which
 //! renders the dialect's body itself.
 
 use actix_web::http::header::HeaderValue;
@@ -23,8 +24,9 @@ pub async fn parameters(
 ) -> Result<HttpResponse, PostpaidError> {
     let network = auth::authenticate(&state, &req).await?;
     let operator_id = requests::parameters(&path)?;
+    let now = state.now();
     let fields = state
-        .flow(move |s| flows::parameters(s, &network, operator_id))
+        .flow(move |s| flows::parameters(s, &network, operator_id, now))
         .await?;
     render_parameters(&req, &fields)
 }

@@ -17,12 +17,14 @@ mod lookups;
 mod payments;
 mod requests;
 mod reverts;
+mod transactions;
 
 use auth::*;
 use lookups::*;
 use payments::*;
 use requests::*;
 use reverts::*;
+use transactions::*;
 
 billhub_http::http_backend_tests!(
     concurrent_use_of_one_code,
@@ -39,4 +41,5 @@ billhub_http::http_backend_tests!(
     not_acceptable,
     expired_and_nothing_pending,
     ping,
+    one_transaction_per_route,
 );
