@@ -15,7 +15,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use billhub_http::FieldErrors;
-use billhub_store::StoreError;
+use billhub_store::{StoreError, TxError};
 use serde_json::Value;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -29,6 +29,17 @@ pub enum Cause {
     Store(#[from] StoreError),
     #[error("{0}")]
     Other(String),
+}
+
+/// A store failure inside a transaction is run again (a lost race) or healed (a dead
+/// connection) by the store; any other cause is final.
+impl TxError for Cause {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Cause::Store(e) => Some(e),
+            Cause::Other(_) => None,
+        }
+    }
 }
 
 /// An OAuth2 refusal of `/oauth/token`.
@@ -89,6 +100,20 @@ impl From<StoreError> for VaError {
         match e.rejection() {
             Some(r) => from_rejection(r),
             None => Refusal::Internal(Cause::Store(e)).into(),
+        }
+    }
+}
+
+/// The store error behind an internal failure, so that a flow's transaction is run again after
+/// a lost race (a refusal of the partner's own is final).
+impl TxError for VaError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match &*self.refusal {
+            Refusal::Internal(cause)
+            | Refusal::OAuth(OAuthRefusal {
+                cause: Some(cause), ..
+            }) => cause.store_error(),
+            Refusal::Code(..) | Refusal::Validation(_) | Refusal::OAuth(_) => None,
         }
     }
 }

@@ -59,7 +59,7 @@ pub fn render_plumbing(err: &PlumbingError) -> HttpResponse {
 
 impl Gateway for VaGateway {
     fn name(&self) -> &'static str {
-        "va"
+        auth::DIALECT
     }
 
     fn default_bind(&self) -> &'static str {

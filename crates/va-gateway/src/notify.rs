@@ -15,6 +15,8 @@ use billhub_http::{Config, Notifier, OutboundRequest, RetrySchedule};
 use billhub_store::repo::va::VaBill;
 use billhub_store::{Delivery, NotificationEvent as Event, Store};
 
+use crate::auth::DIALECT;
+use crate::error::Cause;
 use crate::wire::{BillData, Webhook, bill_data_as};
 
 /// Renders `va` deliveries.
@@ -32,7 +34,7 @@ pub fn event_name(kind: &str) -> Option<&'static str> {
 
 impl Notifier for VaNotifier {
     fn dialect(&self) -> &'static str {
-        "va"
+        DIALECT
     }
 
     /// Every minute, 3 tries in all.
@@ -70,16 +72,26 @@ impl Notifier for VaNotifier {
     }
 }
 
-/// The store work of a delivery: the bill as it was right after the event, and the key that
-/// signs the body (the organization's newest active VA API key).
+/// The store work of a delivery, in one snapshot: the bill as it was right after the event, and
+/// the key that signs the body (the organization's newest active VA API key).
 fn load(store: &Store, event: &Event, name: &str) -> Result<(BillData, String), String> {
     let bill_id = event
         .bill_id
         .ok_or_else(|| format!("event {} has no bill", event.uid))?;
-    let bill = store.va_bill(bill_id).map_err(|e| e.to_string())?;
-    let org = store
-        .organization(event.organization_id)
+    let (bill, org, key) = store
+        .snapshot(|r| {
+            let bill = r.va_bill(bill_id)?;
+            let org = r.organization(event.organization_id)?;
+            let key = r.newest_api_key(org.id, DIALECT)?;
+            Ok::<_, Cause>((bill, org, key))
+        })
         .map_err(|e| e.to_string())?;
+    let key = key.ok_or_else(|| {
+        format!(
+            "organization {} has no active VA credential to sign with",
+            org.code
+        )
+    })?;
     let (status, paid) = after_event(event, &bill)?;
     let context = bill_data_as(
         &bill,
@@ -88,15 +100,6 @@ fn load(store: &Store, event: &Event, name: &str) -> Result<(BillData, String), 
         name == "payment.reversal",
         paid,
     );
-    let key = store
-        .newest_api_key(org.id, "va")
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| {
-            format!(
-                "organization {} has no active VA credential to sign with",
-                org.code
-            )
-        })?;
     Ok((context, key))
 }
 

@@ -594,7 +594,7 @@ fn check_components_total(items: &[LineItem], total: Option<Money>, e: &mut Fiel
 }
 
 /// The customer fields of a create request.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Customer {
     name: Option<String>,
     email: Option<String>,
@@ -604,7 +604,7 @@ struct Customer {
 
 /// A create request decoded and checked but for its prefixes, which must be the
 /// organization's: [`CreateBill::validate`] finishes with them.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CreateBill {
     errors: FieldErrors,
     va_number: Option<String>,

@@ -15,6 +15,7 @@ mod bills;
 mod docs;
 mod payments;
 mod plumbing;
+mod transactions;
 mod webhooks;
 
 /// What every test module uses.

@@ -319,9 +319,12 @@ async fn reversal_restores_the_bill(db: TestDb) {
     va.bank_post("/api/v2/ch/reversal", &rev("R-PAY-2", json!(100000), &hash))
         .await
         .ok();
-    va.bank_post("/api/v2/ch/reversal", &rev("R-PAY-2b", json!(100000), &hash))
-        .await
-        .refused(404, "PAYMENT_NOT_FOUND");
+    va.bank_post(
+        "/api/v2/ch/reversal",
+        &rev("R-PAY-2b", json!(100000), &hash),
+    )
+    .await
+    .refused(404, "PAYMENT_NOT_FOUND");
     let store_bill = &va.store().bills_by_va_number(number).unwrap()[0];
     assert_eq!(store_bill.paid, 0);
 }
