@@ -11,6 +11,8 @@
 //! exhaustively; `docs/dialects/collections.md` lists the same statuses (a test holds them
 //! together).
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
@@ -19,8 +21,8 @@ use billhub_core::bill::LineItemError;
 use billhub_core::patch::PatchRefusal;
 use billhub_core::{BillStatus, PaymentRule, Rejection};
 use billhub_http::{FieldErrors, PlumbingError};
-use billhub_store::StoreError;
 use billhub_store::collections::{BillRefusal, CreateProblem};
+use billhub_store::{StoreError, TxError};
 
 /// The integer `status` of a bill, as the collections API writes it. `2` is what a new bill
 /// shows (the partner's own example); the others are billhub's, documented in
@@ -95,15 +97,49 @@ pub enum ApiError {
 }
 
 /// Why billhub failed, for the log only (the caller never sees it). Empty when the failure
-/// was logged where it happened (a plumbing failure).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Cause(pub String);
+/// was logged where it happened (a plumbing failure). A store failure keeps the store's error
+/// itself, so the store's transaction can tell a lost race (run again) or a dead connection
+/// (healed) from the answer a flow gave ([`TxError`]).
+#[derive(Debug, Clone, Default)]
+pub struct Cause {
+    text: String,
+    store: Option<Arc<StoreError>>,
+}
 
 impl Cause {
     pub fn new(cause: impl std::fmt::Display) -> Cause {
-        Cause(cause.to_string())
+        Cause {
+            text: cause.to_string(),
+            store: None,
+        }
+    }
+
+    /// A store failure, kept whole.
+    pub fn store(e: StoreError) -> Cause {
+        Cause {
+            text: e.to_string(),
+            store: Some(Arc::new(e)),
+        }
+    }
+
+    /// The cause as the log shows it.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
     }
 }
+
+/// Causes are equal when they read the same.
+impl PartialEq for Cause {
+    fn eq(&self, other: &Cause) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Cause {}
 
 /// An error body.
 #[derive(Debug, serde::Serialize)]
@@ -233,11 +269,11 @@ impl ApiError {
     /// Logs a failure of billhub with its cause, once per answer.
     fn log(&self) {
         match self {
-            ApiError::Internal(Cause(cause)) if !cause.is_empty() => {
-                tracing::error!(error = %cause, "collections request failed");
+            ApiError::Internal(cause) if !cause.is_empty() => {
+                tracing::error!(error = %cause.text(), "collections request failed");
             }
-            ApiError::Unavailable(Cause(cause)) if !cause.is_empty() => {
-                tracing::warn!(error = %cause, "database busy or unavailable");
+            ApiError::Unavailable(cause) if !cause.is_empty() => {
+                tracing::warn!(error = %cause.text(), "database busy or unavailable");
             }
             _ => {}
         }
@@ -332,9 +368,20 @@ impl From<StoreError> for ApiError {
         } else if let Some(m) = e.conflict() {
             ApiError::Conflict(m)
         } else if e.is_unavailable() {
-            ApiError::Unavailable(Cause::new(&e))
+            ApiError::Unavailable(Cause::store(e))
         } else {
-            ApiError::Internal(Cause::new(&e))
+            ApiError::Internal(Cause::store(e))
+        }
+    }
+}
+
+/// A flow's error inside one store transaction: a store failure answered 500 or 503 carries
+/// the store's error, so a lost race is run again and a dead connection healed.
+impl TxError for ApiError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            ApiError::Internal(cause) | ApiError::Unavailable(cause) => cause.store.as_deref(),
+            _ => None,
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The use cases of the collections dialect, one named function each: a flow takes the store,
 //! the caller's organization and a request already decoded and validated (see
-//! [`crate::requests`] and [`crate::query`]), does its store work in one place, and answers
-//! what the response needs or an [`ApiError`]. Flows are synchronous and know no actix type;
-//! handlers run them on the blocking pool with `state.flow(move |s| flows::x(s, ..))`.
+//! [`crate::requests`] and [`crate::query`]), makes **one** store call, which is one
+//! transaction (a read snapshot, or one write transaction that the store runs again after a
+//! lost race, so a flow decides only from what it read inside), and answers what the response
+//! needs or an [`ApiError`]. Flows are synchronous and know no actix type; handlers run them on
+//! the blocking pool with `state.flow(move |s| flows::x(s, ..))`.
 //!
 //! A "not found" is always the caller's organization's: another organization's collection,
 //! bill, product or customer is not found either.
@@ -43,7 +45,9 @@ pub fn create(
     inc: BillIncludes,
 ) -> Result<Rendered, ApiError> {
     let render = |c: &Created| created_body(ctx, &inc, c);
-    let outcome = store.collections_create(organization_id, op, idem, ctx.now, &render)?;
+    let outcome = store.transaction(|w| {
+        Ok::<_, ApiError>(w.collections_create(organization_id, op, idem, ctx.now, &render)?)
+    })?;
     match outcome {
         Idempotent::Fresh(Created::Invalid(problems)) => {
             Err(ApiError::from_problems(&problems, currency_of(op)))
@@ -75,8 +79,9 @@ fn currency_of(op: &CollectionsCreate) -> &'static str {
 }
 
 /// `POST /api/collections/{CODE}/bills`. A draft with bad fields is refused with every bad
-/// field, unknown catalogue products included; only then is the `Idempotency-Key` looked at
-/// (`idem` is the header as read, or why it is bad).
+/// field, unknown catalogue products included (one snapshot); only then is the
+/// `Idempotency-Key` looked at (`idem` is the header as read, or why it is bad) and the bill
+/// made with the key claimed (one write transaction).
 pub fn create_bill(
     store: &Store,
     organization_id: i64,
@@ -108,7 +113,8 @@ fn refuse_draft(
     let mut errors = draft.errors;
     if !draft.product_ids.is_empty() {
         let ids: Vec<i64> = draft.product_ids.iter().map(|(_, id)| *id).collect();
-        let missing = store.missing_products(organization_id, &ids)?;
+        let missing =
+            store.snapshot(|r| Ok::<_, ApiError>(r.missing_products(organization_id, &ids)?))?;
         for (index, id) in &draft.product_ids {
             if missing.contains(id) {
                 let (f, m) = create_problem(&CreateProblem::UnknownProduct { index: *index }, "");
@@ -126,14 +132,15 @@ pub fn collections(
     offset: i64,
     limit: i64,
 ) -> Result<Page<Collection>, ApiError> {
-    Ok(store.collections_page(organization_id, offset, limit)?)
+    store.snapshot(|r| Ok(r.collections_page(organization_id, offset, limit)?))
 }
 
 /// One collection by code or id.
 pub fn collection(store: &Store, organization_id: i64, key: &str) -> Result<Collection, ApiError> {
-    store
-        .collection_by_code_or_id(organization_id, key)?
-        .ok_or(ApiError::NotFound("Collection"))
+    store.snapshot(|r| {
+        r.collection_by_code_or_id(organization_id, key)?
+            .ok_or(ApiError::NotFound("Collection"))
+    })
 }
 
 pub fn update_collection(
@@ -143,9 +150,10 @@ pub fn update_collection(
     patch: &CollectionPatch,
     now: OffsetDateTime,
 ) -> Result<Collection, ApiError> {
-    store
-        .update_collection(organization_id, key, patch, now)?
-        .ok_or(ApiError::NotFound("Collection"))
+    store.transaction(|w| {
+        w.update_collection(organization_id, key, patch, now)?
+            .ok_or(ApiError::NotFound("Collection"))
+    })
 }
 
 /// A page of a collection's bills.
@@ -157,9 +165,10 @@ pub fn bills(
     offset: i64,
     limit: i64,
 ) -> Result<Page<CollectionBillView>, ApiError> {
-    store
-        .collection_bills_page(organization_id, code, filter, offset, limit)?
-        .ok_or(ApiError::NotFound("Collection"))
+    store.snapshot(|r| {
+        r.collection_bills_page(organization_id, code, filter, offset, limit)?
+            .ok_or(ApiError::NotFound("Collection"))
+    })
 }
 
 /// One bill of a collection with everything its responses may include (its transactions too).
@@ -169,9 +178,10 @@ pub fn bill(
     code: &str,
     bill_no: &str,
 ) -> Result<CollectionBillView, ApiError> {
-    store
-        .collection_bill(organization_id, code, bill_no)?
-        .ok_or(ApiError::NotFound("Bill"))
+    store.snapshot(|r| {
+        r.collection_bill(organization_id, code, bill_no)?
+            .ok_or(ApiError::NotFound("Bill"))
+    })
 }
 
 /// Changes or cancels a bill; core decides what may change.
@@ -183,10 +193,11 @@ pub fn update_bill(
     patch: &BillPatch,
     now: OffsetDateTime,
 ) -> Result<CollectionBillView, ApiError> {
-    match store
-        .update_collection_bill(organization_id, code, bill_no, patch, now)?
-        .ok_or(ApiError::NotFound("Bill"))?
-    {
+    let update = store.transaction(|w| {
+        w.update_collection_bill(organization_id, code, bill_no, patch, now)?
+            .ok_or(ApiError::NotFound("Bill"))
+    })?;
+    match update {
         BillUpdate::Updated(view) => Ok(*view),
         BillUpdate::Refused(r) => Err(ApiError::from_refusal(&r)),
     }
@@ -205,31 +216,37 @@ pub fn products(
     offset: i64,
     limit: i64,
 ) -> Result<Page<Product>, ApiError> {
-    Ok(store.products_page(organization_id, filter, offset, limit)?)
+    store.snapshot(|r| Ok(r.products_page(organization_id, filter, offset, limit)?))
 }
 
 /// One product by the id of the path.
 pub fn product(store: &Store, organization_id: i64, id: &str) -> Result<Product, ApiError> {
     let id = parse_id(id).ok_or(ApiError::NotFound("Product"))?;
-    store
-        .product(organization_id, id)?
-        .ok_or(ApiError::NotFound("Product"))
+    store.snapshot(|r| {
+        r.product(organization_id, id)?
+            .ok_or(ApiError::NotFound("Product"))
+    })
 }
 
 /// Changes a product. `patch` decodes the request against the product as it is (its prices are
-/// checked against its currency); it is called only once the product is found.
+/// checked against its currency); it is called only once the product is found, inside the
+/// one write transaction (and again if the store runs that transaction again).
 pub fn update_product(
     store: &Store,
     organization_id: i64,
     id: &str,
     now: OffsetDateTime,
-    patch: impl FnOnce(&Product) -> Result<ProductPatch, ApiError>,
+    patch: impl Fn(&Product) -> Result<ProductPatch, ApiError>,
 ) -> Result<Product, ApiError> {
-    let current = product(store, organization_id, id)?;
-    let patch = patch(&current)?;
-    store
-        .update_product(organization_id, current.id, &patch, now)?
-        .ok_or(ApiError::NotFound("Product"))
+    let id = parse_id(id).ok_or(ApiError::NotFound("Product"))?;
+    store.transaction(|w| {
+        let current = w
+            .product(organization_id, id)?
+            .ok_or(ApiError::NotFound("Product"))?;
+        let patch = patch(&current)?;
+        w.update_product(organization_id, current.id, &patch, now)?
+            .ok_or(ApiError::NotFound("Product"))
+    })
 }
 
 /// Deletes a product (its bills keep their lines).
@@ -240,11 +257,11 @@ pub fn delete_product(
     now: OffsetDateTime,
 ) -> Result<(), ApiError> {
     let id = parse_id(id).ok_or(ApiError::NotFound("Product"))?;
-    if store.delete_product(organization_id, id, now)? {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound("Product"))
-    }
+    store.transaction(|w| {
+        w.delete_product(organization_id, id, now)?
+            .then_some(())
+            .ok_or(ApiError::NotFound("Product"))
+    })
 }
 
 /// A page of the organization's customers.
@@ -255,31 +272,37 @@ pub fn customers(
     offset: i64,
     limit: i64,
 ) -> Result<Page<Account>, ApiError> {
-    Ok(store.customers_page(organization_id, filter, offset, limit)?)
+    store.snapshot(|r| Ok(r.customers_page(organization_id, filter, offset, limit)?))
 }
 
 /// One customer by the id of the path.
 pub fn customer(store: &Store, organization_id: i64, id: &str) -> Result<Account, ApiError> {
     let id = parse_id(id).ok_or(ApiError::NotFound("Customer"))?;
-    store
-        .customer(organization_id, id)?
-        .ok_or(ApiError::NotFound("Customer"))
+    store.snapshot(|r| {
+        r.customer(organization_id, id)?
+            .ok_or(ApiError::NotFound("Customer"))
+    })
 }
 
 /// Changes a customer. `patch` decodes the request against the customer as it is; it is
-/// called only once the customer is found.
+/// called only once the customer is found, inside the one write transaction (and again if the
+/// store runs that transaction again).
 pub fn update_customer(
     store: &Store,
     organization_id: i64,
     id: &str,
     now: OffsetDateTime,
-    patch: impl FnOnce(&Account) -> Result<CustomerPatch, ApiError>,
+    patch: impl Fn(&Account) -> Result<CustomerPatch, ApiError>,
 ) -> Result<Account, ApiError> {
-    let current = customer(store, organization_id, id)?;
-    let patch = patch(&current)?;
-    store
-        .update_customer(organization_id, current.id, &patch, now)?
-        .ok_or(ApiError::NotFound("Customer"))
+    let id = parse_id(id).ok_or(ApiError::NotFound("Customer"))?;
+    store.transaction(|w| {
+        let current = w
+            .customer(organization_id, id)?
+            .ok_or(ApiError::NotFound("Customer"))?;
+        let patch = patch(&current)?;
+        w.update_customer(organization_id, current.id, &patch, now)?
+            .ok_or(ApiError::NotFound("Customer"))
+    })
 }
 
 #[cfg(test)]

@@ -5,18 +5,20 @@
 //! `/api/customers`), with `?include=` expansion, Laravel's paginator, `Idempotency-Key` on
 //! every POST, and signed form callbacks to a collection's `webhook_url`.
 //!
-//! Modules: [`auth`] (bearer tokens and the per-token rate limit), [`query`] (`page`,
-//! `per_page`, `include`, `filter[...]`), [`edge`] (the raw body and the `Idempotency-Key`),
-//! [`requests`] (bodies, validated all at once), [`flows`] (one function per use case over
-//! the store), [`wire`] (responses spelled as the partner spells them), [`routes`] (thin
-//! handlers: authenticate, parse, run a flow, render), [`codes`] (errors and the integer
-//! status/type codes, one table each), [`notify`] (the callback).
+//! Modules: [`auth`] (bearer tokens through the store's 5 s cache, and the per-token rate
+//! limit), [`query`] (`page`, `per_page`, `include`, `filter[...]`), [`edge`] (the raw body and
+//! the `Idempotency-Key`), [`requests`] (bodies, validated all at once), [`flows`] (one
+//! function per use case, each one store transaction), [`wire`] (responses spelled as the
+//! partner spells them), [`routes`] (thin handlers: authenticate, parse, run a flow, render),
+//! [`codes`] (errors and the integer status/type codes, one table each), [`notify`] (the
+//! callback, one snapshot per render).
 //!
 //! ## Errors
 //! Flows and handlers return [`codes::ApiError`], rendered in Laravel's shapes
 //! (`{"message": ...}`, plus `errors` for 422). Store errors are mapped in one `From` impl;
-//! internal ones keep their cause, logged once when the answer is rendered, and are answered
-//! `{"message": "Server Error"}`. Plumbing failures (413, 404, 405,
+//! internal ones keep their cause (the store error itself, so a transaction can tell a lost
+//! race from an answer: `ApiError: TxError`), logged once when the answer is rendered, and are
+//! answered `{"message": "Server Error"}`. Plumbing failures (413, 404, 405,
 //! 504, ...) go through [`Gateway::render_error`] into the same shapes.
 
 pub mod auth;

@@ -27,12 +27,12 @@ struct Payload {
     status_after: String,
 }
 
-/// Attempts at the store reads of one rendering. A render error fails the delivery for good,
+/// Attempts at the one store snapshot of a rendering. A render error fails the delivery for good,
 /// so a read that may pass (a busy pool, a lost connection) is tried again; one that cannot
 /// (the bill or payment is gone, a refusal) is not.
 const READ_ATTEMPTS: usize = 3;
 
-/// What a callback needs from the store, read in one place.
+/// What a callback needs from the store, read in one snapshot.
 struct Facts {
     bill: Bill,
     payment: Payment,
@@ -45,10 +45,12 @@ fn read_facts(
     bill_id: i64,
     payment_id: i64,
 ) -> StoreResult<Facts> {
-    Ok(Facts {
-        bill: store.bill(bill_id)?,
-        payment: store.payment(payment_id)?,
-        key: store.signature_key(organization_id)?,
+    store.snapshot(|r| {
+        Ok(Facts {
+            bill: r.bill(bill_id)?,
+            payment: r.payment(payment_id)?,
+            key: r.signature_key(organization_id)?,
+        })
     })
 }
 

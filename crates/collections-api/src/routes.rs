@@ -290,7 +290,7 @@ async fn update_product(api: Api, path: Id, payload: web::Payload) -> Res {
     let p = api
         .flow(move |s| {
             flows::update_product(s, org, &id, now, |current| {
-                let body = requests::parse_object(&body?)?;
+                let body = requests::parse_object(body.as_ref().map_err(Clone::clone)?)?;
                 requests::product_patch(&body, current.currency.as_deref())
             })
         })
@@ -341,7 +341,7 @@ async fn update_customer(api: Api, path: Id, payload: web::Payload) -> Res {
     let a = api
         .flow(move |s| {
             flows::update_customer(s, org, &id, now, |current| {
-                let body = requests::parse_object(&body?)?;
+                let body = requests::parse_object(body.as_ref().map_err(Clone::clone)?)?;
                 requests::customer_patch(&body, &current.code)
             })
         })

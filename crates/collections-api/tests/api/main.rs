@@ -14,6 +14,7 @@ mod customers;
 mod idempotency;
 mod payments;
 mod products;
+mod transactions;
 mod validation;
 
 use billhub_core::signature::raudhahpay;
