@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use anyhow::Context;
+use billhub_core::org::Organization;
 use billhub_core::{Currency, PaymentRule};
 use billhub_store::repo::collections::NewCollection;
 use billhub_store::{AccountInput, NewBill, NewOrganization, Store};
@@ -47,23 +48,52 @@ fn bill(
 pub fn create(store: &Store, public_url: Option<&str>) -> anyhow::Result<()> {
     let now = OffsetDateTime::now_utc();
     let offset = UtcOffset::from_hms(7, 0, 0).context("offset")?;
-    let (org, fresh) = match store.organization_by_code(DEMO_ORG_CODE)? {
-        Some(o) => (o, false),
-        None => (
-            store.create_organization(
-                &NewOrganization {
-                    code: Some(DEMO_ORG_CODE.into()),
-                    name: "Demo Biller".into(),
-                    utc_offset: offset,
-                    locale: "en".into(),
-                    settlement: Some(billhub_core::SettlementMode::Open),
-                    va_prefixes: vec!["009902".into()],
-                },
-                now,
-            )?,
-            true,
-        ),
-    };
+    let (org, fresh) = demo_organization(store, offset, now)?;
+    let mut env = credentials(store, &org, fresh, now)?;
+    if fresh {
+        let collection = demo_bills(store, org.id, offset, now)?;
+        env.push(("DEMO_COLLECTION", collection));
+    } else {
+        let existing = store.collections_page(org.id, 0, 1)?;
+        if let Some(c) = existing.items.first() {
+            env.push(("DEMO_COLLECTION", c.code.clone()));
+        }
+    }
+    write_env(&env)?;
+    print_howto(&org, fresh, public_url);
+    Ok(())
+}
+
+/// The demo organization, and whether this run created it.
+fn demo_organization(
+    store: &Store,
+    offset: UtcOffset,
+    now: OffsetDateTime,
+) -> anyhow::Result<(Organization, bool)> {
+    if let Some(o) = store.organization_by_code(DEMO_ORG_CODE)? {
+        return Ok((o, false));
+    }
+    let org = store.create_organization(
+        &NewOrganization {
+            code: Some(DEMO_ORG_CODE.into()),
+            name: "Demo Biller".into(),
+            utc_offset: offset,
+            locale: "en".into(),
+            settlement: Some(billhub_core::SettlementMode::Open),
+            va_prefixes: vec!["009902".into()],
+        },
+        now,
+    )?;
+    Ok((org, true))
+}
+
+/// A credential for every dialect and two enrolled channels, as `export` names and values.
+fn credentials(
+    store: &Store,
+    org: &Organization,
+    fresh: bool,
+    now: OffsetDateTime,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
     let mut env: Vec<(&str, String)> = vec![
         ("DEMO_ORG_CODE", org.code.clone()),
         ("DEMO_ORG_ID", org.id.to_string()),
@@ -96,85 +126,102 @@ pub fn create(store: &Store, public_url: Option<&str>) -> anyhow::Result<()> {
     env.push(("POSTPAID_PASSWORD", net.password.unwrap_or_default()));
     let console = store.create_credential(org.id, "console", false, now)?;
     env.push(("CONSOLE_TOKEN", console.token.unwrap_or_default()));
+    Ok(env)
+}
 
-    if fresh {
-        let collection = store.create_collection(
-            org.id,
-            &NewCollection {
-                name: "Demo collection".into(),
-                webhook_url: None,
-                redirect_url: None,
-            },
-            now,
-        )?;
-        store.set_setting(org.id, "locale", "en", now)?;
-        let today = now.to_offset(offset).date();
-        let last_month = today - Duration::days(30);
-        let khmer = AccountInput {
-            code: "CU003035".into(),
-            name: "ញ៉េប នីម".into(),
-            name_latin: "Nheb Nim".into(),
-            phone: "010888999".into(),
-            ..Default::default()
-        };
-        store.create_bill_for_account(
-            &khmer,
-            &bill(
-                org.id,
+/// The demo collection and a few bills of three accounts; returns the collection's code.
+fn demo_bills(
+    store: &Store,
+    org_id: i64,
+    offset: UtcOffset,
+    now: OffsetDateTime,
+) -> anyhow::Result<String> {
+    let collection = store.create_collection(
+        org_id,
+        &NewCollection {
+            name: "Demo collection".into(),
+            webhook_url: None,
+            redirect_url: None,
+        },
+        now,
+    )?;
+    store.set_setting(org_id, "locale", "en", now)?;
+    for (account, new) in &demo_bill_list(org_id, offset, now) {
+        store.create_bill_for_account(account, new, now)?;
+    }
+    Ok(collection.code)
+}
+
+/// Two KHR water bills, two EUR installments and an IDR bill with a VA number.
+fn demo_bill_list(
+    org_id: i64,
+    offset: UtcOffset,
+    now: OffsetDateTime,
+) -> Vec<(AccountInput, NewBill)> {
+    let today = now.to_offset(offset).date();
+    let last_month = today - Duration::days(30);
+    let khmer = AccountInput {
+        code: "CU003035".into(),
+        name: "ញ៉េប នីម".into(),
+        name_latin: "Nheb Nim".into(),
+        phone: "010888999".into(),
+        ..Default::default()
+    };
+    let card = AccountInput {
+        code: "CARD123456".into(),
+        name: "Richard Hammond".into(),
+        ..Default::default()
+    };
+    let va_acc = AccountInput {
+        code: "1234567890".into(),
+        name: "Budi Santoso".into(),
+        ..Default::default()
+    };
+    vec![
+        (
+            khmer.clone(),
+            bill(
+                org_id,
                 Currency::KHR,
                 500_000,
                 last_month,
                 None,
                 "Water bill",
             ),
-            now,
-        )?;
-        store.create_bill_for_account(
-            &khmer,
-            &bill(org.id, Currency::KHR, 500_000, today, None, "Water bill"),
-            now,
-        )?;
-        let card = AccountInput {
-            code: "CARD123456".into(),
-            name: "Richard Hammond".into(),
-            ..Default::default()
-        };
-        store.create_bill_for_account(
-            &card,
-            &bill(
-                org.id,
+        ),
+        (
+            khmer,
+            bill(org_id, Currency::KHR, 500_000, today, None, "Water bill"),
+        ),
+        (
+            card.clone(),
+            bill(
+                org_id,
                 Currency::EUR,
                 6_500,
                 last_month,
                 Some("INV-10004567"),
                 "Installment 1",
             ),
-            now,
-        )?;
-        store.create_bill_for_account(
-            &card,
-            &bill(
-                org.id,
+        ),
+        (
+            card,
+            bill(
+                org_id,
                 Currency::EUR,
                 6_000,
                 today,
                 Some("INV-10004568"),
                 "Installment 2",
             ),
-            now,
-        )?;
-        let va_acc = AccountInput {
-            code: "1234567890".into(),
-            name: "Budi Santoso".into(),
-            ..Default::default()
-        };
-        store.create_bill_for_account(
-            &va_acc,
-            &NewBill {
+        ),
+        (
+            va_acc,
+            NewBill {
                 va_numbers: vec![("009902".into(), "1234567890".into())],
                 valid_until: Some(now + Duration::days(90)),
                 ..bill(
-                    org.id,
+                    org_id,
                     Currency::IDR,
                     10_000_000,
                     today,
@@ -182,27 +229,26 @@ pub fn create(store: &Store, public_url: Option<&str>) -> anyhow::Result<()> {
                     "SPP Jan 22",
                 )
             },
-            now,
-        )?;
-        env.push(("DEMO_COLLECTION", collection.code));
-    } else {
-        let existing = store.collections_page(org.id, 0, 1)?;
-        if let Some(c) = existing.items.first() {
-            env.push(("DEMO_COLLECTION", c.code.clone()));
-        }
-    }
+        ),
+    ]
+}
 
+/// Writes `./var/demo.env` with one `export` line per value.
+fn write_env(env: &[(&str, String)]) -> anyhow::Result<()> {
     let mut file = String::from(
         "# billhub demo credentials, written by `billhub up --demo`. Secrets: keep private.\n",
     );
-    for (k, v) in &env {
+    for (k, v) in env {
         let _ = writeln!(file, "export {k}='{v}'");
     }
     if let Some(dir) = std::path::Path::new(DEMO_ENV_FILE).parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    std::fs::write(DEMO_ENV_FILE, &file)
-        .with_context(|| format!("cannot write {DEMO_ENV_FILE}"))?;
+    std::fs::write(DEMO_ENV_FILE, &file).with_context(|| format!("cannot write {DEMO_ENV_FILE}"))
+}
+
+/// How to call each gateway with the demo credentials (to stderr).
+fn print_howto(org: &Organization, fresh: bool, public_url: Option<&str>) {
     let base = |port: u16| {
         public_url
             .map(String::from)
@@ -226,5 +272,4 @@ pub fn create(store: &Store, public_url: Option<&str>) -> anyhow::Result<()> {
         base(8083),
         base(8084),
     );
-    Ok(())
 }

@@ -1,6 +1,11 @@
 //! The `billhub` binary against fresh databases (both backends), and `billhub up --demo`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken expectation
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::too_many_lines
+)] // tests may panic on a broken expectation, and read JSON by index
 
 use std::io::{Read, Write};
 use std::process::{Command, Output};
@@ -512,7 +517,10 @@ billhub_store::backend_tests!(
     organizations_credentials_channels,
     bills,
     unapplied_operator_flow,
-    exits_cleanly_every_time
+    exits_cleanly_every_time,
+    credential_list_and_revoke,
+    channel_list_and_disable,
+    disabled_channel_credentials_are_refused
 );
 
 #[path = "support/cross.rs"]
@@ -876,4 +884,271 @@ fn up_demo_serves_all_four_gateways() {
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
+}
+
+fn text(db: &TestDb, args: &[&str]) -> String {
+    let out = billhub(db, args);
+    assert!(
+        out.status.success(),
+        "billhub {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `credential list` shows id, dialect, kind, times and status, never a secret or a hash;
+/// `credential revoke` stops a credential once and for all, and is idempotent.
+fn credential_list_and_revoke(db: TestDb) {
+    ok_json(
+        &db,
+        &[
+            "org", "create", "--code", "KEYS0001", "--name", "Keys", "--json",
+        ],
+    );
+    let create = |dialect: &str| {
+        ok_json(
+            &db,
+            &[
+                "credential",
+                "create",
+                "--org",
+                "KEYS0001",
+                "--dialect",
+                dialect,
+                "--json",
+            ],
+        )
+    };
+    let b24 = create("bill24");
+    let col = create("collections");
+    let token = b24["token"].as_str().unwrap().to_string();
+    let b24_id = b24["id"].as_i64().unwrap();
+    let col_id = col["id"].as_i64().unwrap();
+
+    let out = billhub(&db, &["credential", "list", "--org", "KEYS0001", "--json"]);
+    assert!(out.status.success());
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    for secret in [
+        token.as_str(),
+        col["access_token"].as_str().unwrap(),
+        col["signature_key"].as_str().unwrap(),
+    ] {
+        assert!(!shown.contains(secret), "a secret is listed: {shown}");
+    }
+    let list: Value = serde_json::from_str(&shown).unwrap();
+    let creds = list["credentials"].as_array().unwrap();
+    assert_eq!(creds.len(), 2);
+    assert_eq!(creds[0]["id"], b24_id);
+    assert_eq!(creds[0]["dialect"], "bill24");
+    assert_eq!(creds[0]["kind"], "biller");
+    assert_eq!(creds[0]["status"], "active");
+    assert_eq!(creds[0]["revoked_at"], Value::Null);
+    assert!(creds[0]["created_at"].as_str().unwrap().starts_with("20"));
+    assert_eq!(creds[1]["id"], col_id);
+    assert_eq!(creds[1]["dialect"], "collections");
+    for c in creds {
+        let keys: Vec<&String> = c.as_object().unwrap().keys().collect();
+        assert!(
+            keys.iter()
+                .all(|k| !k.contains("token") && !k.contains("secret") && !k.contains("hash")),
+            "{keys:?}"
+        );
+    }
+    let listed = text(&db, &["credential", "list", "--org", "KEYS0001"]);
+    assert!(
+        listed.contains(&format!("{b24_id}\tbill24\tbiller\tcreated ")),
+        "{listed}"
+    );
+    assert!(!listed.contains(&token));
+
+    assert!(db.authenticate_token("bill24", &token).unwrap().is_some());
+    let id = b24_id.to_string();
+    let revoked = ok_json(&db, &["credential", "revoke", &id, "--json"]);
+    assert_eq!(revoked["changed"], true);
+    assert_eq!(revoked["status"], "revoked");
+    let first = revoked["revoked_at"].as_str().unwrap().to_string();
+    assert!(db.authenticate_token("bill24", &token).unwrap().is_none());
+    let again = ok_json(&db, &["credential", "revoke", &id, "--json"]);
+    assert_eq!(again["changed"], false);
+    assert_eq!(again["revoked_at"], first.as_str());
+    assert!(text(&db, &["credential", "revoke", &id]).contains("already revoked"));
+
+    let list = ok_json(&db, &["credential", "list", "--org", "KEYS0001", "--json"]);
+    assert_eq!(list["credentials"][0]["status"], "revoked");
+    assert_eq!(list["credentials"][0]["revoked_at"], first.as_str());
+    assert_eq!(list["credentials"][1]["status"], "active");
+    let listed = text(&db, &["credential", "list", "--org", "KEYS0001"]);
+    assert!(listed.contains(&format!("revoked {first}")), "{listed}");
+
+    fails_with(
+        &db,
+        &["credential", "revoke", "999999"],
+        "credential 999999",
+    );
+    fails_with(
+        &db,
+        &["credential", "list", "--org", "NOSUCHORG"],
+        "NOSUCHORG",
+    );
+    fails_with(&db, &["credential", "list"], "--org");
+    ok_json(
+        &db,
+        &[
+            "org", "create", "--code", "KEYS0002", "--name", "Empty", "--json",
+        ],
+    );
+    assert_eq!(
+        ok_json(&db, &["credential", "list", "--org", "KEYS0002", "--json"])["credentials"],
+        json!([])
+    );
+    assert!(text(&db, &["credential", "list", "--org", "KEYS0002"]).contains("no credentials"));
+}
+
+/// `channel list` shows every channel; `channel disable` stamps it once (idempotent), and its
+/// credentials are listed as `channel_disabled`.
+fn channel_list_and_disable(db: TestDb) {
+    assert!(text(&db, &["channel", "list"]).contains("no channels"));
+    let bank = ok_json(
+        &db,
+        &[
+            "channel",
+            "create",
+            "--name",
+            "Bank",
+            "--dialect",
+            "va",
+            "--json",
+        ],
+    );
+    let net = ok_json(
+        &db,
+        &[
+            "channel",
+            "create",
+            "--name",
+            "Net",
+            "--dialect",
+            "postpaid",
+            "--json",
+        ],
+    );
+    let bank_id = bank["id"].as_i64().unwrap();
+    let net_id = net["id"].as_i64().unwrap();
+    let list = ok_json(&db, &["channel", "list", "--json"]);
+    let channels = list["channels"].as_array().unwrap();
+    assert_eq!(channels.len(), 2);
+    assert_eq!(channels[0]["id"], bank_id);
+    assert_eq!(channels[0]["name"], "Bank");
+    assert_eq!(channels[0]["dialect"], "va");
+    assert_eq!(channels[0]["disabled"], false);
+    assert_eq!(channels[1]["dialect"], "postpaid");
+    let shown = list.to_string();
+    assert!(!shown.contains(bank["client_secret"].as_str().unwrap()));
+    assert!(!shown.contains(net["password"].as_str().unwrap()));
+
+    let bank_arg = bank_id.to_string();
+    let creds = ok_json(
+        &db,
+        &["credential", "list", "--channel", &bank_arg, "--json"],
+    );
+    assert_eq!(creds["credentials"].as_array().unwrap().len(), 1);
+    assert_eq!(creds["credentials"][0]["kind"], "channel");
+    assert_eq!(creds["credentials"][0]["channel_id"], bank_id);
+    assert_eq!(creds["credentials"][0]["status"], "active");
+
+    let disabled = ok_json(&db, &["channel", "disable", &bank_arg, "--json"]);
+    assert_eq!(disabled["changed"], true);
+    assert_eq!(disabled["disabled"], true);
+    let first = disabled["disabled_at"].as_str().unwrap().to_string();
+    let again = ok_json(&db, &["channel", "disable", &bank_arg, "--json"]);
+    assert_eq!(again["changed"], false);
+    assert_eq!(again["disabled_at"], first.as_str());
+    assert!(text(&db, &["channel", "disable", &bank_arg]).contains("already disabled"));
+
+    let list = ok_json(&db, &["channel", "list", "--json"]);
+    assert_eq!(list["channels"][0]["disabled"], true);
+    assert_eq!(list["channels"][0]["disabled_at"], first.as_str());
+    assert_eq!(list["channels"][1]["disabled"], false);
+    let listed = text(&db, &["channel", "list"]);
+    assert!(
+        listed.contains(&format!("{bank_id}\tBank\tva\tdisabled {first}")),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("{net_id}\tNet\tpostpaid\tenabled")),
+        "{listed}"
+    );
+    let creds = ok_json(
+        &db,
+        &["credential", "list", "--channel", &bank_arg, "--json"],
+    );
+    assert_eq!(creds["credentials"][0]["status"], "channel_disabled");
+
+    fails_with(&db, &["channel", "disable", "999999"], "channel 999999");
+    fails_with(
+        &db,
+        &["credential", "list", "--channel", "999999"],
+        "channel 999999",
+    );
+}
+
+/// A disabled channel's credentials stop authenticating: client credentials, bearer tokens
+/// issued before, and postpaid usernames (`repo/credentials.rs` applies `repo/admin.rs`'s
+/// `channel_enabled` predicate to every authentication query).
+fn disabled_channel_credentials_are_refused(db: TestDb) {
+    let now = time::OffsetDateTime::now_utc();
+    let bank = ok_json(
+        &db,
+        &[
+            "channel",
+            "create",
+            "--name",
+            "Bank",
+            "--dialect",
+            "va",
+            "--json",
+        ],
+    );
+    let net = ok_json(
+        &db,
+        &[
+            "channel",
+            "create",
+            "--name",
+            "Net",
+            "--dialect",
+            "postpaid",
+            "--json",
+        ],
+    );
+    let (client_id, secret) = (
+        bank["client_id"].as_str().unwrap(),
+        bank["client_secret"].as_str().unwrap(),
+    );
+    let username = net["username"].as_str().unwrap();
+    let cred = db.authenticate_client(client_id, secret).unwrap().unwrap();
+    let (bearer, _) = db
+        .issue_access_token(cred.id, "va", time::Duration::minutes(15), now)
+        .unwrap();
+    assert!(
+        db.authenticate_access_token(&bearer, now)
+            .unwrap()
+            .is_some()
+    );
+    assert!(db.credential_by_username(username).unwrap().is_some());
+
+    let bank_id = bank["id"].as_i64().unwrap().to_string();
+    let net_id = net["id"].as_i64().unwrap().to_string();
+    ok_json(&db, &["channel", "disable", &bank_id, "--json"]);
+    ok_json(&db, &["channel", "disable", &net_id, "--json"]);
+    assert!(
+        db.authenticate_client(client_id, secret).unwrap().is_none(),
+        "a disabled channel's client credentials still authenticate"
+    );
+    assert!(
+        db.authenticate_access_token(&bearer, now)
+            .unwrap()
+            .is_none()
+    );
+    assert!(db.credential_by_username(username).unwrap().is_none());
 }

@@ -5,6 +5,14 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use billhub_http::{Config, Gateway};
+use clap::Args;
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Create a demo organization with credentials for every dialect and a few bills.
+    #[arg(long)]
+    demo: bool,
+}
 
 /// The four gateways, in port order.
 pub fn gateways() -> Vec<Arc<dyn Gateway>> {
@@ -16,7 +24,13 @@ pub fn gateways() -> Vec<Arc<dyn Gateway>> {
     ]
 }
 
-pub fn run(config: Config, demo: bool) -> anyhow::Result<()> {
+impl UpArgs {
+    pub fn run(self, config: Config) -> anyhow::Result<()> {
+        run(config, self.demo)
+    }
+}
+
+fn run(config: Config, demo: bool) -> anyhow::Result<()> {
     billhub_http::telemetry::init(&config);
     let explicit_public_url = std::env::var("BILLHUB_PUBLIC_URL")
         .ok()
