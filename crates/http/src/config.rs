@@ -40,6 +40,64 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// `BILLHUB_PUBLIC_URL`, or `http://{bind}`.
+fn public_url(value: Option<String>, bind: SocketAddr) -> Result<String, ConfigError> {
+    match value.filter(|s| !s.is_empty()) {
+        Some(u) => {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(err(
+                    "BILLHUB_PUBLIC_URL",
+                    format!("`{u}` must start with http:// or https://"),
+                ));
+            }
+            Ok(u.trim_end_matches('/').to_string())
+        }
+        None => Ok(format!("http://{bind}")),
+    }
+}
+
+/// `BILLHUB_MASTER_KEY`; on SQLite a key file made on first start, with PostgreSQL required.
+fn master_key(value: Option<String>, backend: Backend) -> Result<MasterKey, ConfigError> {
+    match value.filter(|s| !s.is_empty()) {
+        Some(hex) => {
+            MasterKey::from_hex(&hex).map_err(|e| err("BILLHUB_MASTER_KEY", e.to_string()))
+        }
+        None => match backend {
+            Backend::Sqlite => load_or_create_key_file(Path::new(DEFAULT_MASTER_KEY_FILE)),
+            Backend::Postgres => Err(err(
+                "BILLHUB_MASTER_KEY",
+                "required with PostgreSQL: 64 hex characters (32 bytes), e.g. from `openssl rand -hex 32`",
+            )),
+        },
+    }
+}
+
+/// `BILLHUB_LOG`, checked as a tracing filter (default `info`).
+fn log_filter(value: Option<String>) -> Result<String, ConfigError> {
+    let log_filter = value
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "info".into());
+    tracing_subscriber::EnvFilter::try_new(&log_filter).map_err(|e| {
+        err(
+            "BILLHUB_LOG",
+            format!("`{log_filter}` is not a tracing filter: {e}"),
+        )
+    })?;
+    Ok(log_filter)
+}
+
+/// `BILLHUB_LOG_FORMAT`: `json` (default) or `text`.
+fn log_format(value: Option<String>) -> Result<LogFormat, ConfigError> {
+    match value.unwrap_or_default().to_ascii_lowercase().as_str() {
+        "" | "json" => Ok(LogFormat::Json),
+        "text" => Ok(LogFormat::Text),
+        other => Err(err(
+            "BILLHUB_LOG_FORMAT",
+            format!("`{other}` must be json or text"),
+        )),
+    }
+}
+
 fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         variable,
@@ -80,32 +138,8 @@ impl Config {
                 format!("`{bind_text}` is not an address like 127.0.0.1:8081"),
             )
         })?;
-        let public_url = match get("BILLHUB_PUBLIC_URL").filter(|s| !s.is_empty()) {
-            Some(u) => {
-                if !(u.starts_with("http://") || u.starts_with("https://")) {
-                    return Err(err(
-                        "BILLHUB_PUBLIC_URL",
-                        format!("`{u}` must start with http:// or https://"),
-                    ));
-                }
-                u.trim_end_matches('/').to_string()
-            }
-            None => format!("http://{bind}"),
-        };
-        let master_key = match get("BILLHUB_MASTER_KEY").filter(|s| !s.is_empty()) {
-            Some(hex) => {
-                MasterKey::from_hex(&hex).map_err(|e| err("BILLHUB_MASTER_KEY", e.to_string()))?
-            }
-            None => match parsed.backend() {
-                Backend::Sqlite => load_or_create_key_file(Path::new(DEFAULT_MASTER_KEY_FILE))?,
-                Backend::Postgres => {
-                    return Err(err(
-                        "BILLHUB_MASTER_KEY",
-                        "required with PostgreSQL: 64 hex characters (32 bytes), e.g. from `openssl rand -hex 32`",
-                    ));
-                }
-            },
-        };
+        let public_url = public_url(get("BILLHUB_PUBLIC_URL"), bind)?;
+        let master_key = master_key(get("BILLHUB_MASTER_KEY"), parsed.backend())?;
         let sandbox = parse_bool(
             "BILLHUB_SANDBOX",
             &get("BILLHUB_SANDBOX").unwrap_or_default(),
@@ -114,29 +148,8 @@ impl Config {
             Some(v) if !v.is_empty() => parse_bool("BILLHUB_MIGRATE", &v)?,
             _ => true,
         };
-        let log_filter = get("BILLHUB_LOG")
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "info".into());
-        tracing_subscriber::EnvFilter::try_new(&log_filter).map_err(|e| {
-            err(
-                "BILLHUB_LOG",
-                format!("`{log_filter}` is not a tracing filter: {e}"),
-            )
-        })?;
-        let log_format = match get("BILLHUB_LOG_FORMAT")
-            .unwrap_or_default()
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "" | "json" => LogFormat::Json,
-            "text" => LogFormat::Text,
-            other => {
-                return Err(err(
-                    "BILLHUB_LOG_FORMAT",
-                    format!("`{other}` must be json or text"),
-                ));
-            }
-        };
+        let log_filter = log_filter(get("BILLHUB_LOG"))?;
+        let log_format = log_format(get("BILLHUB_LOG_FORMAT"))?;
         Ok(Config {
             database_url,
             bind,
@@ -239,6 +252,7 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing, clippy::too_many_lines)]
     use super::*;
     use std::collections::HashMap;
 

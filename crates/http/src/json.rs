@@ -59,6 +59,7 @@ pub fn decimal_text(value: &Value) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing, clippy::too_many_lines)]
     use super::*;
 
     #[test]

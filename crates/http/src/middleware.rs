@@ -450,6 +450,7 @@ impl Stream for LimitedPayload {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing, clippy::too_many_lines)]
     use super::*;
 
     #[test]

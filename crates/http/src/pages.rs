@@ -179,18 +179,27 @@ pub async fn bill(state: web::Data<AppState>, path: web::Path<String>) -> HttpRe
     let now = state.now();
     let found = state
         .run(move |s| {
-            let Some(bill) = s.bill_by_public_no_anywhere(&public_no)? else {
-                return Ok(None);
-            };
-            let org = s.organization(bill.organization_id)?;
-            let account = s.account(bill.account_id)?;
-            let items = s.bill_items(bill.id)?;
-            let vas = s.va_numbers_of_bill(bill.id)?;
-            let payments = s.payments_of_bill(bill.id)?;
-            Ok::<_, StoreError>(Some((bill, org, account, items, vas, payments)))
+            s.snapshot(|r| {
+                let Some(bill) = r.bill_by_public_no_anywhere(&public_no)? else {
+                    return Ok(None);
+                };
+                let org = r.organization(bill.organization_id)?;
+                let account = r.account(bill.account_id)?;
+                let items = r.bill_items(bill.id)?;
+                let vas = r.va_numbers_of_bill(bill.id)?;
+                let payments = r.payments_of_bill(bill.id)?;
+                Ok::<_, StoreError>(Some(BillFacts {
+                    bill,
+                    org,
+                    account,
+                    items,
+                    vas,
+                    payments,
+                }))
+            })
         })
         .await;
-    let (bill, org, account, items, vas, payments) = match found {
+    let facts = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
             return message(
@@ -201,20 +210,38 @@ pub async fn bill(state: web::Data<AppState>, path: web::Path<String>) -> HttpRe
         }
         Err(e) => return unavailable(e),
     };
+    let page = bill_page(&state, now, facts);
+    match page.render() {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// What the bill page shows, read in one snapshot.
+struct BillFacts {
+    bill: Bill,
+    org: billhub_core::org::Organization,
+    account: billhub_core::Account,
+    items: Vec<billhub_store::BillItem>,
+    vas: Vec<billhub_store::VaNumber>,
+    payments: Vec<Payment>,
+}
+
+/// The bill page's contents.
+fn bill_page(state: &AppState, now: time::OffsetDateTime, facts: BillFacts) -> BillPage {
+    let BillFacts {
+        bill,
+        org,
+        account,
+        items,
+        vas,
+        payments,
+    } = facts;
     let offset = org.utc_offset;
     let status = bill.status_at(now);
     let (label, class) = status_label(status);
-    let payer = [account.name.as_str(), account.name_latin.as_str()]
-        .into_iter()
-        .find(|n| !n.is_empty())
-        .map(String::from)
-        .unwrap_or_else(|| {
-            [account.first_name.as_str(), account.last_name.as_str()]
-                .join(" ")
-                .trim()
-                .to_string()
-        });
-    let page = BillPage {
+    let payer = payer_name(&account);
+    BillPage {
         organization: org.name.clone(),
         public_no: bill.public_no.clone(),
         invoice_number: if bill.invoice_number == bill.public_no {
@@ -267,25 +294,40 @@ pub async fn bill(state: web::Data<AppState>, path: web::Path<String>) -> HttpRe
         },
         payments: payments
             .iter()
-            .map(|p: &Payment| PaymentRow {
-                date: local(p.paid_at, offset),
-                channel: channel_label(&p.channel),
-                amount: money(
-                    p.allocations
-                        .iter()
-                        .filter(|a| a.bill_id == bill.id)
-                        .map(|a| a.amount)
-                        .sum(),
-                    &bill,
-                ),
-                receipt: state.link(&format!("/r/{}", p.uid)),
-                reversed: p.reversed.is_some(),
-            })
+            .map(|p| payment_row(state, &bill, p, offset))
             .collect(),
-    };
-    match page.render() {
-        Ok(body) => html(StatusCode::OK, body),
-        Err(e) => unavailable(e),
+    }
+}
+
+/// The name shown for the payer: the account's name, else its Latin name, else first and last.
+fn payer_name(account: &billhub_core::Account) -> String {
+    [account.name.as_str(), account.name_latin.as_str()]
+        .into_iter()
+        .find(|n| !n.is_empty())
+        .map(String::from)
+        .unwrap_or_else(|| {
+            [account.first_name.as_str(), account.last_name.as_str()]
+                .join(" ")
+                .trim()
+                .to_string()
+        })
+}
+
+/// One payment as the bill page lists it: what it allocated to this bill.
+fn payment_row(state: &AppState, bill: &Bill, p: &Payment, offset: time::UtcOffset) -> PaymentRow {
+    PaymentRow {
+        date: local(p.paid_at, offset),
+        channel: channel_label(&p.channel),
+        amount: money(
+            p.allocations
+                .iter()
+                .filter(|a| a.bill_id == bill.id)
+                .map(|a| a.amount)
+                .sum(),
+            bill,
+        ),
+        receipt: state.link(&format!("/r/{}", p.uid)),
+        reversed: p.reversed.is_some(),
     }
 }
 
@@ -301,15 +343,17 @@ pub async fn receipt(state: web::Data<AppState>, path: web::Path<String>) -> Htt
     }
     let found = state
         .run(move |s| {
-            let Some(payment) = s.payment_by_uid(&uid)? else {
-                return Ok(None);
-            };
-            let org = s.organization(payment.organization_id)?;
-            let mut bills = Vec::new();
-            for a in &payment.allocations {
-                bills.push((s.bill(a.bill_id)?, a.amount));
-            }
-            Ok::<_, StoreError>(Some((payment, org, bills)))
+            s.snapshot(|r| {
+                let Some(payment) = r.payment_by_uid(&uid)? else {
+                    return Ok(None);
+                };
+                let org = r.organization(payment.organization_id)?;
+                let mut bills = Vec::new();
+                for a in &payment.allocations {
+                    bills.push((r.bill(a.bill_id)?, a.amount));
+                }
+                Ok::<_, StoreError>(Some((payment, org, bills)))
+            })
         })
         .await;
     let (payment, org, bills) = match found {

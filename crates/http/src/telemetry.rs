@@ -159,6 +159,7 @@ pub fn render_metrics(state: &AppState) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing, clippy::too_many_lines)]
     use super::*;
 
     #[test]

@@ -125,6 +125,7 @@ impl<'a> Lenient<'a> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing, clippy::too_many_lines)]
     use super::*;
 
     #[test]

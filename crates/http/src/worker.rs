@@ -344,7 +344,7 @@ async fn read_capped(resp: &mut reqwest::Response) -> String {
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = resp.chunk().await {
         let room = MAX_ANSWER_BYTES.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        body.extend_from_slice(chunk.get(..chunk.len().min(room)).unwrap_or_default());
         if body.len() >= MAX_ANSWER_BYTES {
             break;
         }
