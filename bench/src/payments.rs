@@ -98,80 +98,11 @@ fn run(db: TestDb, n: usize) -> Result<(), StoreError> {
         db.bill(*id)?;
     }
     let baseline = per_op(start, n);
-
-    let start = Instant::now();
-    for (i, id) in bills.iter().enumerate() {
-        db.post_payment(
-            &request(
-                org,
-                PaymentTarget::Bill { bill_id: *id },
-                format!("p{i}"),
-                1000,
-            ),
-            now,
-        )?;
-    }
-    let post = per_op(start, n);
-
-    let start = Instant::now();
-    for (i, id) in bills.iter().enumerate() {
-        db.post_payment(
-            &request(
-                org,
-                PaymentTarget::Bill { bill_id: *id },
-                format!("p{i}"),
-                1000,
-            ),
-            now,
-        )?;
-    }
-    let replay = per_op(start, n);
-
-    let acc = AccountInput {
-        code: "SPREAD".into(),
-        ..Default::default()
-    };
-    let mut account_id = 0;
-    for _ in 0..24 {
-        account_id = db
-            .create_bill_for_account(&acc, &new_bill(org, 1_000_000_000), now)?
-            .0
-            .id;
-    }
-    let start = Instant::now();
-    for i in 0..n {
-        let t = PaymentTarget::Account {
-            account_id,
-            mode: Some(SettlementMode::Open),
-            chosen: None,
-        };
-        db.post_payment(&request(org, t, format!("a{i}"), 100), now)?;
-    }
-    let account = per_op(start, n);
-
-    let threads = 8;
-    let start = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let store = db.store.clone();
-            std::thread::spawn(move || -> Result<(), StoreError> {
-                for i in 0..n / threads {
-                    let target = PaymentTarget::Account {
-                        account_id,
-                        mode: Some(SettlementMode::Open),
-                        chosen: None,
-                    };
-                    store.post_payment(&request(org, target, format!("c{t}-{i}"), 100), now)?;
-                }
-                Ok(())
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join()
-            .map_err(|_| StoreError::Busy("bench thread panicked".into()))??;
-    }
-    let contended = per_op(start, (n / threads) * threads);
+    let post = pay_each(&db, org, &bills, now)?;
+    let replay = pay_each(&db, org, &bills, now)?;
+    let account_id = spread_account(&db, org, now)?;
+    let account = pay_account(&db, org, account_id, n, now)?;
+    let contended = pay_account_contended(&db, org, account_id, n, now)?;
 
     println!("backend: {} (n = {n})", db.backend().name());
     println!(
@@ -187,6 +118,94 @@ fn run(db: TestDb, n: usize) -> Result<(), StoreError> {
         println!("  {name:<44} {v:>10.1} us/op   ratio {:.2}", v / baseline);
     }
     Ok(())
+}
+
+/// Pays every bill in full under reference `p{i}` (a second run replays them); us per payment.
+fn pay_each(db: &TestDb, org: i64, bills: &[i64], now: OffsetDateTime) -> Result<f64, StoreError> {
+    let start = Instant::now();
+    for (i, id) in bills.iter().enumerate() {
+        db.post_payment(
+            &request(
+                org,
+                PaymentTarget::Bill { bill_id: *id },
+                format!("p{i}"),
+                1000,
+            ),
+            now,
+        )?;
+    }
+    Ok(per_op(start, bills.len()))
+}
+
+/// An account with 24 large open bills; returns its id.
+fn spread_account(db: &TestDb, org: i64, now: OffsetDateTime) -> Result<i64, StoreError> {
+    let acc = AccountInput {
+        code: "SPREAD".into(),
+        ..Default::default()
+    };
+    let mut account_id = 0;
+    for _ in 0..24 {
+        account_id = db
+            .create_bill_for_account(&acc, &new_bill(org, 1_000_000_000), now)?
+            .0
+            .id;
+    }
+    Ok(account_id)
+}
+
+fn open_account(account_id: i64) -> PaymentTarget {
+    PaymentTarget::Account {
+        account_id,
+        mode: Some(SettlementMode::Open),
+        chosen: None,
+    }
+}
+
+/// `n` payments aimed at the account, one thread; us per payment.
+fn pay_account(
+    db: &TestDb,
+    org: i64,
+    account_id: i64,
+    n: usize,
+    now: OffsetDateTime,
+) -> Result<f64, StoreError> {
+    let start = Instant::now();
+    for i in 0..n {
+        db.post_payment(
+            &request(org, open_account(account_id), format!("a{i}"), 100),
+            now,
+        )?;
+    }
+    Ok(per_op(start, n))
+}
+
+/// `n` payments aimed at the account from 8 threads at once; us per payment.
+fn pay_account_contended(
+    db: &TestDb,
+    org: i64,
+    account_id: i64,
+    n: usize,
+    now: OffsetDateTime,
+) -> Result<f64, StoreError> {
+    let threads = 8;
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let store = db.store.clone();
+            std::thread::spawn(move || -> Result<(), StoreError> {
+                for i in 0..n / threads {
+                    let target = open_account(account_id);
+                    store.post_payment(&request(org, target, format!("c{t}-{i}"), 100), now)?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join()
+            .map_err(|_| StoreError::Busy("bench thread panicked".into()))??;
+    }
+    Ok(per_op(start, (n / threads) * threads))
 }
 
 fn main() -> Result<(), StoreError> {

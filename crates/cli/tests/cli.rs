@@ -816,16 +816,12 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 /// writes the demo environment file.
 #[test]
 fn up_demo_serves_all_four_gateways() {
-    for port in [8081u16, 8082, 8083, 8084] {
-        assert!(
-            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
-            "port {port} is taken (another `billhub up`?): this test needs 8081-8084 free"
-        );
-    }
+    let base = free_port_run(4);
+    let ports: Vec<u16> = (base..base + 4).collect();
     let dir = std::env::temp_dir().join(format!("billhub-up-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_billhub"))
-        .args(["up", "--demo"])
+        .args(["up", "--demo", "--base-port", &base.to_string()])
         .current_dir(&dir)
         .env_remove("BILLHUB_DATABASE_URL")
         .env_remove("BILLHUB_MASTER_KEY")
@@ -841,7 +837,7 @@ fn up_demo_serves_all_four_gateways() {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("billhub up exited early: {status}");
         }
-        if http_get(8084, "/healthz").is_some() {
+        if http_get(ports[3], "/healthz").is_some() {
             up = true;
             break;
         }
@@ -849,7 +845,7 @@ fn up_demo_serves_all_four_gateways() {
     }
     let result = std::panic::catch_unwind(|| {
         assert!(up, "billhub up did not start");
-        for port in [8081u16, 8082, 8083, 8084] {
+        for &port in &ports {
             assert_eq!(
                 http_get(port, "/healthz").unwrap().0,
                 200,
@@ -884,6 +880,24 @@ fn up_demo_serves_all_four_gateways() {
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
+}
+
+/// The first of `n` consecutive free loopback ports, away from the defaults (8080-8085).
+fn free_port_run(n: u16) -> u16 {
+    for _ in 0..50 {
+        let probe = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let base = probe.local_addr().unwrap().port();
+        drop(probe);
+        if base > 60_000 || (8075..=8085).contains(&base) {
+            continue;
+        }
+        let all_free =
+            (base..base + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no {n} consecutive free ports");
 }
 
 fn text(db: &TestDb, args: &[&str]) -> String {

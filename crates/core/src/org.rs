@@ -204,7 +204,6 @@ impl Settings {
             .collect()
     }
 
-
     /// Bill24's settings (`bill24.*`).
     pub fn bill24(&self) -> &bill24::Bill24Settings {
         &self.sections.bill24

@@ -85,7 +85,8 @@ const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 pub fn random_alnum(len: usize) -> String {
     let mut rng = rand::rng();
     (0..len)
-        .map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char)
+        .filter_map(|_| ALNUM.get(rng.random_range(0..ALNUM.len())))
+        .map(|&b| char::from(b))
         .collect()
 }
 
@@ -93,7 +94,8 @@ pub fn random_alnum(len: usize) -> String {
 pub fn random_from(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rng();
     (0..len)
-        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .filter_map(|_| alphabet.get(rng.random_range(0..alphabet.len())))
+        .map(|&b| char::from(b))
         .collect()
 }
 

@@ -1,7 +1,12 @@
 //! The store suite: every test runs on a fresh SQLite file (`sqlite::...`) and on a fresh
 //! PostgreSQL database (`postgres::...`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken expectation
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::too_many_lines
+)] // tests may panic on a broken expectation
 
 use std::sync::{Arc, Barrier};
 
@@ -1311,7 +1316,13 @@ fn reversal_never_overdraws_credit(db: TestDb) {
     let first = bill(&db, o, "ACC1", Currency::USD, 1000, PaymentRule::Open);
     let over = db
         .post_payment(
-            &pay(o, PaymentTarget::Bill { bill_id: first.id }, "over", 1500, Currency::USD),
+            &pay(
+                o,
+                PaymentTarget::Bill { bill_id: first.id },
+                "over",
+                1500,
+                Currency::USD,
+            ),
             NOW,
         )
         .unwrap()
@@ -1338,10 +1349,12 @@ fn reversal_never_overdraws_credit(db: TestDb) {
     assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 0);
     assert_eq!(db.bill(first.id).unwrap().status, BillStatus::Paid);
     // Undo the credit's use first: the credit comes back, then the overpayment can go.
-    db.reverse_payment(&reversal_of(o, spent.id, "r2"), NOW).unwrap();
+    db.reverse_payment(&reversal_of(o, spent.id, "r2"), NOW)
+        .unwrap();
     assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 500);
     assert_eq!(db.bill(second.id).unwrap().status, BillStatus::Active);
-    db.reverse_payment(&reversal_of(o, over.id, "r3"), NOW).unwrap();
+    db.reverse_payment(&reversal_of(o, over.id, "r3"), NOW)
+        .unwrap();
     assert_eq!(db.account_credit(account, Currency::USD).unwrap(), 0);
     assert_eq!(db.bill(first.id).unwrap().paid, 0);
 }
@@ -1352,7 +1365,14 @@ fn reversal_races_credit_application(db: TestDb) {
     let o = org(&db, "ORG00001");
     for round in 0..6 {
         let account_code = format!("ACC{round}");
-        let first = bill(&db, o, &account_code, Currency::USD, 1000, PaymentRule::Open);
+        let first = bill(
+            &db,
+            o,
+            &account_code,
+            Currency::USD,
+            1000,
+            PaymentRule::Open,
+        );
         let over = db
             .post_payment(
                 &pay(
@@ -1369,7 +1389,14 @@ fn reversal_races_credit_application(db: TestDb) {
             .unwrap()
             .clone();
         let account = first.account_id;
-        let second = bill(&db, o, &account_code, Currency::USD, 500, PaymentRule::Exact);
+        let second = bill(
+            &db,
+            o,
+            &account_code,
+            Currency::USD,
+            500,
+            PaymentRule::Exact,
+        );
         let other = db.second_store();
         let barrier = Arc::new(Barrier::new(2));
         let (reversed, applied) = std::thread::scope(|s| {
@@ -1399,7 +1426,10 @@ fn reversal_races_credit_application(db: TestDb) {
             "exactly one wins: {reversed:?} / {applied:?}"
         );
         let left = db.account_credit(account, Currency::USD).unwrap();
-        assert_eq!(left, 0, "round {round}: the credit is spent once, never overdrawn");
+        assert_eq!(
+            left, 0,
+            "round {round}: the credit is spent once, never overdrawn"
+        );
     }
 }
 

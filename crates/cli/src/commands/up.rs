@@ -1,4 +1,4 @@
-//! `billhub up`: every gateway in one process, on its default port, over one store, with their
+//! `billhub up`: every gateway in one process, on its default port (or from `--base-port`), over one store, with their
 //! notification workers and the maintenance task, until SIGTERM or SIGINT.
 
 use std::sync::Arc;
@@ -12,6 +12,10 @@ pub struct UpArgs {
     /// Create a demo organization with credentials for every dialect and a few bills.
     #[arg(long)]
     demo: bool,
+    /// Listen on this port and the next three (bill24, collections, va, postpaid) instead of
+    /// 8081-8084, on the same host.
+    #[arg(long, value_name = "PORT")]
+    base_port: Option<u16>,
 }
 
 /// The four gateways, in port order.
@@ -26,11 +30,11 @@ pub fn gateways() -> Vec<Arc<dyn Gateway>> {
 
 impl UpArgs {
     pub fn run(self, config: Config) -> anyhow::Result<()> {
-        run(config, self.demo)
+        run(config, self.demo, self.base_port)
     }
 }
 
-fn run(config: Config, demo: bool) -> anyhow::Result<()> {
+fn run(config: Config, demo: bool, base_port: Option<u16>) -> anyhow::Result<()> {
     billhub_http::telemetry::init(&config);
     let explicit_public_url = std::env::var("BILLHUB_PUBLIC_URL")
         .ok()
@@ -46,7 +50,15 @@ fn run(config: Config, demo: bool) -> anyhow::Result<()> {
             .map_err(|e| anyhow!("demo setup failed: {e}"))??;
         }
         let all = gateways();
-        let binds = billhub_http::serve::default_binds(&all)?;
+        let mut binds = billhub_http::serve::default_binds(&all)?;
+        if let Some(base) = base_port {
+            for (offset, (_, bind)) in (0u16..).zip(binds.iter_mut()) {
+                let port = base
+                    .checked_add(offset)
+                    .ok_or_else(|| anyhow!("--base-port {base} leaves no room for four ports"))?;
+                bind.set_port(port);
+            }
+        }
         for (gw, bind) in &binds {
             eprintln!("{:<12} http://{bind}", gw.name());
         }

@@ -240,7 +240,10 @@ fn load_channel(conn: &mut crate::AnyConnection, id: i64) -> StoreResult<Channel
 impl Reader<'_> {
     /// The credentials of an organization (biller APIs) or of a channel, oldest first. A channel
     /// that does not exist is [`StoreError::NotFound`]; an organization is the caller's to check.
-    pub fn credential_listings(&mut self, owner: &Principal) -> StoreResult<Vec<CredentialListing>> {
+    pub fn credential_listings(
+        &mut self,
+        owner: &Principal,
+    ) -> StoreResult<Vec<CredentialListing>> {
         self.with(|conn| {
             if let Principal::Channel { channel_id } = *owner {
                 load_channel(conn, channel_id)?;

@@ -316,6 +316,28 @@ pub fn insert_bill(
     new: &NewBill,
     now: OffsetDateTime,
 ) -> StoreResult<Bill> {
+    check_new_bill(conn, new)?;
+    claim_va_numbers(conn, new, now)?;
+    let id = insert_bill_row(conn, new, now)?;
+    insert_bill_items(conn, id, &new.items, now)?;
+    insert_va_numbers(conn, id, new, now)?;
+    let bill = load_bill(conn, id)?;
+    append_event(
+        conn,
+        id,
+        "created",
+        None,
+        Some(bill.billed),
+        bill.status,
+        0,
+        "{}",
+        now,
+    )?;
+    Ok(bill)
+}
+
+/// Refuses a bill whose amounts do not add up or whose account is another organization's.
+fn check_new_bill(conn: &mut AnyConnection, new: &NewBill) -> StoreResult<()> {
     if new.billed < 0 {
         return Err(StoreError::Invalid(InvalidKind::NegativeBilled));
     }
@@ -334,6 +356,15 @@ pub fn insert_bill(
             InvalidKind::AccountOfAnotherOrganization,
         ));
     }
+    Ok(())
+}
+
+/// Checks the new bill's VA numbers and frees each one an expired bill still holds.
+fn claim_va_numbers(
+    conn: &mut AnyConnection,
+    new: &NewBill,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
     // VA numbers: each prefix must be the organization's, each number free among payable bills.
     for (prefix, number) in &new.va_numbers {
         let owner: Option<i64> = va_prefixes::table
@@ -374,8 +405,17 @@ pub fn insert_bill(
             .execute(conn)?;
         }
     }
+    Ok(())
+}
+
+/// Inserts the bill row under a fresh public number (a few tries) and returns its id.
+fn insert_bill_row(
+    conn: &mut AnyConnection,
+    new: &NewBill,
+    now: OffsetDateTime,
+) -> StoreResult<i64> {
     let mut attempt = 0;
-    let id: i64 = loop {
+    let public_no = loop {
         attempt += 1;
         let public_no = new_public_no();
         let taken: Option<i64> = bills::table
@@ -383,57 +423,66 @@ pub fn insert_bill(
             .select(bills::id)
             .first(conn)
             .optional()?;
-        if taken.is_some() {
-            if attempt > 8 {
-                return Err(StoreError::Busy(
-                    "could not find a free public number".into(),
-                ));
-            }
-            continue;
+        if taken.is_none() {
+            break public_no;
         }
-        let invoice = new
-            .invoice_number
-            .clone()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| public_no.clone());
-        break diesel::insert_into(bills::table)
-            .values((
-                bills::organization_id.eq(new.organization_id),
-                bills::account_id.eq(new.account_id),
-                bills::collection_id.eq(new.collection_id),
-                bills::public_no.eq(&public_no),
-                bills::invoice_number.eq(invoice),
-                bills::ref1.eq(&new.ref1),
-                bills::ref2.eq(&new.ref2),
-                bills::name.eq(&new.name),
-                bills::description.eq(&new.description),
-                bills::currency.eq(new.currency.code()),
-                bills::billed.eq(new.billed),
-                bills::paid.eq(0i64),
-                bills::bill_date.eq(new.bill_date),
-                bills::due_date.eq(new.due_date),
-                bills::valid_until.eq(new.valid_until.map(to_db)),
-                bills::rule.eq(new.rule.name()),
-                bills::rule_minimum.eq(new.rule.minimum()),
-                bills::status.eq(if new.billed == 0 && new.rule != PaymentRule::Open {
-                    BillStatus::Paid
-                } else {
-                    BillStatus::Active
-                }
-                .as_str()),
-                bills::version.eq(0i64),
-                bills::source.eq(&new.source),
-                bills::extra.eq(&new.extra),
-                bills::created_at.eq(to_db(now)),
-                bills::updated_at.eq(to_db(now)),
-            ))
-            .returning(bills::id)
-            .get_result(conn)?;
+        if attempt > 8 {
+            return Err(StoreError::Busy(
+                "could not find a free public number".into(),
+            ));
+        }
     };
-    for (pos, item) in new.items.iter().enumerate() {
+    let invoice = new
+        .invoice_number
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| public_no.clone());
+    Ok(diesel::insert_into(bills::table)
+        .values((
+            bills::organization_id.eq(new.organization_id),
+            bills::account_id.eq(new.account_id),
+            bills::collection_id.eq(new.collection_id),
+            bills::public_no.eq(&public_no),
+            bills::invoice_number.eq(invoice),
+            bills::ref1.eq(&new.ref1),
+            bills::ref2.eq(&new.ref2),
+            bills::name.eq(&new.name),
+            bills::description.eq(&new.description),
+            bills::currency.eq(new.currency.code()),
+            bills::billed.eq(new.billed),
+            bills::paid.eq(0i64),
+            bills::bill_date.eq(new.bill_date),
+            bills::due_date.eq(new.due_date),
+            bills::valid_until.eq(new.valid_until.map(to_db)),
+            bills::rule.eq(new.rule.name()),
+            bills::rule_minimum.eq(new.rule.minimum()),
+            bills::status.eq(if new.billed == 0 && new.rule != PaymentRule::Open {
+                BillStatus::Paid
+            } else {
+                BillStatus::Active
+            }
+            .as_str()),
+            bills::version.eq(0i64),
+            bills::source.eq(&new.source),
+            bills::extra.eq(&new.extra),
+            bills::created_at.eq(to_db(now)),
+            bills::updated_at.eq(to_db(now)),
+        ))
+        .returning(bills::id)
+        .get_result(conn)?)
+}
+
+/// Inserts a new bill's items in order.
+fn insert_bill_items(
+    conn: &mut AnyConnection,
+    bill_id: i64,
+    items: &[NewItem],
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    for (pos, item) in items.iter().enumerate() {
         diesel::insert_into(bill_items::table)
             .values((
-                bill_items::bill_id.eq(id),
+                bill_items::bill_id.eq(bill_id),
                 bill_items::uid.eq(uuid::Uuid::new_v4().to_string()),
                 bill_items::position.eq(pos as i32),
                 bill_items::name.eq(&item.name),
@@ -446,10 +495,20 @@ pub fn insert_bill(
             ))
             .execute(conn)?;
     }
+    Ok(())
+}
+
+/// Inserts a new bill's VA numbers in order, all active.
+fn insert_va_numbers(
+    conn: &mut AnyConnection,
+    bill_id: i64,
+    new: &NewBill,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
     for (pos, (prefix, number)) in new.va_numbers.iter().enumerate() {
         diesel::insert_into(va_numbers::table)
             .values((
-                va_numbers::bill_id.eq(id),
+                va_numbers::bill_id.eq(bill_id),
                 va_numbers::organization_id.eq(new.organization_id),
                 va_numbers::prefix.eq(prefix),
                 va_numbers::number.eq(format!("{prefix}{number}")),
@@ -459,19 +518,7 @@ pub fn insert_bill(
             ))
             .execute(conn)?;
     }
-    let bill = load_bill(conn, id)?;
-    append_event(
-        conn,
-        id,
-        "created",
-        None,
-        Some(bill.billed),
-        bill.status,
-        0,
-        "{}",
-        now,
-    )?;
-    Ok(bill)
+    Ok(())
 }
 
 /// Digits for generated account codes.

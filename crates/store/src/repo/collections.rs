@@ -7,11 +7,11 @@
 //! taken, a price the currency cannot carry) come back as data ([`Created::Invalid`],
 //! [`BillUpdate::Refused`]) and are always decided before anything is written.
 
-use billhub_core::patch::{FieldUpdate, LineAmounts, PatchRefusal, plan_patch};
 use crate::repo::bills::item_from_row;
 use crate::repo::search::{like_pattern, lower};
 use billhub_core::bill::{LineItem, LineItemError};
 use billhub_core::org::Organization;
+use billhub_core::patch::{FieldUpdate, LineAmounts, PatchRefusal, plan_patch};
 use billhub_core::{
     Account, Bill, BillStatus, BillTransition, Currency, Money, Payment, PaymentRule,
 };
@@ -596,57 +596,10 @@ fn insert_collection_bill(
     let currency = new.currency;
 
     // Decide every line before writing anything.
-    let mut problems: Vec<CreateProblem> = Vec::new();
-    let mut resolved: Vec<(Option<i64>, LineItem)> = Vec::new();
-    for (i, line) in new.lines.iter().enumerate() {
-        let (product_id, title, price) = match line.product_id {
-            Some(pid) => {
-                let Some(product) = load_product(conn, organization_id, pid, false)? else {
-                    problems.push(CreateProblem::UnknownProduct { index: i });
-                    continue;
-                };
-                let price = match line.price {
-                    Some(p) => p,
-                    None => match Money::parse(&product.price, currency) {
-                        Ok(p) => p,
-                        Err(_) => {
-                            problems.push(CreateProblem::CataloguePrice {
-                                index: i,
-                                price: product.price.clone(),
-                            });
-                            continue;
-                        }
-                    },
-                };
-                (Some(pid), product.title, price)
-            }
-            None => match line.price {
-                Some(p) => (None, line.title.clone(), p),
-                None => {
-                    problems.push(CreateProblem::PriceRequired { index: i });
-                    continue;
-                }
-            },
-        };
-        match LineItem::new(title, line.quantity, price, None) {
-            Ok(item) => resolved.push((product_id, item)),
-            Err(error) => problems.push(CreateProblem::Line { index: i, error }),
-        }
-    }
-    let mut billed: i64 = 0;
-    if problems.is_empty() {
-        match resolved
-            .iter()
-            .try_fold(0i64, |acc, (_, l)| acc.checked_add(l.total.minor()))
-        {
-            Some(sum) if sum > 0 => billed = sum,
-            Some(_) => problems.push(CreateProblem::ZeroTotal),
-            None => problems.push(CreateProblem::TotalTooLarge),
-        }
-    }
-    if !problems.is_empty() {
-        return Ok(Created::Invalid(problems));
-    }
+    let (resolved, billed) = match resolve_lines(conn, organization_id, &new.lines, currency)? {
+        Ok(decided) => decided,
+        Err(problems) => return Ok(Created::Invalid(problems)),
+    };
 
     let code = match &new.customer.acc_no {
         Some(code) => code.clone(),
@@ -659,34 +612,7 @@ fn insert_collection_bill(
         now,
     )?;
 
-    let mut items = Vec::with_capacity(resolved.len());
-    for (product_id, line) in resolved {
-        let product_id = match product_id {
-            Some(id) => id,
-            None => {
-                let p = insert_product(
-                    conn,
-                    organization_id,
-                    &ProductInput {
-                        title: line.name.clone(),
-                        code: String::new(),
-                        description: String::new(),
-                        price: line.unit_price.to_fixed_string(),
-                        currency: Some(currency.code().to_string()),
-                    },
-                    now,
-                )?;
-                p.id
-            }
-        };
-        items.push(NewItem {
-            name: line.name,
-            quantity: line.quantity,
-            unit_price: line.unit_price.minor(),
-            total: line.total.minor(),
-            product_id: Some(product_id),
-        });
-    }
+    let items = bill_items_of(conn, organization_id, resolved, currency, now)?;
     let bill = insert_bill(
         conn,
         &NewBill {
@@ -717,6 +643,116 @@ fn insert_collection_bill(
         &collection,
         &org,
     )?)))
+}
+
+/// A request line decided: its catalogue product (`None`: one is created) and the line item.
+type ResolvedLine = (Option<i64>, LineItem);
+
+/// Every line decided with the bill's total, or every problem found.
+type ResolvedLines = Result<(Vec<ResolvedLine>, i64), Vec<CreateProblem>>;
+
+/// Decides every line and the bill's total (positive), or returns every problem found.
+fn resolve_lines(
+    conn: &mut AnyConnection,
+    organization_id: i64,
+    lines: &[BillLine],
+    currency: Currency,
+) -> StoreResult<ResolvedLines> {
+    let mut problems: Vec<CreateProblem> = Vec::new();
+    let mut resolved: Vec<ResolvedLine> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        match resolve_line(conn, organization_id, i, line, currency)? {
+            Ok(r) => resolved.push(r),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if problems.is_empty() {
+        match resolved
+            .iter()
+            .try_fold(0i64, |acc, (_, l)| acc.checked_add(l.total.minor()))
+        {
+            Some(sum) if sum > 0 => return Ok(Ok((resolved, sum))),
+            Some(_) => problems.push(CreateProblem::ZeroTotal),
+            None => problems.push(CreateProblem::TotalTooLarge),
+        }
+    }
+    Ok(Err(problems))
+}
+
+/// Decides one line (the `index`th): its product, title and price, or why it is refused.
+fn resolve_line(
+    conn: &mut AnyConnection,
+    organization_id: i64,
+    index: usize,
+    line: &BillLine,
+    currency: Currency,
+) -> StoreResult<Result<ResolvedLine, CreateProblem>> {
+    let (product_id, title, price) = match line.product_id {
+        Some(pid) => {
+            let Some(product) = load_product(conn, organization_id, pid, false)? else {
+                return Ok(Err(CreateProblem::UnknownProduct { index }));
+            };
+            let price = match line.price {
+                Some(p) => p,
+                None => match Money::parse(&product.price, currency) {
+                    Ok(p) => p,
+                    Err(_) => {
+                        return Ok(Err(CreateProblem::CataloguePrice {
+                            index,
+                            price: product.price.clone(),
+                        }));
+                    }
+                },
+            };
+            (Some(pid), product.title, price)
+        }
+        None => match line.price {
+            Some(p) => (None, line.title.clone(), p),
+            None => return Ok(Err(CreateProblem::PriceRequired { index })),
+        },
+    };
+    Ok(LineItem::new(title, line.quantity, price, None)
+        .map(|item| (product_id, item))
+        .map_err(|error| CreateProblem::Line { index, error }))
+}
+
+/// The bill's items, creating a catalogue product for each line that names none.
+fn bill_items_of(
+    conn: &mut AnyConnection,
+    organization_id: i64,
+    resolved: Vec<ResolvedLine>,
+    currency: Currency,
+    now: OffsetDateTime,
+) -> StoreResult<Vec<NewItem>> {
+    let mut items = Vec::with_capacity(resolved.len());
+    for (product_id, line) in resolved {
+        let product_id = match product_id {
+            Some(id) => id,
+            None => {
+                let p = insert_product(
+                    conn,
+                    organization_id,
+                    &ProductInput {
+                        title: line.name.clone(),
+                        code: String::new(),
+                        description: String::new(),
+                        price: line.unit_price.to_fixed_string(),
+                        currency: Some(currency.code().to_string()),
+                    },
+                    now,
+                )?;
+                p.id
+            }
+        };
+        items.push(NewItem {
+            name: line.name,
+            quantity: line.quantity,
+            unit_price: line.unit_price.minor(),
+            total: line.total.minor(),
+            product_id: Some(product_id),
+        });
+    }
+    Ok(items)
 }
 
 fn create_in_tx(
@@ -759,17 +795,7 @@ fn update_bill_in_tx(
     let Some(bill) = load_collection_bill(conn, &collection, public_no)? else {
         return Ok(None);
     };
-    let lines: Vec<LineAmounts> = bill_items::table
-        .filter(bill_items::bill_id.eq(bill.id))
-        .select((bill_items::id, bill_items::unit_price, bill_items::total))
-        .load::<(i64, i64, i64)>(conn)?
-        .into_iter()
-        .map(|(id, unit_price, total)| LineAmounts {
-            id,
-            unit_price,
-            total,
-        })
-        .collect();
+    let lines = line_amounts(conn, bill.id)?;
     let core_patch = billhub_core::patch::BillPatch {
         due: patch.due,
         ref1: patch.ref1.clone(),
@@ -804,27 +830,7 @@ fn update_bill_in_tx(
         )?;
     }
     if plan.void.is_some() {
-        let current = crate::repo::bills::load_bill(conn, bill.id)?;
-        let (status, paid) = billhub_core::bill::transition(
-            current.status_at(now),
-            current.billed,
-            current.paid,
-            BillTransition::Void,
-        )
-        .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
-        update_bill_versioned(conn, &current, status, paid, now)?;
-        let details = serde_json::json!({ "reason": "cancelled through the collections API" });
-        append_event(
-            conn,
-            bill.id,
-            "voided",
-            None,
-            None,
-            status,
-            paid,
-            &details.to_string(),
-            now,
-        )?;
+        void_bill(conn, bill.id, now)?;
     }
     let bill = crate::repo::bills::load_bill(conn, bill.id)?;
     Ok(Some(BillUpdate::Updated(Box::new(load_view(
@@ -833,6 +839,47 @@ fn update_bill_in_tx(
         &collection,
         &org,
     )?))))
+}
+
+/// The amounts of a bill's lines, as core's patch planner reads them.
+fn line_amounts(conn: &mut AnyConnection, bill_id: i64) -> StoreResult<Vec<LineAmounts>> {
+    Ok(bill_items::table
+        .filter(bill_items::bill_id.eq(bill_id))
+        .select((bill_items::id, bill_items::unit_price, bill_items::total))
+        .load::<(i64, i64, i64)>(conn)?
+        .into_iter()
+        .map(|(id, unit_price, total)| LineAmounts {
+            id,
+            unit_price,
+            total,
+        })
+        .collect())
+}
+
+/// Voids the bill as it stands now (version-checked) and records the `voided` event.
+fn void_bill(conn: &mut AnyConnection, bill_id: i64, now: OffsetDateTime) -> StoreResult<()> {
+    let current = crate::repo::bills::load_bill(conn, bill_id)?;
+    let (status, paid) = billhub_core::bill::transition(
+        current.status_at(now),
+        current.billed,
+        current.paid,
+        BillTransition::Void,
+    )
+    .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
+    update_bill_versioned(conn, &current, status, paid, now)?;
+    let details = serde_json::json!({ "reason": "cancelled through the collections API" });
+    append_event(
+        conn,
+        bill_id,
+        "voided",
+        None,
+        None,
+        status,
+        paid,
+        &details.to_string(),
+        now,
+    )?;
+    Ok(())
 }
 
 /// Writes the fields core's plan changes, if the bill's version is still the one decided on.

@@ -14,7 +14,7 @@
 //! channel that has already taken it): then the unapplied record is the result.
 
 use billhub_core::org::Settings;
-use billhub_core::rules::{Decision, Target as RuleTarget, decide};
+use billhub_core::rules::{Allocation, Decision, Target as RuleTarget, decide};
 use billhub_core::{BillTransition, Money, Payment, Rejection, SettlementMode};
 use diesel::prelude::*;
 use time::OffsetDateTime;
@@ -247,20 +247,57 @@ pub(crate) fn post_in_tx(
     req: &PaymentRequest,
     now: OffsetDateTime,
 ) -> StoreResult<PaymentOutcome> {
-    if let Some((hash, result)) = find_existing(conn, &req.channel, &req.channel_ref)? {
-        if hash != req.request_hash {
-            return Err(StoreError::Rejected(Rejection::InconsistentReplay));
-        }
-        return Ok(PaymentOutcome {
-            result,
-            replayed: true,
-        });
+    if let Some(outcome) = replay(conn, req)? {
+        return Ok(outcome);
     }
     load_org(conn, req.organization_id)?;
     let settings = load_settings(conn, req.organization_id)?;
 
     // Read the bills fresh and decide.
-    let (account_id, decision): (Option<i64>, Result<Decision, Rejection>) = match &req.target {
+    let (account_id, decision) = decide_fresh(conn, req, &settings, now)?;
+    let decision = match decision {
+        Ok(d) => d,
+        Err(rejection) => return refuse_or_record(conn, req, account_id, rejection, now),
+    };
+
+    let payment_id = insert_payment(conn, req, account_id, decision.credit, now)?;
+    for alloc in &decision.allocations {
+        apply_allocation(conn, req, payment_id, alloc, &settings, now)?;
+    }
+    if decision.credit > 0
+        && let Some(account_id) = account_id
+    {
+        record_credit(conn, req, account_id, payment_id, decision.credit, now)?;
+    }
+    let payment = load_payment(conn, payment_id)?;
+    Ok(PaymentOutcome {
+        result: PostResult::Posted(payment),
+        replayed: false,
+    })
+}
+
+/// The first result of a repeated request (same content), or the refusal of a different one.
+fn replay(conn: &mut AnyConnection, req: &PaymentRequest) -> StoreResult<Option<PaymentOutcome>> {
+    let Some((hash, result)) = find_existing(conn, &req.channel, &req.channel_ref)? else {
+        return Ok(None);
+    };
+    if hash != req.request_hash {
+        return Err(StoreError::Rejected(Rejection::InconsistentReplay));
+    }
+    Ok(Some(PaymentOutcome {
+        result,
+        replayed: true,
+    }))
+}
+
+/// Reads the target's bills fresh and lets core decide; also returns the paying account, if known.
+fn decide_fresh(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    settings: &Settings,
+    now: OffsetDateTime,
+) -> StoreResult<(Option<i64>, Result<Decision, Rejection>)> {
+    Ok(match &req.target {
         PaymentTarget::Unknown { .. } => (None, Err(Rejection::NotFound)),
         PaymentTarget::Bill { bill_id } => {
             let bill = load_bill(conn, *bill_id)?;
@@ -296,30 +333,44 @@ pub(crate) fn post_in_tx(
                 (Some(*account_id), decide(target, req.amount, now))
             }
         }
-    };
-    let decision = match decision {
-        Ok(d) => d,
-        Err(rejection) => {
-            return match req.on_rejection {
-                OnRejection::Refuse => Err(StoreError::Rejected(rejection)),
-                OnRejection::RecordUnapplied => {
-                    let code = match (&req.target, account_id) {
-                        (PaymentTarget::Unknown { account_code }, _) => account_code.clone(),
-                        (_, Some(id)) => account_code_of(conn, id)?,
-                        _ => String::new(),
-                    };
-                    let un = record_unapplied(conn, req, &code, &rejection, now)?;
-                    Ok(PaymentOutcome {
-                        result: PostResult::Unapplied(un),
-                        replayed: false,
-                    })
-                }
-            };
-        }
-    };
+    })
+}
 
+/// Answers a refusal: an error, or the unapplied record when the caller asks for one.
+fn refuse_or_record(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    account_id: Option<i64>,
+    rejection: Rejection,
+    now: OffsetDateTime,
+) -> StoreResult<PaymentOutcome> {
+    match req.on_rejection {
+        OnRejection::Refuse => Err(StoreError::Rejected(rejection)),
+        OnRejection::RecordUnapplied => {
+            let code = match (&req.target, account_id) {
+                (PaymentTarget::Unknown { account_code }, _) => account_code.clone(),
+                (_, Some(id)) => account_code_of(conn, id)?,
+                _ => String::new(),
+            };
+            let un = record_unapplied(conn, req, &code, &rejection, now)?;
+            Ok(PaymentOutcome {
+                result: PostResult::Unapplied(un),
+                replayed: false,
+            })
+        }
+    }
+}
+
+/// Inserts the payment row and returns its id.
+fn insert_payment(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    account_id: Option<i64>,
+    credit: i64,
+    now: OffsetDateTime,
+) -> StoreResult<i64> {
     let uid = uuid::Uuid::new_v4().to_string();
-    let payment_id: i64 = diesel::insert_into(payments::table)
+    Ok(diesel::insert_into(payments::table)
         .values((
             payments::uid.eq(&uid),
             payments::organization_id.eq(req.organization_id),
@@ -331,76 +382,89 @@ pub(crate) fn post_in_tx(
             payments::currency.eq(req.amount.currency().code()),
             payments::amount.eq(req.amount.minor()),
             payments::fee.eq(req.fee),
-            payments::credit.eq(decision.credit),
+            payments::credit.eq(credit),
             payments::payer_name.eq(&req.payer_name),
             payments::details.eq(&req.details),
             payments::paid_at.eq(to_db(req.paid_at)),
             payments::created_at.eq(to_db(now)),
         ))
         .returning(payments::id)
-        .get_result(conn)?;
+        .get_result(conn)?)
+}
 
-    for alloc in &decision.allocations {
-        let bill = load_bill(conn, alloc.bill_id)?;
-        let (status, paid) = billhub_core::bill::transition(
-            bill.status_at(now),
-            bill.billed,
-            bill.paid,
-            BillTransition::Pay(alloc.amount),
-        )
-        .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
-        update_bill_versioned(conn, &bill, status, paid, now)?;
-        diesel::insert_into(pa::table)
-            .values((
-                pa::payment_id.eq(payment_id),
-                pa::bill_id.eq(alloc.bill_id),
-                pa::amount.eq(alloc.amount),
-            ))
-            .execute(conn)?;
-        append_event(
-            conn,
-            bill.id,
-            "payment",
-            Some(payment_id),
-            Some(alloc.amount),
-            status,
-            paid,
-            "{}",
-            now,
-        )?;
-        let payload = serde_json::json!({ "amount": alloc.amount, "currency": bill.currency.code(), "paid_after": paid, "status_after": status.as_str() }).to_string();
-        let targets = targets_for_bill(conn, bill.id, &settings)?;
-        enqueue_event(
-            conn,
-            req.organization_id,
-            "payment.received",
-            Some(bill.id),
-            Some(payment_id),
-            &payload,
-            &targets,
-            now,
-        )?;
-    }
-    if decision.credit > 0
-        && let Some(account_id) = account_id
-    {
-        diesel::insert_into(ace::table)
-            .values((
-                ace::organization_id.eq(req.organization_id),
-                ace::account_id.eq(account_id),
-                ace::currency.eq(req.amount.currency().code()),
-                ace::amount.eq(decision.credit),
-                ace::kind.eq("overpayment"),
-                ace::payment_id.eq(Some(payment_id)),
-                ace::created_at.eq(to_db(now)),
-            ))
-            .execute(conn)?;
-    }
-    let payment = load_payment(conn, payment_id)?;
-    Ok(PaymentOutcome {
-        result: PostResult::Posted(payment),
-        replayed: false,
-    })
+/// Applies one allocation: the bill's new status (version-checked), the allocation row, the
+/// bill event and the `payment.received` notifications.
+fn apply_allocation(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    payment_id: i64,
+    alloc: &Allocation,
+    settings: &Settings,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    let bill = load_bill(conn, alloc.bill_id)?;
+    let (status, paid) = billhub_core::bill::transition(
+        bill.status_at(now),
+        bill.billed,
+        bill.paid,
+        BillTransition::Pay(alloc.amount),
+    )
+    .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
+    update_bill_versioned(conn, &bill, status, paid, now)?;
+    diesel::insert_into(pa::table)
+        .values((
+            pa::payment_id.eq(payment_id),
+            pa::bill_id.eq(alloc.bill_id),
+            pa::amount.eq(alloc.amount),
+        ))
+        .execute(conn)?;
+    append_event(
+        conn,
+        bill.id,
+        "payment",
+        Some(payment_id),
+        Some(alloc.amount),
+        status,
+        paid,
+        "{}",
+        now,
+    )?;
+    let payload = serde_json::json!({ "amount": alloc.amount, "currency": bill.currency.code(), "paid_after": paid, "status_after": status.as_str() }).to_string();
+    let targets = targets_for_bill(conn, bill.id, settings)?;
+    enqueue_event(
+        conn,
+        req.organization_id,
+        "payment.received",
+        Some(bill.id),
+        Some(payment_id),
+        &payload,
+        &targets,
+        now,
+    )?;
+    Ok(())
+}
+
+/// Records the overpaid part of a payment as the account's credit.
+fn record_credit(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    account_id: i64,
+    payment_id: i64,
+    credit: i64,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    diesel::insert_into(ace::table)
+        .values((
+            ace::organization_id.eq(req.organization_id),
+            ace::account_id.eq(account_id),
+            ace::currency.eq(req.amount.currency().code()),
+            ace::amount.eq(credit),
+            ace::kind.eq("overpayment"),
+            ace::payment_id.eq(Some(payment_id)),
+            ace::created_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 impl Writer<'_> {

@@ -249,68 +249,12 @@ fn filtered_events(
         None => q = q.filter(bill_events::kind.eq_any(["payment", "reversal"])),
     }
     if let Some(number) = f.va_number.as_deref().filter(|n| !n.is_empty()) {
-        let numbers = va_numbers::table.filter(va_numbers::organization_id.eq(organization_id));
-        if number.len() == 10 {
-            // The account part: any prefix.
-            let p = format!("%{number}");
-            q = q.filter(
-                bill_events::bill_id.eq_any(
-                    numbers
-                        .filter(va_numbers::number.like(p))
-                        .select(va_numbers::bill_id),
-                ),
-            );
-        } else {
-            q = q.filter(
-                bill_events::bill_id.eq_any(
-                    numbers
-                        .filter(va_numbers::number.eq(number.to_string()))
-                        .select(va_numbers::bill_id),
-                ),
-            );
-        }
+        q = q.filter(va_number_cond(organization_id, number));
     }
-    if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
-        let p = like_pattern(text);
-        let any: Vec<EventCond> = vec![
-            Box::new(
-                bill_events::payment_id.assume_not_null().eq_any(
-                    payments::table
-                        .filter(payments::organization_id.eq(organization_id))
-                        .filter(
-                            lower(payments::channel_ref)
-                                .like(p.clone())
-                                .escape('\\')
-                                .or(lower(payments::payer_name).like(p.clone()).escape('\\')),
-                        )
-                        .select(payments::id),
-                ),
-            ),
-            Box::new(
-                bill_events::bill_id.eq_any(
-                    va_numbers::table
-                        .filter(va_numbers::organization_id.eq(organization_id))
-                        .filter(va_numbers::number.like(p.clone()).escape('\\'))
-                        .select(va_numbers::bill_id),
-                ),
-            ),
-            Box::new(
-                bill_events::bill_id.eq_any(
-                    bills::table
-                        .filter(bills::organization_id.eq(organization_id))
-                        .filter(
-                            lower(bills::invoice_number)
-                                .like(p.clone())
-                                .escape('\\')
-                                .or(lower(bills::name).like(p).escape('\\')),
-                        )
-                        .select(bills::id),
-                ),
-            ),
-        ];
-        if let Some(cond) = any.into_iter().reduce(|a, b| Box::new(a.or(b))) {
-            q = q.filter(cond);
-        }
+    if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty())
+        && let Some(cond) = event_text_cond(organization_id, text)
+    {
+        q = q.filter(cond);
     }
     if let Some(from) = f.created_from {
         q = q.filter(bill_events::created_at.ge(to_db(from)));
@@ -319,6 +263,73 @@ fn filtered_events(
         q = q.filter(bill_events::created_at.lt(to_db(before)));
     }
     q
+}
+
+/// Events of the bills holding a VA number: the exact number, or with 10 digits the account part
+/// under any prefix.
+fn va_number_cond(organization_id: i64, number: &str) -> EventCond {
+    let numbers = va_numbers::table.filter(va_numbers::organization_id.eq(organization_id));
+    if number.len() == 10 {
+        // The account part: any prefix.
+        let p = format!("%{number}");
+        Box::new(
+            bill_events::bill_id.eq_any(
+                numbers
+                    .filter(va_numbers::number.like(p))
+                    .select(va_numbers::bill_id),
+            ),
+        )
+    } else {
+        Box::new(
+            bill_events::bill_id.eq_any(
+                numbers
+                    .filter(va_numbers::number.eq(number.to_string()))
+                    .select(va_numbers::bill_id),
+            ),
+        )
+    }
+}
+
+/// Events whose payment (reference, payer) or bill (VA number, invoice number, name) matches `text`.
+fn event_text_cond(organization_id: i64, text: &str) -> Option<EventCond> {
+    let p = like_pattern(text);
+    let any: Vec<EventCond> = vec![
+        Box::new(
+            bill_events::payment_id.assume_not_null().eq_any(
+                payments::table
+                    .filter(payments::organization_id.eq(organization_id))
+                    .filter(
+                        lower(payments::channel_ref)
+                            .like(p.clone())
+                            .escape('\\')
+                            .or(lower(payments::payer_name).like(p.clone()).escape('\\')),
+                    )
+                    .select(payments::id),
+            ),
+        ),
+        Box::new(
+            bill_events::bill_id.eq_any(
+                va_numbers::table
+                    .filter(va_numbers::organization_id.eq(organization_id))
+                    .filter(va_numbers::number.like(p.clone()).escape('\\'))
+                    .select(va_numbers::bill_id),
+            ),
+        ),
+        Box::new(
+            bill_events::bill_id.eq_any(
+                bills::table
+                    .filter(bills::organization_id.eq(organization_id))
+                    .filter(
+                        lower(bills::invoice_number)
+                            .like(p.clone())
+                            .escape('\\')
+                            .or(lower(bills::name).like(p).escape('\\')),
+                    )
+                    .select(bills::id),
+            ),
+        ),
+    ];
+    any.into_iter().reduce(|a, b| Box::new(a.or(b)))
 }
 
 /// Inside a transaction: a bill with everything the dialect shows.
