@@ -11,7 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use billhub_core::{Bill, BillStatus, Money, Payment};
-use billhub_store::StoreError;
+use billhub_store::{Reader, StoreError};
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
@@ -178,26 +178,7 @@ pub async fn bill(state: web::Data<AppState>, path: web::Path<String>) -> HttpRe
     }
     let now = state.now();
     let found = state
-        .run(move |s| {
-            s.snapshot(|r| {
-                let Some(bill) = r.bill_by_public_no_anywhere(&public_no)? else {
-                    return Ok(None);
-                };
-                let org = r.organization(bill.organization_id)?;
-                let account = r.account(bill.account_id)?;
-                let items = r.bill_items(bill.id)?;
-                let vas = r.va_numbers_of_bill(bill.id)?;
-                let payments = r.payments_of_bill(bill.id)?;
-                Ok::<_, StoreError>(Some(BillFacts {
-                    bill,
-                    org,
-                    account,
-                    items,
-                    vas,
-                    payments,
-                }))
-            })
-        })
+        .run(move |s| s.snapshot(|r| bill_facts(r, &public_no)))
         .await;
     let facts = match found {
         Ok(Some(found)) => found,
@@ -215,6 +196,21 @@ pub async fn bill(state: web::Data<AppState>, path: web::Path<String>) -> HttpRe
         Ok(body) => html(StatusCode::OK, body),
         Err(e) => unavailable(e),
     }
+}
+
+/// The bill page's facts, in the caller's snapshot.
+fn bill_facts(r: &mut Reader<'_>, public_no: &str) -> Result<Option<BillFacts>, StoreError> {
+    let Some(bill) = r.bill_by_public_no_anywhere(public_no)? else {
+        return Ok(None);
+    };
+    Ok(Some(BillFacts {
+        org: r.organization(bill.organization_id)?,
+        account: r.account(bill.account_id)?,
+        items: r.bill_items(bill.id)?,
+        vas: r.va_numbers_of_bill(bill.id)?,
+        payments: r.payments_of_bill(bill.id)?,
+        bill,
+    }))
 }
 
 /// What the bill page shows, read in one snapshot.
@@ -333,42 +329,52 @@ fn payment_row(state: &AppState, bill: &Bill, p: &Payment, offset: time::UtcOffs
 
 /// `GET /r/{payment uid}`.
 pub async fn receipt(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
-    let uid = path.into_inner();
-    if !sane(&uid) {
-        return message(
+    let not_found = || {
+        message(
             StatusCode::NOT_FOUND,
             "Receipt not found",
             "There is no receipt at this address.",
-        );
+        )
+    };
+    let uid = path.into_inner();
+    if !sane(&uid) {
+        return not_found();
     }
     let found = state
-        .run(move |s| {
-            s.snapshot(|r| {
-                let Some(payment) = r.payment_by_uid(&uid)? else {
-                    return Ok(None);
-                };
-                let org = r.organization(payment.organization_id)?;
-                let mut bills = Vec::new();
-                for a in &payment.allocations {
-                    bills.push((r.bill(a.bill_id)?, a.amount));
-                }
-                Ok::<_, StoreError>(Some((payment, org, bills)))
-            })
-        })
+        .run(move |s| s.snapshot(|r| receipt_facts(r, &uid)))
         .await;
-    let (payment, org, bills) = match found {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            return message(
-                StatusCode::NOT_FOUND,
-                "Receipt not found",
-                "There is no receipt at this address.",
-            );
-        }
+    let facts = match found {
+        Ok(Some(facts)) => facts,
+        Ok(None) => return not_found(),
         Err(e) => return unavailable(e),
     };
+    match receipt_page(&state, facts).render() {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// What the receipt shows: the payment, its organization, and each bill it paid with the amount.
+type ReceiptFacts = (Payment, billhub_core::org::Organization, Vec<(Bill, i64)>);
+
+/// The receipt's facts, in the caller's snapshot.
+fn receipt_facts(r: &mut Reader<'_>, uid: &str) -> Result<Option<ReceiptFacts>, StoreError> {
+    let Some(payment) = r.payment_by_uid(uid)? else {
+        return Ok(None);
+    };
+    let org = r.organization(payment.organization_id)?;
+    let mut bills = Vec::new();
+    for a in &payment.allocations {
+        bills.push((r.bill(a.bill_id)?, a.amount));
+    }
+    Ok(Some((payment, org, bills)))
+}
+
+/// The receipt page's contents.
+fn receipt_page(state: &AppState, (payment, org, bills): ReceiptFacts) -> ReceiptPage {
     let m = |minor: i64| Money::from_minor(minor, payment.currency).to_fixed_string();
-    let page = ReceiptPage {
+    let shown = |minor: i64| if minor > 0 { m(minor) } else { String::new() };
+    ReceiptPage {
         organization: org.name.clone(),
         amount: m(payment.amount),
         currency: payment.currency.code().to_string(),
@@ -388,24 +394,12 @@ pub async fn receipt(state: web::Data<AppState>, path: web::Path<String>) -> Htt
                 amount: m(*amount),
             })
             .collect(),
-        credit: if payment.credit > 0 {
-            m(payment.credit)
-        } else {
-            String::new()
-        },
-        fee: if payment.fee > 0 {
-            m(payment.fee)
-        } else {
-            String::new()
-        },
+        credit: shown(payment.credit),
+        fee: shown(payment.fee),
         reversed_at: payment
             .reversed
             .as_ref()
             .map(|r| local(r.created_at, org.utc_offset))
             .unwrap_or_default(),
-    };
-    match page.render() {
-        Ok(body) => html(StatusCode::OK, body),
-        Err(e) => unavailable(e),
     }
 }

@@ -1238,6 +1238,17 @@ async fn hosted_bill_page_and_receipt(db: TestDb) {
         );
     }
 
+    // Each page is one read snapshot.
+    let before = store.transactions_started();
+    let resp = app
+        .client
+        .get(app.url(&format!("/b/{}", bill.public_no)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(store.transactions_started() - before, 1, "bill page");
+    let before = store.transactions_started();
     let resp = app
         .client
         .get(app.url(&format!("/r/{}", p.uid)))
@@ -1245,6 +1256,7 @@ async fn hosted_bill_page_and_receipt(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    assert_eq!(store.transactions_started() - before, 1, "receipt");
     let receipt = resp.text().await.unwrap();
     for needle in [
         "Payment receipt",
