@@ -614,40 +614,18 @@ pub fn webhook(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use billhub_core::BillStatus;
     use time::macros::{date, datetime};
 
+    /// Core's test bill with this test's due date (none) and public number.
     fn bill(id: i64, currency: Currency, billed: i64, paid: i64, rule: PaymentRule) -> Bill {
-        let t = datetime!(2025-01-01 00:00 UTC);
-        Bill {
-            id,
-            organization_id: 1,
-            account_id: 1,
-            collection_id: None,
-            public_no: format!("P{id:07}"),
-            invoice_number: format!("INV-{id}"),
-            ref1: String::new(),
-            ref2: String::new(),
-            name: String::new(),
-            description: String::new(),
-            currency,
-            billed,
-            paid,
-            bill_date: date!(2025 - 01 - 01),
-            due_date: None,
-            valid_until: None,
-            rule,
-            status: if paid >= billed {
-                BillStatus::Paid
-            } else if paid > 0 {
-                BillStatus::PartiallyPaid
-            } else {
-                BillStatus::Active
-            },
-            version: 0,
-            created_at: t + time::Duration::seconds(id),
-            updated_at: t,
-        }
+        billhub_core::testing::bill(id)
+            .public_no(&format!("P{id:07}"))
+            .currency(currency)
+            .billed(billed)
+            .paid(paid)
+            .rule(rule)
+            .due_date(None)
+            .build()
     }
 
     const NOW: OffsetDateTime = datetime!(2025-06-01 00:00 UTC);
