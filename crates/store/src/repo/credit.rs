@@ -2,14 +2,14 @@
 //!
 //! The credit of an (organization, account, currency) is the sum of its ledger entries
 //! (`account_credit_entries`): overpayments add to it, reversals of overpayments and these
-//! operations take from it. Applying credit posts a payment on channel [`CREDIT_CHANNEL`] through
+//! operations take from it. Applying credit posts a payment on channel [`Channel::Credit`] through
 //! the same posting transaction as any channel, so core decides the allocation; it is not new
 //! money, so the account statement leaves it out (the overpayment was listed when it came in).
 //! How much may be spent is core's [`spend_credit`]. Each operation first writes the account row, so that two operations on one account conflict
 //! and one of them runs again on fresh data: two operators can never spend the same credit twice.
 
 use billhub_core::credit::spend_credit;
-use billhub_core::{Currency, Money, Payment};
+use billhub_core::{Channel, Currency, Money, Payment};
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
@@ -21,8 +21,6 @@ use crate::schema::account_credit_entries as ace;
 use crate::time_conv::to_db;
 use crate::{InvalidKind, Reader, StoreError, StoreResult, Writer};
 
-/// The channel of payments made from account credit.
-pub const CREDIT_CHANNEL: &str = "credit";
 
 /// Makes credit operations of one account conflict with each other: a write to the account row
 /// (that changes nothing) takes its row lock. On PostgreSQL a second transaction then fails with a
@@ -145,7 +143,7 @@ impl Writer<'_> {
             let account = load_account(conn, account_id)?;
             let req = PaymentRequest {
                 organization_id: account.organization_id,
-                channel: CREDIT_CHANNEL.into(),
+                channel: Channel::Credit.as_db(),
                 channel_ref: reference.to_string(),
                 request_hash: fingerprint(&[
                     &account_id.to_string(),

@@ -1,5 +1,6 @@
 //! An account's history for its statement: bills, payments and reversals as ledger entries.
 
+use billhub_core::Channel;
 use billhub_core::statement::{EntryKind, LedgerEntry};
 use diesel::prelude::*;
 
@@ -34,7 +35,7 @@ impl Reader<'_> {
             // credit was listed when it came in.
             let rows: Vec<PaymentRow> = payments::table
                 .filter(payments::account_id.eq(account_id))
-                .filter(payments::channel.ne(crate::repo::credit::CREDIT_CHANNEL))
+                .filter(payments::channel.ne(Channel::Credit.as_db()))
                 .order(payments::id.asc())
                 .select(PaymentRow::as_select())
                 .load(conn)?;
