@@ -31,7 +31,7 @@ pub mod error;
 pub mod models;
 pub mod pool;
 pub mod repo;
-pub mod schema;
+pub(crate) mod schema;
 pub mod secrets;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -46,10 +46,11 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use cache::{CachedOrganization, TtlCache};
 pub use error::{ConflictKind, DbError, Entity, InvalidKind, StoreError, StoreResult, TxError};
-pub use pool::{AnyConnection, Backend, DatabaseUrl, PoolOptions};
+pub(crate) use pool::AnyConnection;
+pub use pool::{Backend, DatabaseUrl, PoolOptions};
 pub use repo::*;
 pub use secrets::{MasterKey, SecretError};
-pub use time_conv::{from_db, to_db};
+pub use time_conv::{from_db, local, local_date, to_db, try_to_db};
 pub use tx::{Reader, Writer};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
