@@ -40,7 +40,7 @@ mod tx;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -71,6 +71,8 @@ pub struct Store {
     cache: Arc<cache::Caches>,
     /// Transactions begun (each attempt counts), for tests that hold a route to one.
     transactions: Arc<AtomicU64>,
+    /// When work through this clone must give up (see [`Store::until`]).
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for Store {
@@ -111,6 +113,7 @@ impl Store {
             url,
             cache: Arc::new(cache::Caches::default()),
             transactions: Arc::new(AtomicU64::new(0)),
+            deadline: None,
         };
         if migrate {
             store.migrate()?;
@@ -144,9 +147,60 @@ impl Store {
         applied.map_err(|e| StoreError::Migration(e.to_string()))
     }
 
-    /// A pooled connection.
+    /// The same store (pool, key, cache) whose transactions give up at `deadline`: a request's
+    /// store work gets the request's deadline (`AppState::flow`). The deadline is checked before
+    /// each attempt of a transaction (an attempt that has begun still commits or rolls back as a
+    /// whole), bounds the wait for a pooled connection, and shrinks SQLite's busy timeout to
+    /// what is left; giving up is [`StoreError::Busy`] (`is_unavailable`). The `now` a flow
+    /// passes is unchanged: it stays the request's.
+    pub fn until(&self, deadline: Instant) -> Store {
+        Store {
+            deadline: Some(deadline),
+            ..self.clone()
+        }
+    }
+
+    /// The deadline of this clone's transactions, if it has one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// What is left before the deadline: `None` without one, `Err` once it has passed.
+    pub(crate) fn time_left(&self) -> StoreResult<Option<Duration>> {
+        match self.deadline {
+            None => Ok(None),
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Ok(Some(left)),
+                _ => Err(StoreError::Busy(
+                    "the request's deadline passed before the store could start its work".into(),
+                )),
+            },
+        }
+    }
+
+    /// A pooled connection, waited for up to the pool's timeout (or the deadline, if sooner),
+    /// but at most [`pool::UNREACHABLE_WAIT`] once a connection attempt has failed and nothing
+    /// has worked since: while the database is unreachable, callers fail fast.
     pub(crate) fn conn(&self) -> StoreResult<pool::PooledConnection> {
-        self.pool.get().map_err(StoreError::Pool)
+        let mut until = Instant::now() + self.pool.connection_timeout();
+        if let Some(d) = self.deadline {
+            until = until.min(d);
+        }
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Busy(
+                    "no database connection before the deadline".into(),
+                ));
+            }
+            match self.pool.get_timeout(left.min(pool::UNREACHABLE_WAIT)) {
+                Ok(c) => return Ok(c),
+                Err(e) if self.manager.unreachable() || Instant::now() >= until => {
+                    return Err(StoreError::Pool(e));
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// `SELECT 1` on a pooled connection (readiness).
@@ -158,6 +212,7 @@ impl Store {
             self.manager.connection_failed();
             return Err(e.into());
         }
+        self.manager.reached();
         Ok(())
     }
 

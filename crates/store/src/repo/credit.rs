@@ -21,7 +21,6 @@ use crate::schema::account_credit_entries as ace;
 use crate::time_conv::to_db;
 use crate::{InvalidKind, Reader, StoreError, StoreResult, Writer};
 
-
 /// Makes credit operations of one account conflict with each other: a write to the account row
 /// (that changes nothing) takes its row lock. On PostgreSQL a second transaction then fails with a
 /// serialization failure when the first commits and runs again on a fresh snapshot (an advisory

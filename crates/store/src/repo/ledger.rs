@@ -1,13 +1,18 @@
-//! An account's history for its statement: bills, payments and reversals as ledger entries.
+//! An account's history for its statement: bills, payments, reversals and account credit applied
+//! or refunded as ledger entries.
 
 use billhub_core::Channel;
 use billhub_core::statement::{EntryKind, LedgerEntry};
 use diesel::prelude::*;
+use time::PrimitiveDateTime;
 
 use crate::models::PaymentRow;
+use crate::pool::AnyConnection;
 use crate::repo::bills::load_account_bills;
 use crate::repo::payments::payment_from_row;
+use crate::schema::account_credit_entries as ace;
 use crate::schema::payments;
+use crate::time_conv::{from_db, local_date};
 use crate::{Reader, StoreResult};
 
 impl Reader<'_> {
@@ -31,8 +36,9 @@ impl Reader<'_> {
                     void: b.status == billhub_core::BillStatus::Void,
                 });
             }
-            // Payments from account credit are not new money: the overpayment that made the
-            // credit was listed when it came in.
+            // Payments from account credit are not new money (the overpayment that made the
+            // credit was listed when it came in): listed at zero, with refunds of credit.
+            out.extend(credit_entries(conn, account_id, offset)?);
             let rows: Vec<PaymentRow> = payments::table
                 .filter(payments::account_id.eq(account_id))
                 .filter(payments::channel.ne(Channel::Credit.as_db()))
@@ -45,7 +51,7 @@ impl Reader<'_> {
                     kind: EntryKind::Payment,
                     reference: p.id,
                     public_no: p.uid.clone(),
-                    date: p.paid_at.to_offset(offset).date(),
+                    date: crate::time_conv::local_date(p.paid_at, offset),
                     at: p.paid_at,
                     amount: -p.amount,
                     void: false,
@@ -55,7 +61,7 @@ impl Reader<'_> {
                         kind: EntryKind::Reversal,
                         reference: p.id,
                         public_no: p.uid.clone(),
-                        date: r.created_at.to_offset(offset).date(),
+                        date: crate::time_conv::local_date(r.created_at, offset),
                         at: r.created_at,
                         amount: p.amount,
                         void: false,
@@ -65,6 +71,53 @@ impl Reader<'_> {
             Ok(out)
         })
     }
+}
+
+/// The account's credit movements for its statement: each application of credit (a payment on
+/// [`Channel::Credit`], zero) and each refund of credit (positive).
+fn credit_entries(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    offset: time::UtcOffset,
+) -> StoreResult<Vec<LedgerEntry>> {
+    let applied: Vec<(i64, String, PrimitiveDateTime)> = payments::table
+        .filter(payments::account_id.eq(account_id))
+        .filter(payments::channel.eq(Channel::Credit.as_db()))
+        .order(payments::id.asc())
+        .select((payments::id, payments::uid, payments::paid_at))
+        .load(conn)?;
+    let refunded: Vec<(i64, i64, PrimitiveDateTime)> = ace::table
+        .filter(ace::account_id.eq(account_id))
+        .filter(ace::kind.eq("refunded"))
+        .order(ace::id.asc())
+        .select((ace::id, ace::amount, ace::created_at))
+        .load(conn)?;
+    let applied = applied.into_iter().map(|(id, uid, at)| {
+        let at = from_db(at);
+        LedgerEntry {
+            kind: EntryKind::CreditApplied,
+            reference: id,
+            public_no: uid,
+            date: local_date(at, offset),
+            at,
+            amount: 0,
+            void: false,
+        }
+    });
+    let refunded = refunded.into_iter().map(|(id, amount, at)| {
+        let at = from_db(at);
+        LedgerEntry {
+            kind: EntryKind::CreditRefund,
+            reference: id,
+            public_no: String::new(),
+            date: local_date(at, offset),
+            at,
+            // Stored negative (credit taken out); the amount due grows by it.
+            amount: amount.saturating_neg(),
+            void: false,
+        }
+    });
+    Ok(applied.chain(refunded).collect())
 }
 
 crate::tx::store_reads! {
