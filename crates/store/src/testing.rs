@@ -100,6 +100,18 @@ impl TestDb {
         self.store.backend()
     }
 
+    /// Runs raw SQL statements on this database, outside any repository rule: tests plant
+    /// damage with it (what `billhub check` must find). Panics when the SQL fails.
+    pub fn raw_sql(&self, statements: &str) {
+        let mut slot = match self.store.conn() {
+            Ok(s) => s,
+            Err(e) => panic!("no connection for raw SQL: {e}"),
+        };
+        if let Err(e) = slot.conn.batch_execute(statements) {
+            panic!("raw SQL failed ({e}): {statements}");
+        }
+    }
+
     /// Another store over the same database, with its own pool (another "process").
     pub fn second_store(&self) -> Store {
         match Store::open(&self.url, self.store.master_key().clone(), options(), false) {
