@@ -84,6 +84,8 @@ pub fn code_for(rejection: &Rejection) -> Code {
         | Rejection::ReversalWindowPassed
         | Rejection::CreditAlreadyUsed
         | Rejection::InsufficientCredit { .. } => Code::NotFound,
+        // Voiding is not an inquiry; a bill with money on it is still payable.
+        Rejection::MoneyOnBill { .. } => Code::NoAmountToPay,
     }
 }
 

@@ -31,6 +31,7 @@
 //! Webhook notifications are recorded as one store payment per customer share, under the
 //! channel `Channel::Bill24`, idempotent by the share's channel reference.
 
+use billhub_core::input;
 use billhub_core::org::Organization;
 use billhub_core::rules::{account_bounds, bill_bounds, payability};
 use billhub_core::statement::{EntryKind, LedgerEntry, account_statement};
@@ -42,7 +43,7 @@ use billhub_store::{
     fingerprint,
 };
 use time::macros::time;
-use time::{Date, Month, OffsetDateTime, Time};
+use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
 
 use crate::auth::{WebhookCaller, organization_of};
 use crate::codes::{CURRENCIES, Code, code_for};
@@ -97,7 +98,7 @@ pub fn bill_due(bill: &Bill, now: OffsetDateTime) -> Result<Due<'_>, Code> {
 }
 
 /// An account named by its code: core's [`account_bounds`] under the organization's settlement
-/// mode (`total`: the whole due both ways; `discrete`: the smallest payable bill and the whole
+/// mode (`total`: the whole due both ways; `discrete`: the oldest payable bill and the whole
 /// due; `open`: none), shown by its newest payable bill, in a currency Bill24 carries.
 pub fn account_due(
     bills: &[Bill],
@@ -269,9 +270,11 @@ fn statement_data(
                 balance: money(line.balance),
                 digital_bill_url: match line.entry.kind {
                     EntryKind::Bill => format!("{public_url}/b/{}", line.entry.public_no),
-                    EntryKind::Payment | EntryKind::Reversal => {
+                    EntryKind::Payment | EntryKind::Reversal | EntryKind::CreditApplied => {
                         format!("{public_url}/r/{}", line.entry.public_no)
                     }
+                    // Money given back outside billhub has no page.
+                    EntryKind::CreditRefund => String::new(),
                 },
             })
             .collect(),
@@ -427,16 +430,24 @@ fn share_payment(
     n: &Notification,
     i: usize,
     share: &CustomerShare,
-    (tx, target, paid_at): (&str, PaymentTarget, OffsetDateTime),
+    (tx, target, paid_at): (&str, PaymentTarget, PaidAt),
 ) -> PaymentRequest {
-    let details = serde_json::json!({
-        "generation": n.generation.as_str(),
-        "part": i + 1,
-        "parts": n.shares.len(),
-        "transaction": n.transaction,
-        "customer": share.raw,
-    })
-    .to_string();
+    let mut details = serde_json::Map::new();
+    details.insert("generation".into(), n.generation.as_str().into());
+    details.insert("part".into(), (i + 1).into());
+    details.insert("parts".into(), n.shares.len().into());
+    details.insert("transaction".into(), n.transaction.clone().into());
+    details.insert("customer".into(), share.raw.clone());
+    if let Some(raw) = &n.raw_body {
+        details.insert("raw_body".into(), raw.clone().into());
+    }
+    if let Some(reason) = paid_at.replaced {
+        details.insert(
+            "paid_date_replaced".into(),
+            serde_json::json!({ "given": n.paid_date, "reason": reason }),
+        );
+    }
+    let details = serde_json::Value::Object(details).to_string();
     PaymentRequest {
         organization_id: org.id,
         channel: Channel::Bill24.as_db(),
@@ -448,8 +459,36 @@ fn share_payment(
         method: n.method.clone(),
         payer_name: share.customer_name.clone(),
         details,
-        paid_at,
+        paid_at: paid_at.at,
         on_rejection: OnRejection::RecordUnapplied,
+    }
+}
+
+/// When a delivery's money was taken: its date as sent, or the time of receipt when it sent
+/// none, or one that does not read or that core's [`input::judge_date`] refuses (then
+/// `replaced` says why: the money is already taken, so the date is replaced, never refused;
+/// the text stays in the details).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PaidAt {
+    at: OffsetDateTime,
+    replaced: Option<&'static str>,
+}
+
+fn paid_at(n: &Notification, offset: UtcOffset, now: OffsetDateTime) -> PaidAt {
+    let receipt = |why| PaidAt {
+        at: now,
+        replaced: Some(why),
+    };
+    let Some(text) = n.paid_date.as_deref() else {
+        return PaidAt {
+            at: now,
+            replaced: None,
+        };
+    };
+    match parse_transaction_date(text, offset).map(|t| input::judge_date(t, now)) {
+        Some(Ok(at)) => PaidAt { at, replaced: None },
+        Some(Err(_)) => receipt("outside 2000-01-01 .. now + 1 day: the time of receipt is used"),
+        None => receipt("unreadable: the time of receipt is used"),
     }
 }
 
@@ -513,11 +552,7 @@ fn record(
 ) -> Result<Delivery, Bill24Error> {
     let organization_id = organization_of(w, caller)?;
     let org = w.organization(organization_id)?;
-    let paid_at = n
-        .paid_date
-        .as_deref()
-        .and_then(|t| parse_transaction_date(t, org.utc_offset))
-        .unwrap_or(now);
+    let paid_at = paid_at(n, org.utc_offset, now);
     let mut shares = Vec::with_capacity(n.shares.len());
     for (i, share) in n.shares.iter().enumerate() {
         let target = target(w, org.id, share, now)?;
@@ -676,7 +711,7 @@ mod tests {
         assert_eq!((d.due, d.min, d.max), (1500, Some(1500), Some(1500)));
         assert_eq!(d.shown.id, 2);
         let d = account_due(&bills, SettlementMode::Discrete, NOW).unwrap();
-        assert_eq!((d.min, d.max), (Some(500), Some(1500)));
+        assert_eq!((d.min, d.max), (Some(1000), Some(1500)));
         let d = account_due(&bills, SettlementMode::Open, NOW).unwrap();
         assert_eq!((d.min, d.max), (None, None));
         let mixed = vec![

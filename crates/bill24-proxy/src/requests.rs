@@ -8,6 +8,7 @@ use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::Bytes;
+use billhub_core::input;
 use billhub_core::{Currency, Money};
 use billhub_http::PlumbingError;
 use billhub_http::json::{AmountError, money_from_number};
@@ -83,6 +84,14 @@ pub struct ConsumerRequest {
 
 impl ConsumerRequest {
     pub fn read(body: &Map<String, Value>) -> Result<ConsumerRequest, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        for path in input::nul_paths(&Value::Object(body.clone()), "") {
+            errors.add(
+                path.clone(),
+                format!("The {path} must not contain a NUL character."),
+            );
+        }
+        errors.into_result()?;
         let mut errors = FieldErrors::new();
         let l = Lenient::new(body, "");
         let code = l.string(&mut errors, "consumer_code", true, false);
@@ -162,6 +171,9 @@ pub struct Notification {
     pub shares: Vec<CustomerShare>,
     /// Top-level fields other than the shares (kept in the payment's details).
     pub transaction: Map<String, Value>,
+    /// The body as sent (JSON, NUL escaped as `\u0000`) when any key or string in it held NUL:
+    /// everything else here was read with NUL removed, and this is kept in the details.
+    pub raw_body: Option<String>,
 }
 
 fn optional_string(l: &Lenient<'_>, errors: &mut FieldErrors, field: &str) -> Option<String> {
@@ -415,10 +427,16 @@ fn check_total(shares: &[CustomerShare], total: Option<Money>, errors: &mut Fiel
     let (Some(total), true) = (total, errors.is_empty()) else {
         return;
     };
-    let sum: i64 = shares
+    let sum = shares
         .iter()
-        .map(|s| s.amount.minor())
-        .fold(0i64, i64::saturating_add);
+        .try_fold(0i64, |acc, s| acc.checked_add(s.amount.minor()));
+    let Some(sum) = sum else {
+        errors.add(
+            "tran_amount",
+            "The sum of the customers' amounts is too large.",
+        );
+        return;
+    };
     if sum != total.minor() {
         errors.add(
             "tran_amount",
@@ -433,7 +451,24 @@ fn check_total(shares: &[CustomerShare], total: Option<Money>, errors: &mut Fiel
 
 impl Notification {
     /// Reads either generation (`tran_id` makes it the current one, `tnx_id` the older one).
+    /// The money is already taken, so NUL is never a refusal: a body holding NUL is read with NUL
+    /// removed from every key and string, and kept as sent in [`Notification::raw_body`].
     pub fn read(body: &Map<String, Value>) -> Result<Notification, FieldErrors> {
+        let original = Value::Object(body.clone());
+        if input::nul_paths(&original, "").is_empty() {
+            return Self::read_clean(body, None);
+        }
+        let raw = original.to_string();
+        match input::strip_nul_value(&original) {
+            Value::Object(clean) => Self::read_clean(&clean, Some(raw)),
+            _ => Self::read_clean(body, Some(raw)),
+        }
+    }
+
+    fn read_clean(
+        body: &Map<String, Value>,
+        raw_body: Option<String>,
+    ) -> Result<Notification, FieldErrors> {
         let mut errors = FieldErrors::new();
         let l = Lenient::new(body, "");
         let generation = if l.get("tran_id").is_some() || l.get("tnx_id").is_none() {
@@ -479,6 +514,7 @@ impl Notification {
             fee,
             shares,
             transaction,
+            raw_body,
         })
     }
 }

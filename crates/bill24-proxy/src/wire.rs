@@ -87,7 +87,8 @@ pub fn proxy_datetime(date: Date, time: Time) -> String {
 
 /// An instant in the organization's offset, `yyyy-M-d HH:mm:ss`.
 pub fn proxy_instant(at: OffsetDateTime, offset: UtcOffset) -> String {
-    let local = at.to_offset(offset);
+    // Checked: a stored instant at an end of the range may have no local form (then UTC).
+    let local = at.checked_to_offset(offset).unwrap_or(at);
     proxy_datetime(local.date(), local.time())
 }
 

@@ -53,7 +53,7 @@ enum Command {
     /// Account credit (overpayments): list it, apply it to bills, or refund it.
     #[command(subcommand)]
     Credit(CreditCommand),
-    /// Show money that channels took but billhub could not apply.
+    /// Verify the money invariants (exit 1 on any violation) and show the work to do.
     Check(CheckArgs),
     /// Run all four gateways in one process on their default ports.
     Up(UpArgs),
@@ -83,7 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bill(cmd) => cmd.run(&store()?, now),
         Command::Unapplied(cmd) => cmd.run(&store()?, now),
         Command::Credit(cmd) => cmd.run(&store()?, now),
-        Command::Check(args) => args.run(&store()?),
+        Command::Check(args) => args.run(&store()?, now),
     }
 }
 

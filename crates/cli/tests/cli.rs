@@ -513,6 +513,239 @@ fn bills(db: TestDb) {
     assert!(String::from_utf8_lossy(&check.stdout).contains("no unapplied money"));
 }
 
+/// `billhub check` verifies the invariants: a store after payments, a reversal, credit applied
+/// and unapplied money exits 0 (the unapplied money is listed as work to do); each kind of
+/// violation planted with raw SQL is named in the text, listed by `--json`, and exits 1 in both
+/// forms; undone, the check exits 0 again.
+fn check_verifies_invariants(db: TestDb) {
+    let org = ok_json(
+        &db,
+        &[
+            "org", "create", "--code", "CHECK001", "--name", "Check", "--json",
+        ],
+    );
+    let org_id = org["id"].as_i64().unwrap();
+    let new_bill = |amount: &str, rule: &str| {
+        ok_json(
+            &db,
+            &[
+                "bill",
+                "create",
+                "--org",
+                "CHECK001",
+                "--account",
+                "CU1",
+                "--currency",
+                "KHR",
+                "--amount",
+                amount,
+                "--rule",
+                rule,
+                "--json",
+            ],
+        )
+    };
+    let exact = new_bill("5000", "exact");
+    let partial = new_bill("5000", "partial");
+    let open = new_bill("1000", "open");
+    let again = new_bill("3000", "partial");
+    let now = time::OffsetDateTime::now_utc();
+    let pay = |bill: &Value, reference: &str, minor: i64| {
+        let req = billhub_store::PaymentRequest {
+            organization_id: org_id,
+            channel: "bill24".into(),
+            channel_ref: reference.into(),
+            request_hash: billhub_store::fingerprint(&[reference]),
+            target: billhub_store::PaymentTarget::Bill {
+                bill_id: bill["id"].as_i64().unwrap(),
+            },
+            amount: billhub_core::Money::from_minor(minor, billhub_core::Currency::KHR),
+            fee: 0,
+            method: String::new(),
+            payer_name: String::new(),
+            details: "{}".into(),
+            paid_at: now,
+            on_rejection: billhub_store::OnRejection::RecordUnapplied,
+        };
+        db.post_payment(&req, now).unwrap()
+    };
+    let paid = pay(&exact, "K1", 500_000).payment().unwrap().clone();
+    pay(&partial, "K2", 200_000);
+    pay(&open, "K3", 150_000);
+    let reversed = pay(&again, "K4", 300_000).payment().unwrap().clone();
+    db.reverse_payment(
+        &billhub_store::ReversalRequest {
+            organization_id: org_id,
+            payment_id: reversed.id,
+            channel: "bill24".into(),
+            channel_ref: "REV-K4".into(),
+            request_hash: billhub_store::fingerprint(&["REV-K4"]),
+            reason: "test".into(),
+            requester: billhub_core::reversal::Requester::Channel,
+            claimed: billhub_core::reversal::Claimed::Nothing,
+            window: None,
+        },
+        now,
+    )
+    .unwrap();
+    let credit = [
+        "credit",
+        "apply",
+        "--org",
+        "CHECK001",
+        "--account",
+        "CU1",
+        "--currency",
+        "KHR",
+        "--amount",
+        "500",
+        "--bill",
+        again["public_no"].as_str().unwrap(),
+        "--reference",
+        "op-1",
+        "--json",
+    ];
+    ok_json(&db, &credit);
+    pay(&exact, "K5", 500_000); // already paid: kept as unapplied money
+    let clean = billhub(&db, &["check"]);
+    let text = String::from_utf8_lossy(&clean.stdout).to_string();
+    assert!(clean.status.success(), "{text}");
+    assert!(text.contains("invariants hold: no violations"), "{text}");
+    assert!(
+        text.contains("1 unapplied payment(s) need an operator"),
+        "{text}"
+    );
+    assert!(
+        text.contains("open unapplied KHR: 1 payment(s), 5000.00"),
+        "{text}"
+    );
+    let report = ok_json(&db, &["check", "--json"]);
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["violations"], json!([]));
+    assert_eq!(
+        report["open_unapplied"],
+        json!([{ "currency": "KHR", "count": 1, "total": 500_000 }])
+    );
+    assert_eq!(report["unapplied"].as_array().unwrap().len(), 1);
+    assert_eq!(report["pending_deliveries"], 0);
+
+    let sqlite = db.backend() == billhub_store::Backend::Sqlite;
+    assert_eq!(report["nul_searched"], sqlite);
+    let (e, p, pa) = (
+        exact["id"].as_i64().unwrap(),
+        partial["id"].as_i64().unwrap(),
+        paid.id,
+    );
+    let account = paid.account_id.unwrap();
+    let exact_no = exact["public_no"].as_str().unwrap().to_string();
+    let partial_no = partial["public_no"].as_str().unwrap().to_string();
+    let mut cases = vec![
+        (
+            "bill_paid_mismatch",
+            format!("UPDATE bills SET paid = paid + 1 WHERE id = {p}"),
+            format!("UPDATE bills SET paid = paid - 1 WHERE id = {p}"),
+            "bill",
+            partial_no.clone(),
+        ),
+        (
+            "bill_status_mismatch",
+            format!("UPDATE bills SET status = 'active' WHERE id = {e}"),
+            format!("UPDATE bills SET status = 'paid' WHERE id = {e}"),
+            "bill",
+            exact_no,
+        ),
+        (
+            "payment_on_void_bill",
+            format!("UPDATE bills SET status = 'void' WHERE id = {p}"),
+            format!("UPDATE bills SET status = 'partially_paid' WHERE id = {p}"),
+            "bill",
+            partial_no,
+        ),
+        (
+            "payment_amount_mismatch",
+            format!("UPDATE payments SET amount = amount + 1 WHERE id = {pa}"),
+            format!("UPDATE payments SET amount = amount - 1 WHERE id = {pa}"),
+            "payment",
+            paid.uid.clone(),
+        ),
+        (
+            "negative_credit",
+            format!(
+                "INSERT INTO account_credit_entries (organization_id, account_id, currency, amount, kind, note, created_at) \
+                 VALUES ({org_id}, {account}, 'KHR', -1000000, 'refunded', 'planted', '2026-01-01 00:00:00')"
+            ),
+            "DELETE FROM account_credit_entries WHERE note = 'planted'".to_string(),
+            "account",
+            "CU1".to_string(),
+        ),
+        (
+            "date_out_of_range",
+            format!("UPDATE payments SET paid_at = '1999-12-31 23:59:59' WHERE id = {pa}"),
+            format!("UPDATE payments SET paid_at = '2026-01-01 00:00:00' WHERE id = {pa}"),
+            "payment",
+            paid.uid.clone(),
+        ),
+    ];
+    if sqlite {
+        cases.push((
+            "text_with_nul",
+            format!("UPDATE payments SET payer_name = 'a' || char(0) || 'b' WHERE id = {pa}"),
+            format!("UPDATE payments SET payer_name = '' WHERE id = {pa}"),
+            "payment",
+            paid.uid.clone(),
+        ));
+    }
+    for (kind, plant, undo, row, key) in cases {
+        db.raw_sql(&plant);
+        assert_violation(&db, kind, row, &key);
+        db.raw_sql(&undo);
+        assert!(billhub(&db, &["check"]).status.success(), "{kind} undone");
+    }
+    // One reference posted and held as refunded unapplied money (the id is the store's).
+    db.raw_sql(
+        "INSERT INTO unapplied_payments (organization_id, channel, channel_ref, request_hash, account_code, currency, amount, reason, details, status, created_at) \
+         VALUES (NULL, 'bill24', 'K1', 'x', 'CU1', 'KHR', 500000, 'planted', '{}', 'refunded', '2026-01-01 00:00:00')",
+    );
+    let twin = db
+        .unapplied_payments(None)
+        .unwrap()
+        .into_iter()
+        .find(|u| u.channel_ref == "K1")
+        .unwrap();
+    assert_violation(
+        &db,
+        "reference_posted_and_unapplied",
+        "unapplied",
+        &twin.id.to_string(),
+    );
+}
+
+/// `billhub check` and `billhub check --json` both exit 1 naming exactly this one violation.
+fn assert_violation(db: &TestDb, kind: &str, row: &str, key: &str) {
+    let out = billhub(db, &["check"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "{kind}: text check exits 1\n{text}");
+    assert!(text.contains("1 violation(s):"), "{kind}: {text}");
+    assert!(
+        text.contains(&format!("  {kind} org CHECK001 {row} {key}: ")),
+        "{kind}: {text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 invariant violation(s)"),
+        "{kind}"
+    );
+    let out = billhub(db, &["check", "--json"]);
+    assert!(!out.status.success(), "{kind}: --json check exits 1");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false, "{kind}");
+    let violations = report["violations"].as_array().unwrap();
+    assert_eq!(violations.len(), 1, "{kind}: {violations:?}");
+    assert_eq!(violations[0]["kind"], kind);
+    assert_eq!(violations[0]["organization"], "CHECK001");
+    assert_eq!(violations[0]["row"], row);
+    assert_eq!(violations[0]["key"], key);
+}
+
 billhub_store::backend_tests!(
     organizations_credentials_channels,
     bills,
@@ -520,7 +753,8 @@ billhub_store::backend_tests!(
     exits_cleanly_every_time,
     credential_list_and_revoke,
     channel_list_and_disable,
-    disabled_channel_credentials_are_refused
+    disabled_channel_credentials_are_refused,
+    check_verifies_invariants,
 );
 
 #[path = "support/cross.rs"]
@@ -559,11 +793,9 @@ fn unapplied_operator_flow(db: TestDb) {
     let now = time::OffsetDateTime::now_utc();
     db.post_payment(&taken("T1"), now).unwrap();
     db.post_payment(&taken("T2"), now).unwrap();
+    // Unapplied money is work to do, not a violation: listed, and the check still passes.
     let check = billhub(&db, &["check"]);
-    assert!(
-        !check.status.success(),
-        "check fails while money is unapplied"
-    );
+    assert!(check.status.success(), "unapplied money is no violation");
     assert!(String::from_utf8_lossy(&check.stdout).contains("2 unapplied payment(s)"));
     let list = ok_json(&db, &["unapplied", "list", "--org", "LATE0001", "--json"]);
     let ids: Vec<String> = list["unapplied"]

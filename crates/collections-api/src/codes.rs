@@ -224,6 +224,7 @@ impl ApiError {
     /// A refused bill change (the store's spelling of core's [`PatchRefusal`]).
     pub fn from_refusal(r: &BillRefusal) -> ApiError {
         ApiError::from_patch_refusal(&match r {
+            BillRefusal::MoneyOnBill => return ApiError::Forbidden(MONEY_ON_BILL.into()),
             BillRefusal::Cancelled => PatchRefusal::Cancelled,
             BillRefusal::PaidCannotCancel => PatchRefusal::PaidCannotCancel,
             BillRefusal::CurrencyAfterPayment => PatchRefusal::CurrencyAfterPayment,
@@ -313,6 +314,13 @@ pub fn create_problem(p: &CreateProblem, currency: &str) -> (String, String) {
             format!("product.{index}.id"),
             format!("The selected product.{index}.id is invalid."),
         ),
+        CreateProblem::ProductCurrency {
+            index,
+            currency: theirs,
+        } => (
+            format!("product.{index}.id"),
+            format!("The product.{index}.id is priced in {theirs}, not in {currency}."),
+        ),
         CreateProblem::CataloguePrice { index, price } => (
             format!("product.{index}.price"),
             format!(
@@ -332,6 +340,10 @@ pub fn create_problem(p: &CreateProblem, currency: &str) -> (String, String) {
         CreateProblem::AccNoTaken => ("acc_no".into(), "The acc_no has already been taken.".into()),
     }
 }
+
+/// A cancel refused while payments are on the bill (nothing may be stranded on a void bill).
+const MONEY_ON_BILL: &str =
+    "This bill has payments on it: reverse or refund them before cancelling it.";
 
 /// Core rejections as they can surface here (a bill's state decides what may happen to it).
 pub fn from_rejection(r: &Rejection) -> ApiError {
@@ -356,6 +368,7 @@ pub fn from_rejection(r: &Rejection) -> ApiError {
         | Rejection::ReversalWindowPassed
         | Rejection::CreditAlreadyUsed
         | Rejection::InsufficientCredit { .. } => ApiError::Forbidden(format!("Refused: {r}.")),
+        Rejection::MoneyOnBill { .. } => ApiError::Forbidden(MONEY_ON_BILL.into()),
     }
 }
 
@@ -544,6 +557,7 @@ mod tests {
             Rejection::InconsistentReplay,
             Rejection::CreditAlreadyUsed,
             Rejection::InsufficientCredit { available: 1 },
+            Rejection::MoneyOnBill { paid: 1 },
         ] {
             let e = from_rejection(&r);
             assert!(e.status().is_client_error(), "{r:?}");

@@ -1,11 +1,14 @@
 //! Payment notifications to a collection's `webhook_url`: a form POST with `ref_id, bill_id,
-//! bill_no, ref1, ref2, payment_method, status, paid, currency, amount, signature`, signed with
+//! bill_no, ref1, ref2, payment_method, status, paid, currency, amount, signature` (for a bill
+//! that expired: `status` `expired`, empty `ref_id` and `payment_method`, `amount` the part left
+//! unpaid), signed with
 //! the organization's signature key (`billhub_core::signature::raudhahpay`). The receiver
 //! acknowledges with the body `RECEIVEOK` or any 2xx; otherwise the delivery is tried again
 //! after each delay of [`RETRY_MINUTES`], then kept as failed.
 
 use billhub_core::signature::raudhahpay;
 use billhub_core::{Bill, Money, Payment};
+use billhub_http::gateway::RenderError;
 use billhub_http::{Config, Notifier, OutboundRequest, RetrySchedule};
 use billhub_store::{Delivery, Store, StoreError, StoreResult};
 
@@ -25,6 +28,13 @@ struct Payload {
     /// Minor units applied to this bill.
     amount: i64,
     status_after: String,
+}
+
+/// The payload of a `bill.expired` event.
+#[derive(serde::Deserialize)]
+struct ExpiryPayload {
+    billed: i64,
+    paid_after: i64,
 }
 
 /// Attempts at the one store snapshot of a rendering. A render error fails the delivery for good,
@@ -74,6 +84,40 @@ fn retrying<T>(read: impl Fn() -> StoreResult<T>) -> Result<T, String> {
     }
 }
 
+/// The fields of a `bill.expired` callback: no payment, the part left unpaid as `amount`.
+fn expiry_fields(
+    store: &Store,
+    delivery: &Delivery,
+) -> Result<Vec<(&'static str, String)>, String> {
+    let event = &delivery.event;
+    let bill_id = event.bill_id.ok_or("the event has no bill")?;
+    let payload: ExpiryPayload = serde_json::from_str(&event.payload)
+        .map_err(|e| format!("unreadable event payload: {e}"))?;
+    let (bill, key) = retrying(|| {
+        store.snapshot(|r| Ok((r.bill(bill_id)?, r.signature_key(event.organization_id)?)))
+    })?;
+    let key = key.ok_or("the organization has no collections signature key")?;
+    let left = payload.billed.saturating_sub(payload.paid_after).max(0);
+    let mut fields: Vec<(&'static str, String)> = vec![
+        ("ref_id", String::new()),
+        ("bill_id", bill.id.to_string()),
+        ("bill_no", bill.public_no.clone()),
+        ("ref1", bill.ref1.clone()),
+        ("ref2", bill.ref2.clone()),
+        ("payment_method", String::new()),
+        ("status", "expired".into()),
+        ("paid", "false".into()),
+        ("currency", bill.currency.code().to_string()),
+        (
+            "amount",
+            Money::from_minor(left, bill.currency).to_fixed_string(),
+        ),
+    ];
+    let signature = raudhahpay::sign(&key, fields.iter().map(|(k, v)| (*k, v.as_str())));
+    fields.push(("signature", signature));
+    Ok(fields)
+}
+
 /// The callback fields in the order they are sent (`signature` last).
 pub fn callback_fields(
     store: &Store,
@@ -83,6 +127,7 @@ pub fn callback_fields(
     let status = match event.kind.as_str() {
         "payment.received" => "success",
         "payment.reversed" => "reversed",
+        "bill.expired" => return expiry_fields(store, delivery),
         other => return Err(format!("no collections callback for `{other}` events")),
     };
     let bill_id = event.bill_id.ok_or("the event has no bill")?;
@@ -136,7 +181,7 @@ impl Notifier for CollectionsNotifier {
         store: &Store,
         _config: &Config,
         delivery: &Delivery,
-    ) -> Result<OutboundRequest, String> {
+    ) -> Result<OutboundRequest, RenderError> {
         let fields = callback_fields(store, delivery)?;
         let body = serde_urlencoded::to_string(&fields).map_err(|e| e.to_string())?;
         Ok(OutboundRequest {

@@ -2,6 +2,7 @@
 //! messages, keyed by the dotted field path), then turned into the store's inputs.
 
 use billhub_core::bill::LineItem;
+use billhub_core::input;
 use billhub_core::{Currency, Money, MoneyError};
 use billhub_http::json::{AmountError, decimal_text, money_from_number_or_string};
 use billhub_http::validation::{FieldErrors, Lenient};
@@ -33,7 +34,17 @@ pub fn parse_object(body: &[u8]) -> Result<Object, ApiError> {
         ));
     }
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Object(m)) => {
+            // NUL in any key or string (core's shared check): 422 by path.
+            let mut e = FieldErrors::new();
+            for path in input::nul_paths(&Value::Object(m.clone()), "") {
+                e.add(
+                    path.clone(),
+                    format!("The {path} must not contain a NUL character."),
+                );
+            }
+            finish(e, Some(m))
+        }
         Ok(_) => Err(ApiError::BadRequest(
             "The request body must be a JSON object.".into(),
         )),
@@ -119,6 +130,14 @@ fn date(l: &Lenient, e: &mut FieldErrors, field: &str, is_required: bool) -> Opt
         None => None,
         Some(Value::String(s)) => {
             match Date::parse(s.trim(), format_description!("[year]-[month]-[day]")) {
+                // A due date lies ahead by nature: only core's lower bound applies.
+                Ok(d) if d < input::EARLIEST => {
+                    e.add(
+                        &path,
+                        format!("The {path} must be a date after or equal to 2000-01-01."),
+                    );
+                    None
+                }
                 Ok(d) => Some(d),
                 Err(_) => {
                     e.add(

@@ -9,6 +9,7 @@
 //!   ([`Rejection`]).
 //! - [`reversal`]: [`reversal::may_reverse`], the reversal policy (also `rules::may_reverse`).
 //! - [`credit`]: [`credit::spend_credit`], what may leave an account's credit.
+//! - [`input`]: hostile partner input: dates outside 2000-01-01 .. now + 1 day, NUL in text.
 //! - [`channel`]: [`Channel`], the stored name of the channel that took a payment.
 //! - [`statement`]: the account statement with running and opening balances.
 //! - [`org`]: organizations and their typed settings.
@@ -29,6 +30,8 @@
 pub mod bill;
 pub mod channel;
 pub mod credit;
+pub mod input;
+pub mod invariants;
 pub mod money;
 pub mod org;
 pub mod patch;

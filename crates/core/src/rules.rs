@@ -55,6 +55,12 @@ pub enum Rejection {
     /// Spending account credit beyond its balance.
     #[error("the account credit {available} is not enough")]
     InsufficientCredit { available: i64 },
+    /// Voiding a bill that still has money on it: its payments must be reversed or refunded
+    /// first, so that no money is stranded on a void bill.
+    #[error(
+        "the bill has money on it ({paid} minor units paid): reverse or refund its payments first"
+    )]
+    MoneyOnBill { paid: i64 },
 }
 
 /// What a payment is aimed at.
@@ -244,6 +250,7 @@ fn decide_account(
     }
     match mode {
         SettlementMode::Total => settle_whole(currency, &payable, value),
+        SettlementMode::Discrete if chosen.is_none() => settle_prefix(currency, &payable, value),
         SettlementMode::Discrete => {
             let selected = discrete_selection(&payable, chosen, value)?;
             settle_whole(currency, &selected, value)
@@ -285,23 +292,14 @@ fn settle_whole(currency: Currency, selected: &[&Bill], value: i64) -> Result<De
 }
 
 /// The bills a `discrete` payment pays: the chosen ones (each payable, once), or without a choice
-/// the oldest bills whose outstanding adds up to the amount.
+/// the largest oldest-first prefix of the payable bills whose outstanding `value` covers.
 fn discrete_selection<'a>(
     payable: &[&'a Bill],
     chosen: Option<&[i64]>,
     value: i64,
 ) -> Result<Vec<&'a Bill>, Rejection> {
     let Some(ids) = chosen else {
-        let mut sum = 0i64;
-        let mut prefix = Vec::new();
-        for b in payable {
-            if sum >= value {
-                break;
-            }
-            sum += b.outstanding();
-            prefix.push(*b);
-        }
-        return Ok(prefix);
+        return Ok(covered_prefix(payable, value));
     };
     let mut selected: Vec<&Bill> = Vec::with_capacity(ids.len());
     for id in ids {
@@ -314,6 +312,67 @@ fn discrete_selection<'a>(
         }
     }
     Ok(selected)
+}
+
+/// The largest oldest-first prefix of `payable` whose outstanding adds up to at most `value`.
+fn covered_prefix<'a>(payable: &[&'a Bill], value: i64) -> Vec<&'a Bill> {
+    let mut sum = 0i64;
+    let mut prefix = Vec::new();
+    for b in payable {
+        match sum.checked_add(b.outstanding()) {
+            Some(next) if next <= value => {
+                sum = next;
+                prefix.push(*b);
+            }
+            _ => break,
+        }
+    }
+    prefix
+}
+
+/// A `discrete` payment without chosen bills: the largest oldest-first prefix it covers is paid
+/// whole, the rest becomes account credit. Refused below the oldest bill's outstanding and
+/// above the whole due (what [`account_bounds`] announces).
+fn settle_prefix(currency: Currency, payable: &[&Bill], value: i64) -> Result<Decision, Rejection> {
+    let prefix = covered_prefix(payable, value);
+    let due = payable
+        .iter()
+        .try_fold(0i64, |sum, b| sum.checked_add(b.outstanding()));
+    let oldest = payable.first().map_or(0, |b| b.outstanding());
+    if let Some(due) = due
+        && value > due
+    {
+        return Err(Rejection::MustEqualOutstanding { outstanding: due });
+    }
+    if prefix.is_empty() {
+        return Err(Rejection::MustEqualOutstanding {
+            outstanding: oldest,
+        });
+    }
+    let allocations: Vec<Allocation> = prefix
+        .iter()
+        .map(|b| Allocation {
+            bill_id: b.id,
+            amount: b.outstanding(),
+        })
+        .collect();
+    let applied: i64 = allocations.iter().map(|a| a.amount).sum();
+    Ok(Decision {
+        currency,
+        allocations,
+        credit: value - applied,
+    })
+}
+
+/// Whether a bill may be voided at `now`: not when paid or void already, and not while money is
+/// on it (reverse or refund its payments first).
+pub fn may_void(bill: &Bill, now: OffsetDateTime) -> Result<(), Rejection> {
+    match bill.status_at(now) {
+        BillStatus::Paid => Err(Rejection::AlreadyPaid),
+        BillStatus::Void => Err(Rejection::Void),
+        _ if bill.paid > 0 => Err(Rejection::MoneyOnBill { paid: bill.paid }),
+        _ => Ok(()),
+    }
 }
 
 /// Spreads an `open` payment oldest first, each bill under its own rule; the rest is credit.
@@ -356,8 +415,9 @@ pub struct Bounds<'a> {
 }
 
 /// The bounds of a payment aimed at an account, per settlement mode, beside [`bill_bounds`]:
-/// `total`: the whole due both ways; `discrete`: the smallest payable bill's outstanding and the
-/// whole due; `open`: none. Refused with `Expired` when nothing is payable and an expired bill
+/// `total`: the whole due both ways; `discrete`: the oldest payable bill's outstanding (an amount
+/// between the oldest-first prefix sums pays the largest prefix it covers, the rest becomes
+/// account credit) and the whole due; `open`: none. Refused with `Expired` when nothing is payable and an expired bill
 /// still has money outstanding, `NothingToPay` when nothing is payable otherwise, and
 /// `MixedCurrencies` when the payable bills are in more than one currency.
 pub fn account_bounds(
@@ -381,10 +441,10 @@ pub fn account_bounds(
         return Err(Rejection::MixedCurrencies);
     }
     let due: i64 = payable.iter().map(|b| b.outstanding()).sum();
-    let smallest = payable.iter().map(|b| b.outstanding()).min().unwrap_or(due);
+    let oldest = payable.first().map_or(due, |b| b.outstanding());
     let (min, max) = match mode {
         SettlementMode::Total => (Some(due), Some(due)),
-        SettlementMode::Discrete => (Some(smallest), Some(due)),
+        SettlementMode::Discrete => (Some(oldest), Some(due)),
         SettlementMode::Open => (None, None),
     };
     Ok(Bounds {
@@ -661,7 +721,8 @@ pub(crate) mod tests {
         // (mode, due, min, max); the newest payable bill is shown.
         let table = [
             (SettlementMode::Total, 1500, Some(1500), Some(1500)),
-            (SettlementMode::Discrete, 1500, Some(500), Some(1500)),
+            // The oldest payable bill's outstanding: the smallest amount a prefix covers.
+            (SettlementMode::Discrete, 1500, Some(1000), Some(1500)),
             (SettlementMode::Open, 1500, None, None),
         ];
         for (mode, due, min, max) in table {
@@ -701,6 +762,93 @@ pub(crate) mod tests {
                 assert_eq!(account_bounds(bills, mode, NOW), Err(rejection.clone()));
             }
         }
+    }
+
+    /// Discrete settlement without chosen bills (bills of 10 and 5, oldest first): the oldest
+    /// bill's outstanding is the smallest amount; an amount between prefix sums pays the largest
+    /// prefix it covers and keeps the rest as credit.
+    #[test]
+    fn discrete_pays_the_covered_prefix() {
+        let mut older = bill(1, 1000, 0, PaymentRule::Exact);
+        older.due_date = Some(time::macros::date!(2025 - 01 - 15));
+        let bills = vec![bill(2, 500, 0, PaymentRule::Exact), older];
+        let target = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Discrete,
+            chosen: None,
+        };
+        let b = account_bounds(&bills, SettlementMode::Discrete, NOW).unwrap();
+        assert_eq!((b.min, b.max, b.newest.id), (Some(1000), Some(1500), 2));
+        let d = decide(target, usd(1200), NOW).unwrap();
+        assert_eq!(
+            (d.allocations, d.credit),
+            (
+                vec![Allocation {
+                    bill_id: 1,
+                    amount: 1000
+                }],
+                200
+            )
+        );
+        assert_eq!(decide(target, usd(1500), NOW).unwrap().credit, 0);
+        assert_eq!(
+            decide(target, usd(500), NOW),
+            Err(Rejection::MustEqualOutstanding { outstanding: 1000 })
+        );
+        assert_eq!(
+            decide(target, usd(1501), NOW),
+            Err(Rejection::MustEqualOutstanding { outstanding: 1500 })
+        );
+        for amount in [b.min.unwrap(), 1234, b.max.unwrap()] {
+            assert!(decide(target, usd(amount), NOW).is_ok(), "{amount}");
+        }
+        // Every amount the bounds announce is taken, whole bills oldest first plus credit.
+        let mut three = bills.clone();
+        three.push(bill(3, 300, 0, PaymentRule::Partial { minimum: None }));
+        let target = Target::Account {
+            bills: &three,
+            mode: SettlementMode::Discrete,
+            chosen: None,
+        };
+        let b = account_bounds(&three, SettlementMode::Discrete, NOW).unwrap();
+        let (min, max) = (b.min.unwrap(), b.max.unwrap());
+        for amount in min..=max {
+            let d = decide(target, usd(amount), NOW).unwrap();
+            assert_eq!(d.applied() + d.credit, amount);
+            for a in &d.allocations {
+                let whole = three.iter().find(|x| x.id == a.bill_id).unwrap();
+                assert_eq!(a.amount, whole.outstanding());
+            }
+        }
+        assert!(decide(target, usd(min - 1), NOW).is_err());
+        assert!(decide(target, usd(max + 1), NOW).is_err());
+    }
+
+    #[test]
+    fn voiding_is_refused_while_money_is_on_the_bill() {
+        assert_eq!(may_void(&bill(1, 1000, 0, PaymentRule::Exact), NOW), Ok(()));
+        assert_eq!(
+            may_void(
+                &bill(1, 1000, 400, PaymentRule::Partial { minimum: None }),
+                NOW
+            ),
+            Err(Rejection::MoneyOnBill { paid: 400 })
+        );
+        assert_eq!(
+            may_void(&bill(1, 1000, 1000, PaymentRule::Exact), NOW),
+            Err(Rejection::AlreadyPaid)
+        );
+        let mut expired = bill(1, 1000, 300, PaymentRule::Partial { minimum: None });
+        expired.valid_until = Some(datetime!(2025-05-01 00:00 UTC));
+        assert_eq!(
+            may_void(&expired, NOW),
+            Err(Rejection::MoneyOnBill { paid: 300 })
+        );
+        expired.paid = 0;
+        assert_eq!(may_void(&expired, NOW), Ok(()));
+        let mut void = bill(1, 1000, 0, PaymentRule::Exact);
+        void.status = BillStatus::Void;
+        assert_eq!(may_void(&void, NOW), Err(Rejection::Void));
     }
 
     /// What the bounds announce, `decide` accepts at both ends and refuses just outside (for

@@ -1,6 +1,8 @@
 //! The account statement: newest-first entries (bills positive, payments negative, reversals
-//! positive) with the running amount due after each, and the opening balance before the oldest
-//! listed entry. This is what Bill24's `pending_bills` shows.
+//! positive, account credit refunded positive, account credit applied zero) with the running
+//! amount due after each, and the opening balance before the oldest listed entry. The running
+//! amount is what the bills still ask minus the account's credit, so the last line always agrees
+//! with what a channel shows as due and balance. This is what Bill24's `pending_bills` shows.
 
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
@@ -15,6 +17,12 @@ pub enum EntryKind {
     Payment,
     /// A reversal of a payment (positive). `reference` is the payment id.
     Reversal,
+    /// Account credit paid to bills (zero: the bills now owe less by what the credit no longer
+    /// holds). `reference` is the credit payment's id.
+    CreditApplied,
+    /// Account credit given back to the payer outside billhub (positive: the overpayment that
+    /// lowered the amount due is gone). `reference` is the credit entry's id.
+    CreditRefund,
 }
 
 /// One event on an account, as the store reads it.
@@ -22,7 +30,7 @@ pub enum EntryKind {
 pub struct LedgerEntry {
     pub kind: EntryKind,
     pub reference: i64,
-    /// A bill's public number, for links; empty for payments.
+    /// A bill's public number or a payment's uid, for links; empty for credit refunds.
     pub public_no: String,
     /// The local date shown (a bill's bill date, a payment's local date).
     pub date: Date,
@@ -98,6 +106,8 @@ fn kind_rank(kind: EntryKind) -> u8 {
         EntryKind::Bill => 0,
         EntryKind::Payment => 1,
         EntryKind::Reversal => 2,
+        EntryKind::CreditApplied => 3,
+        EntryKind::CreditRefund => 4,
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use billhub_store::{Delivery, Store};
+use billhub_store::{Delivery, Store, StoreError};
 
 use crate::config::Config;
 
@@ -102,18 +102,70 @@ pub struct OutboundRequest {
     pub body: Vec<u8>,
 }
 
+/// Why a delivery could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// Trying again later may succeed (the store was unavailable): the delivery is retried on
+    /// the dialect's schedule, and kept as failed after the last attempt.
+    #[error("{0}")]
+    Transient(String),
+    /// Trying again cannot help (the event has no bill, nothing to sign with): the delivery is
+    /// kept as failed at once.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl RenderError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, RenderError::Transient(_))
+    }
+}
+
+/// A message is permanent: what a notifier says cannot be built stays so.
+impl From<String> for RenderError {
+    fn from(message: String) -> Self {
+        RenderError::Permanent(message)
+    }
+}
+
+impl From<&str> for RenderError {
+    fn from(message: &str) -> Self {
+        RenderError::Permanent(message.to_string())
+    }
+}
+
+/// A store error is permanent when retrying cannot change it (what was looked for is gone, a
+/// refusal, invalid input, a conflict); anything else (the pool, the connection, the database,
+/// a lost race) is transient and retried on the schedule, which bounds it.
+impl From<StoreError> for RenderError {
+    fn from(e: StoreError) -> Self {
+        if e.is_not_found()
+            || e.rejection().is_some()
+            || e.invalid().is_some()
+            || e.conflict().is_some()
+        {
+            RenderError::Permanent(e.to_string())
+        } else {
+            RenderError::Transient(format!("store: {e}"))
+        }
+    }
+}
+
 /// Renders a dialect's deliveries. `render` runs on the blocking pool and may read the store.
 pub trait Notifier: Send + Sync + 'static {
     /// The `dialect` tag of the deliveries this notifier claims.
     fn dialect(&self) -> &'static str;
     fn schedule(&self) -> RetrySchedule;
-    /// Builds the request for a delivery, or says why it cannot be built (kept as failed).
+    /// Builds the request for a delivery, or says why it cannot be built: a
+    /// [`RenderError::Permanent`] is kept as failed, a [`RenderError::Transient`] (a store error
+    /// converts to one unless it is a not-found, a refusal, invalid input or a conflict) is
+    /// retried on the schedule.
     fn render(
         &self,
         store: &Store,
         config: &Config,
         delivery: &Delivery,
-    ) -> Result<OutboundRequest, String>;
+    ) -> Result<OutboundRequest, RenderError>;
     /// Whether the receiver's answer acknowledges the delivery (default: any 2xx).
     fn acknowledged(&self, status: u16, _body: &str) -> bool {
         (200..300).contains(&status)

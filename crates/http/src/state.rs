@@ -1,6 +1,7 @@
 //! The state every handler receives.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use billhub_store::{Store, StoreError, StoreResult};
 use time::OffsetDateTime;
@@ -59,16 +60,28 @@ impl AppState {
         }
     }
 
+    /// When store work started now for a request must give up: the request timeout less a
+    /// margin (a fifth, at most 5 s), so the flow answers in its dialect's unavailable shape
+    /// before the timeout's 504 (30 s: 25 s).
+    pub fn store_deadline(&self) -> Instant {
+        let timeout = self.config.request_timeout;
+        let margin = (timeout / 5).min(Duration::from_secs(5));
+        Instant::now() + timeout.saturating_sub(margin)
+    }
+
     /// Runs a gateway's flow (`flows::pay(store, ...)`) on the blocking pool, like
     /// [`AppState::run`], answering in the flow's own error type; a failed blocking task is
-    /// reported as [`StoreError::Busy`] converted to it.
+    /// reported as [`StoreError::Busy`] converted to it. The flow's store carries the request's
+    /// deadline ([`AppState::store_deadline`], [`Store::until`]): no transaction attempt begins
+    /// after it (one that began still commits), and a flow that gives up answers
+    /// [`StoreError::is_unavailable`].
     pub async fn flow<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
     {
-        let store = self.store.clone();
+        let store = self.store.until(self.store_deadline());
         match tokio::task::spawn_blocking(move || f(&store)).await {
             Ok(r) => r,
             Err(e) => Err(E::from(StoreError::Busy(format!("store task failed: {e}")))),

@@ -12,8 +12,13 @@
 //! - **Outcome.** An answer the notifier acknowledges is `Delivered`. Otherwise (an error status,
 //!   an unacknowledged body, no answer) the attempt is retried after `schedule.delays[n]` for the
 //!   n-th failed attempt, and after the last delay it is `Failed` and kept for operators. A
-//!   delivery the notifier cannot render fails at once (retrying cannot fix it); a store error
-//!   while rendering is retried. The outcome is recorded only while the lease is still ours.
+//!   delivery the notifier cannot render ([`RenderError::Permanent`]) fails at once (retrying
+//!   cannot fix it); a transient render error (the store was unavailable) is retried on the
+//!   same schedule. The outcome is recorded only while the lease is still ours.
+//! - **Leases.** A send starts only while the lease still covers it (the send timeout before
+//!   `locked_until`), checked before rendering and again right before sending: a delivery whose
+//!   lease ran out meanwhile (a slow render) is not sent but left for the next claim, so no
+//!   delivery is sent after its lease expired.
 //! - **Driving.** [`Worker::run_once`] is one round (tests call it with a fixed clock, no
 //!   sleeping); [`Worker::spawn_until`] runs rounds on an interval until told to stop, finishing
 //!   the round in progress.
@@ -24,7 +29,7 @@ use std::time::Duration;
 use billhub_store::{Delivery, DeliveryOutcome};
 use futures_util::StreamExt;
 
-use crate::gateway::Notifier;
+use crate::gateway::{Notifier, OutboundRequest, RenderError};
 use crate::state::AppState;
 use crate::telemetry;
 
@@ -150,15 +155,45 @@ impl Worker {
     ) -> Option<DeliveryOutcome> {
         // Do not start a send that could outlive the lease: another worker may claim the
         // delivery then, and the receiver would get it twice at once.
-        let send = time::Duration::try_from(self.send_timeout).unwrap_or(time::Duration::MAX);
-        if self.state.now() + send >= lease_ends {
+        if !self.lease_covers_a_send(lease_ends) {
             tracing::warn!(
                 delivery = delivery.id,
                 "lease too short to send; left for the next claim"
             );
             return None;
         }
-        let outcome = self.attempt(&delivery).await;
+        let outcome = match self.render(&delivery).await {
+            Ok(request) => {
+                // Rendering may have taken a while: the lease must still cover the send.
+                if !self.lease_covers_a_send(lease_ends) {
+                    tracing::warn!(
+                        delivery = delivery.id,
+                        "lease ran out while rendering; not sent, left for the next claim"
+                    );
+                    return None;
+                }
+                self.send(&delivery, request).await
+            }
+            Err(outcome) => outcome,
+        };
+        self.record(&delivery, outcome).await
+    }
+
+    /// Whether a send started now ends before the lease does.
+    fn lease_covers_a_send(&self, lease_ends: time::OffsetDateTime) -> bool {
+        let send = time::Duration::try_from(self.send_timeout).unwrap_or(time::Duration::MAX);
+        self.state
+            .now()
+            .checked_add(send)
+            .is_some_and(|end| end < lease_ends)
+    }
+
+    /// Records the outcome under our lease and logs it; `None` when the lease was lost.
+    async fn record(
+        &self,
+        delivery: &Delivery,
+        outcome: DeliveryOutcome,
+    ) -> Option<DeliveryOutcome> {
         let now = self.state.now();
         let (d, o) = (delivery.clone(), outcome.clone());
         match self
@@ -210,7 +245,9 @@ impl Worker {
         Some(outcome)
     }
 
-    async fn attempt(&self, delivery: &Delivery) -> DeliveryOutcome {
+    /// The dialect's request for a delivery, or the outcome of an attempt that could not render
+    /// it: failed for good when retrying cannot help, else the next step on the schedule.
+    async fn render(&self, delivery: &Delivery) -> Result<OutboundRequest, DeliveryOutcome> {
         let notifier = self.notifier.clone();
         let config = self.state.config.clone();
         let d = delivery.clone();
@@ -218,16 +255,21 @@ impl Worker {
             .state
             .run(move |s| Ok(notifier.render(s, &config, &d)))
             .await;
-        let request = match rendered {
-            Ok(Ok(r)) => r,
-            Ok(Err(error)) => {
-                return DeliveryOutcome::Failed {
-                    error: format!("cannot render: {error}"),
-                    status: None,
-                };
+        match rendered {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(RenderError::Permanent(error))) => Err(DeliveryOutcome::Failed {
+                error: format!("cannot render: {error}"),
+                status: None,
+            }),
+            Ok(Err(RenderError::Transient(error))) => {
+                Err(self.retry_or_fail(delivery, format!("cannot render: {error}"), None))
             }
-            Err(e) => return self.retry_or_fail(delivery, format!("store: {e}"), None),
-        };
+            Err(e) => Err(self.retry_or_fail(delivery, format!("store: {e}"), None)),
+        }
+    }
+
+    /// Sends a rendered delivery once.
+    async fn send(&self, delivery: &Delivery, request: OutboundRequest) -> DeliveryOutcome {
         let mut builder = self
             .http
             .post(&request.url)

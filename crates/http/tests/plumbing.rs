@@ -26,6 +26,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use billhub_core::{Currency, Money, PaymentRule};
+use billhub_http::gateway::RenderError;
 use billhub_http::testing::TestApp;
 use billhub_http::worker::{EVENT_ID_HEADER, Worker};
 use billhub_http::{
@@ -229,7 +230,7 @@ impl Notifier for TestNotifier {
         _store: &Store,
         _config: &Config,
         delivery: &Delivery,
-    ) -> Result<OutboundRequest, String> {
+    ) -> Result<OutboundRequest, RenderError> {
         Ok(OutboundRequest {
             url: delivery.target_url.clone(),
             content_type: "application/json".into(),
@@ -1306,6 +1307,8 @@ billhub_http::http_backend_tests!(
     workers_never_share_a_delivery,
     lost_lease_is_reclaimed,
     serve_all_and_graceful_shutdown,
+    worker_retries_a_transient_render_error,
+    worker_never_sends_after_its_lease_expired,
 );
 
 /// `/readyz` answers 503 when the database is gone, while `/healthz` (the process) stays 200.
@@ -1358,4 +1361,405 @@ async fn postgres_readyz_is_503_without_the_database() {
     let health = client.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
     handle.stop(false).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 10: fast failure without the database (defect 8), render errors and leases in the
+// worker (defect 9), the request's deadline in the store (defect 10).
+
+/// This test dialect's answer when the store cannot be reached (`is_unavailable`).
+const UNAVAILABLE: &str = "The service is unavailable; retry with the same reference.";
+
+/// A gateway whose one route pays a bill through `state.flow` (one transaction), answering 503
+/// `{"error": UNAVAILABLE}` when the store is unavailable.
+struct PayGateway;
+
+impl Gateway for PayGateway {
+    fn name(&self) -> &'static str {
+        "pay"
+    }
+
+    fn default_bind(&self) -> &'static str {
+        "127.0.0.1:0"
+    }
+
+    fn configure(&self, cfg: &mut web::ServiceConfig) {
+        cfg.route("/pay/{org}/{bill}/{reference}", web::post().to(pay));
+    }
+
+    fn render_error(&self, err: &PlumbingError) -> HttpResponse {
+        HttpResponse::build(err.status()).json(json!({ "error": err.message() }))
+    }
+}
+
+fn sandbox_payment(org: i64, bill: i64, reference: &str, now: OffsetDateTime) -> PaymentRequest {
+    PaymentRequest {
+        organization_id: org,
+        channel: "sandbox".into(),
+        channel_ref: reference.to_string(),
+        request_hash: billhub_store::fingerprint(&[reference, "10.00"]),
+        target: PaymentTarget::Bill { bill_id: bill },
+        amount: Money::from_minor(1_000, Currency::USD),
+        fee: 0,
+        method: "test".into(),
+        payer_name: String::new(),
+        details: "{}".into(),
+        paid_at: now,
+        on_rejection: OnRejection::Refuse,
+    }
+}
+
+async fn pay(state: web::Data<AppState>, path: web::Path<(i64, i64, String)>) -> HttpResponse {
+    let (org, bill, reference) = path.into_inner();
+    let now = state.now();
+    let paid = state
+        .flow(move |s: &Store| s.post_payment(&sandbox_payment(org, bill, &reference, now), now))
+        .await;
+    match paid {
+        Ok(_) => HttpResponse::Ok().json(json!({ "paid": true })),
+        Err(e) if e.is_unavailable() => {
+            HttpResponse::ServiceUnavailable().json(json!({ "error": UNAVAILABLE }))
+        }
+        Err(_) => HttpResponse::InternalServerError().json(json!({ "error": "internal" })),
+    }
+}
+
+/// An organization with one open USD bill of 100.00: (organization, bill).
+async fn open_bill(store: &Store, code: &str) -> (i64, i64) {
+    let (store, code) = (store.clone(), code.to_string());
+    tokio::task::spawn_blocking(move || {
+        let org = store.create_organization(&new_org(&code), T0).unwrap();
+        let (_, bill) = store
+            .create_bill_for_account(
+                &AccountInput {
+                    code: "ACC1".into(),
+                    name: "Payer".into(),
+                    ..AccountInput::default()
+                },
+                &NewBill {
+                    organization_id: org.id,
+                    account_id: 0,
+                    collection_id: None,
+                    invoice_number: None,
+                    ref1: String::new(),
+                    ref2: String::new(),
+                    name: "Open bill".into(),
+                    description: String::new(),
+                    currency: Currency::USD,
+                    billed: 10_000,
+                    items: vec![],
+                    bill_date: T0.date(),
+                    due_date: None,
+                    valid_until: None,
+                    rule: PaymentRule::Open,
+                    source: "cli".into(),
+                    extra: "{}".into(),
+                    va_numbers: vec![],
+                },
+                T0,
+            )
+            .unwrap();
+        (org.id, bill.id)
+    })
+    .await
+    .unwrap()
+}
+
+async fn post_pay(
+    client: &reqwest::Client,
+    base: &str,
+    org: i64,
+    bill: i64,
+    reference: &str,
+) -> (u16, Value) {
+    let resp = client
+        .post(format!("{base}/pay/{org}/{bill}/{reference}"))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn stored_payment(store: &Store, reference: &str) -> bool {
+    let (store, reference) = (store.clone(), reference.to_string());
+    tokio::task::spawn_blocking(move || {
+        store
+            .payment_by_channel_ref("sandbox", &reference)
+            .unwrap()
+            .is_some()
+    })
+    .await
+    .unwrap()
+}
+
+fn admin_execute(sql: String) {
+    use diesel::Connection as _;
+    use diesel::connection::SimpleConnection as _;
+    let admin_url = std::env::var("BILLHUB_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| billhub_store::testing::DEFAULT_TEST_POSTGRES_URL.to_string());
+    let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
+    admin.batch_execute(&sql).unwrap();
+}
+
+/// Defect 8: while the database refuses connections, a request through a pool with the
+/// production timeouts (10 s) answers the dialect's unavailable shape within 2 s (asserted
+/// < 5 s), and the pool recovers without a restart once the database is back; nothing
+/// acknowledged is lost. PostgreSQL only: the test terminates the database's backends and
+/// blocks new ones with `ALLOW_CONNECTIONS false`.
+#[actix_web::test]
+async fn postgres_requests_fail_fast_while_the_database_is_unreachable() {
+    let db = TestDb::postgres();
+    let (org, bill) = open_bill(&db.store, "FASTFAIL").await;
+    let store = Store::open(
+        &db.url,
+        db.store.master_key().clone(),
+        billhub_store::PoolOptions::default(),
+        false,
+    )
+    .unwrap();
+    let config = Config::for_tests(&db.url, db.store.master_key().clone());
+    let state = AppState::new(store, Clock::fixed(T0), config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = billhub_http::server::start(Arc::new(PayGateway), state, listener).unwrap();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    let client = reqwest::Client::new();
+    assert_eq!(post_pay(&client, &base, org, bill, "FF-0").await.0, 200);
+
+    let name = db.url.rsplit('/').next().unwrap().to_string();
+    tokio::task::spawn_blocking(move || {
+        admin_execute(format!(
+            "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid();"
+        ));
+    })
+    .await
+    .unwrap();
+
+    for i in 1..=3 {
+        let started = std::time::Instant::now();
+        let (status, body) = post_pay(&client, &base, org, bill, &format!("FF-{i}")).await;
+        let took = started.elapsed();
+        assert_eq!(status, 503, "request {i}: {body}");
+        assert_eq!(body, json!({ "error": UNAVAILABLE }), "request {i}");
+        assert!(
+            took < StdDuration::from_secs(5),
+            "request {i} took {took:?}"
+        );
+        let started = std::time::Instant::now();
+        let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status().as_u16(), 503);
+        assert!(started.elapsed() < StdDuration::from_secs(5));
+    }
+
+    let name = db.url.rsplit('/').next().unwrap().to_string();
+    tokio::task::spawn_blocking(move || {
+        admin_execute(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    })
+    .await
+    .unwrap();
+    // The same gateway (no restart) pays again, and the retry of a refused reference succeeds.
+    assert_eq!(post_pay(&client, &base, org, bill, "FF-1").await.0, 200);
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    assert!(
+        stored_payment(&db.store, "FF-0").await,
+        "acknowledged before the outage"
+    );
+    assert!(stored_payment(&db.store, "FF-1").await);
+    assert!(!stored_payment(&db.store, "FF-2").await);
+    handle.stop(false).await;
+}
+
+/// Defect 10: another process holds SQLite's write lock; a payment gives up by its request's
+/// deadline (inside the 3 s request timeout, not after 64 attempts of a 15 s busy timeout) with
+/// the dialect's unavailable answer, and nothing is written, then or later. Its retry with the
+/// same reference, once the lock is free, pays once.
+#[actix_web::test]
+async fn sqlite_payment_gives_up_by_its_deadline_while_the_write_lock_is_held() {
+    use diesel::Connection as _;
+    use diesel::connection::SimpleConnection as _;
+
+    let db = TestDb::sqlite();
+    let (org, bill) = open_bill(&db.store, "DEADLINE").await;
+    let mut config = Config::for_tests(&db.url, db.store.master_key().clone());
+    config.request_timeout = StdDuration::from_secs(3);
+    let app = TestApp::spawn_with(Arc::new(PayGateway), &db, Clock::fixed(T0), config).await;
+
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    let mut holder = diesel::SqliteConnection::establish(&path).unwrap();
+    holder.batch_execute("BEGIN IMMEDIATE").unwrap();
+
+    let started = std::time::Instant::now();
+    let (status, body) = post_pay(&app.client, &app.base_url, org, bill, "DL-1").await;
+    let took = started.elapsed();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body, json!({ "error": UNAVAILABLE }));
+    assert!(took < StdDuration::from_secs(3), "took {took:?}");
+
+    holder.batch_execute("ROLLBACK").unwrap();
+    drop(holder);
+    assert!(
+        !stored_payment(&db.store, "DL-1").await,
+        "nothing half-written"
+    );
+    // A write through the store now goes through at once: nobody is still waiting on the lock.
+    let (first, _) = post_pay(&app.client, &app.base_url, org, bill, "DL-2").await;
+    assert_eq!(first, 200);
+    assert!(
+        !stored_payment(&db.store, "DL-1").await,
+        "the given-up payment never commits"
+    );
+    assert_eq!(
+        post_pay(&app.client, &app.base_url, org, bill, "DL-1")
+            .await
+            .0,
+        200
+    );
+    let bill_now = {
+        let store = db.store.clone();
+        tokio::task::spawn_blocking(move || store.bill(bill).unwrap())
+            .await
+            .unwrap()
+    };
+    assert_eq!(bill_now.paid, 2_000);
+}
+
+/// Renders like [`TestNotifier`]; its first `fail` renders read the store while the pool's only
+/// connection is taken by the render itself: a transient store error (the pool timed out).
+struct FlakyNotifier {
+    fail: std::sync::atomic::AtomicUsize,
+}
+
+impl Notifier for FlakyNotifier {
+    fn dialect(&self) -> &'static str {
+        "va"
+    }
+
+    fn schedule(&self) -> RetrySchedule {
+        TestNotifier.schedule()
+    }
+
+    fn render(
+        &self,
+        store: &Store,
+        config: &Config,
+        delivery: &Delivery,
+    ) -> Result<OutboundRequest, RenderError> {
+        if self
+            .fail
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            let id = delivery.event.id;
+            store.snapshot(|_| store.notification_event(id))?;
+        }
+        TestNotifier.render(store, config, delivery)
+    }
+}
+
+/// Defect 9: a transient store error while rendering is retried on the dialect's schedule (not
+/// kept as failed for good), and the delivery is delivered once the store answers.
+async fn worker_retries_a_transient_render_error(db: TestDb) {
+    let app = spawn(&db).await;
+    let receiver = Receiver::spawn().await;
+    let org = org_with_deliveries(&app, "HOOKORG7", &receiver.url, 1).await;
+    let small = Store::open(
+        &db.url,
+        db.store.master_key().clone(),
+        billhub_store::PoolOptions {
+            max_size: 1,
+            min_idle: 0,
+            connection_timeout: StdDuration::from_millis(300),
+        },
+        false,
+    )
+    .unwrap();
+    let state = AppState::new(small, app.clock().clone(), (*app.state.config).clone());
+    let worker = Worker::new(
+        state,
+        Arc::new(FlakyNotifier {
+            fail: std::sync::atomic::AtomicUsize::new(1),
+        }),
+    );
+
+    let report = worker.run_once().await;
+    assert_eq!((report.claimed, report.retried, report.failed), (1, 1, 0));
+    let d = &deliveries(&app, org).await[0];
+    assert_eq!((d.status.as_str(), d.attempts), ("pending", 1));
+    assert_eq!(d.next_attempt_at, T0 + time::Duration::minutes(1));
+    assert!(d.last_error.contains("cannot render"), "{}", d.last_error);
+    assert!(receiver.seen().is_empty());
+
+    app.clock().advance(time::Duration::minutes(1));
+    let report = worker.run_once().await;
+    assert_eq!((report.claimed, report.delivered), (1, 1));
+    let d = &deliveries(&app, org).await[0];
+    assert_eq!((d.status.as_str(), d.attempts), ("delivered", 2));
+    assert_eq!(receiver.seen().len(), 1);
+    receiver.stop().await;
+}
+
+/// Renders like [`TestNotifier`] but takes (on the app clock) longer than the lease.
+struct SlowNotifier {
+    clock: Clock,
+}
+
+impl Notifier for SlowNotifier {
+    fn dialect(&self) -> &'static str {
+        "va"
+    }
+
+    fn schedule(&self) -> RetrySchedule {
+        TestNotifier.schedule()
+    }
+
+    fn render(
+        &self,
+        store: &Store,
+        config: &Config,
+        delivery: &Delivery,
+    ) -> Result<OutboundRequest, RenderError> {
+        self.clock.advance(time::Duration::seconds(61));
+        TestNotifier.render(store, config, delivery)
+    }
+}
+
+/// Defect 9: the lease is checked right before sending: a delivery whose lease ran out while it
+/// was rendered is not sent (another worker may hold it by then); it is claimed again and sent
+/// once.
+async fn worker_never_sends_after_its_lease_expired(db: TestDb) {
+    let app = spawn(&db).await;
+    let receiver = Receiver::spawn().await;
+    let org = org_with_deliveries(&app, "HOOKORG8", &receiver.url, 1).await;
+    let slow = Worker::new(
+        app.state.clone(),
+        Arc::new(SlowNotifier {
+            clock: app.clock().clone(),
+        }),
+    )
+    .with_lease(time::Duration::seconds(60));
+
+    let report = slow.run_once().await;
+    assert_eq!(report.claimed, 1);
+    assert_eq!((report.delivered, report.retried, report.failed), (0, 0, 0));
+    assert!(
+        receiver.seen().is_empty(),
+        "nothing sent after the lease expired"
+    );
+    let d = &deliveries(&app, org).await[0];
+    assert_eq!((d.status.as_str(), d.attempts), ("pending", 0));
+
+    // The lease has run out (the clock is at T0 + 61 s): another worker claims it and sends it.
+    let report = app.run_worker_once().await;
+    assert_eq!((report.claimed, report.delivered), (1, 1));
+    assert_eq!(receiver.seen().len(), 1);
+    receiver.stop().await;
 }

@@ -223,6 +223,9 @@ pub fn refusal_of(rejection: &Rejection, fee: i64, currency: Option<Currency>) -
         Rejection::InsufficientCredit { .. } => {
             Refusal::rejected("The account credit is not enough")
         }
+        Rejection::MoneyOnBill { .. } => Refusal::rejected(
+            "The invoice has payments on it: revert or refund them before cancelling it",
+        ),
     }
 }
 

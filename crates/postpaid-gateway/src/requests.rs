@@ -18,6 +18,7 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 use crate::codes::Refusal;
+use billhub_core::input::{self, InputError};
 
 /// The partner's message for a payment that informs both amounts.
 pub const BOTH_AMOUNTS: &str = "amountToSendX100 and destinationAmountX100 must not be informed at the same time, please inform only one of it";
@@ -49,19 +50,54 @@ fn reference(errors: &mut FieldErrors, name: &str, text: &str) -> Option<i32> {
     }
 }
 
-/// The date part of an ISO 8601 `localDateTime` (`2025-07-03T10:15:00Z`,
-/// `2025-07-03T10:15:00.123+07:00`, `2025-07-03T10:15:00`), exactly as sent.
-fn local_date(text: &str) -> Option<String> {
-    let with_offset = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339);
-    let without = PrimitiveDateTime::parse(
+/// An ISO 8601 `localDateTime` read: with its offset, or a local time without one.
+enum LocalDateTime {
+    Instant(OffsetDateTime),
+    Local(PrimitiveDateTime),
+}
+
+fn parse_local_date_time(text: &str) -> Option<LocalDateTime> {
+    if let Ok(t) = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+        return Some(LocalDateTime::Instant(t));
+    }
+    PrimitiveDateTime::parse(
         text,
         format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
         ),
-    );
-    (with_offset.is_ok() || without.is_ok())
+    )
+    .ok()
+    .map(LocalDateTime::Local)
+}
+
+/// The date part of an ISO 8601 `localDateTime` (`2025-07-03T10:15:00Z`,
+/// `2025-07-03T10:15:00.123+07:00`, `2025-07-03T10:15:00`), exactly as sent.
+fn local_date(text: &str) -> Option<String> {
+    parse_local_date_time(text)
+        .is_some()
         .then(|| text.get(..10).map(str::to_string))
         .flatten()
+}
+
+/// Core's judgement of a partner date ([`input::judge_date`] for an instant; a local time
+/// without offset by its calendar day, [`input::judge_day`]), added to `errors`.
+fn judge(errors: &mut FieldErrors, name: &str, judged: Result<(), InputError>) {
+    match judged {
+        Ok(()) => {}
+        Err(InputError::DateTooEarly) => errors.add(name, "must not be before 2000-01-01"),
+        Err(InputError::DateTooLate | InputError::Nul) => {
+            errors.add(name, "must not be more than one day in the future");
+        }
+    }
+}
+
+fn judge_local_date_time(errors: &mut FieldErrors, text: &str, now: OffsetDateTime) {
+    let judged = match parse_local_date_time(text) {
+        Some(LocalDateTime::Instant(t)) => input::judge_date(t, now).map(|_| ()),
+        Some(LocalDateTime::Local(t)) => input::judge_day(t.date(), now).map(|_| ()),
+        None => Ok(()),
+    };
+    judge(errors, "localDateTime", judged);
 }
 
 pub fn iso_date(date: Date) -> String {
@@ -99,7 +135,13 @@ fn json_body(errors: &mut FieldErrors, body: &[u8]) -> Option<Value> {
         return None;
     }
     match serde_json::from_slice::<Value>(body) {
-        Ok(v) => Some(v),
+        Ok(v) => {
+            // NUL in any key or string (core's shared check), by path.
+            for path in input::nul_paths(&v, "body") {
+                errors.add(path, "must not contain a NUL character");
+            }
+            Some(v)
+        }
         Err(e) => {
             errors.add("body", format!("not valid JSON: {e}"));
             None
@@ -347,14 +389,24 @@ pub struct InfoRequest {
 }
 
 impl InfoRequest {
-    pub fn parse(path: &(String, String, String)) -> Result<InfoRequest, Refusal> {
+    /// The path at `now`; refused (900) when a part is not valid.
+    pub fn parse(
+        path: &(String, String, String),
+        now: OffsetDateTime,
+    ) -> Result<InfoRequest, Refusal> {
         let mut errors = FieldErrors::new();
         let terminal_id = path_int(&mut errors, "terminalId", &path.0);
         let original = reference(&mut errors, "originalLocalReference", &path.1);
         let date = parse_compact_date(&path.2);
-        if date.is_none() {
-            errors.add("creationDate", "must be a date as yyyyMMdd or ddMMyyyy");
+        match date {
+            None => errors.add("creationDate", "must be a date as yyyyMMdd or ddMMyyyy"),
+            Some(d) => judge(
+                &mut errors,
+                "creationDate",
+                input::judge_day(d, now).map(|_| ()),
+            ),
         }
+        let date = date.filter(|_| !errors.contains("creationDate"));
         let (Some(terminal_id), Some(original), Some(date)) = (terminal_id, original, date) else {
             return Err(invalid(&errors));
         };
@@ -390,7 +442,7 @@ struct TransactionHead {
 }
 
 impl TransactionHead {
-    fn read(path: &(String, String, String), body: &[u8]) -> TransactionHead {
+    fn read(path: &(String, String, String), body: &[u8], now: OffsetDateTime) -> TransactionHead {
         let mut errors = FieldErrors::new();
         let terminal_id = path_int(&mut errors, "terminalId", &path.0);
         let operator_id = path_int(&mut errors, "operatorId", &path.1);
@@ -411,6 +463,9 @@ impl TransactionHead {
                 "localDateTime",
                 "must be an ISO 8601 date and time (2025-07-03T10:15:00Z)",
             );
+        }
+        if let Some(t) = &local_date_time {
+            judge_local_date_time(&mut errors, t, now);
         }
         TransactionHead {
             errors,
@@ -567,8 +622,9 @@ fn invoice_numbers(errors: &mut FieldErrors, obj: &Map<String, Value>) -> Vec<St
 }
 
 impl PayRequest {
-    pub fn parse(path: &(String, String, String), body: &[u8]) -> PayRequest {
-        let mut head = TransactionHead::read(path, body);
+    /// The path and body at `now`, read leniently; see [`PayRequest::complete`].
+    pub fn parse(path: &(String, String, String), body: &[u8], now: OffsetDateTime) -> PayRequest {
+        let mut head = TransactionHead::read(path, body, now);
         let obj = head.object.clone();
         let errors = &mut head.errors;
         let to_send = amount_x100(errors, &obj, "amountToSendX100");
@@ -669,8 +725,13 @@ impl Revert {
 }
 
 impl RevertRequest {
-    pub fn parse(path: &(String, String, String), body: &[u8]) -> RevertRequest {
-        let mut head = TransactionHead::read(path, body);
+    /// The path and body at `now`, read leniently; see [`RevertRequest::complete`].
+    pub fn parse(
+        path: &(String, String, String),
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> RevertRequest {
+        let mut head = TransactionHead::read(path, body, now);
         let obj = head.object.clone();
         let errors = &mut head.errors;
         let amount = amount_x100(errors, &obj, "amountToSendX100");
@@ -687,10 +748,15 @@ impl RevertRequest {
             }
         };
         let original_date = required_string(errors, &obj, "originalLocalDate");
-        if let Some(d) = &original_date
-            && parse_iso_date(d).is_none()
-        {
-            errors.add("originalLocalDate", "must be a date as yyyy-MM-dd");
+        if let Some(d) = &original_date {
+            match parse_iso_date(d) {
+                None => errors.add("originalLocalDate", "must be a date as yyyy-MM-dd"),
+                Some(day) => judge(
+                    errors,
+                    "originalLocalDate",
+                    input::judge_day(day, now).map(|_| ()),
+                ),
+            }
         }
         RevertRequest {
             head,

@@ -100,8 +100,8 @@ pub async fn payment(
     body: web::Bytes,
 ) -> Result<HttpResponse, PostpaidError> {
     let network = auth::authenticate(&state, &req).await?;
-    let request = PayRequest::parse(&path, &body);
     let now = state.now();
+    let request = PayRequest::parse(&path, &body, now);
     let answer = state
         .flow(move |s| flows::pay(s, &network, request, now))
         .await?;
@@ -116,8 +116,8 @@ pub async fn revert(
     body: web::Bytes,
 ) -> Result<HttpResponse, PostpaidError> {
     let network = auth::authenticate(&state, &req).await?;
-    let request = RevertRequest::parse(&path, &body);
     let now = state.now();
+    let request = RevertRequest::parse(&path, &body, now);
     let answer = state
         .flow(move |s| flows::revert(s, &network, request, now))
         .await?;
@@ -131,7 +131,7 @@ pub async fn transaction_info(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, PostpaidError> {
     let network = auth::authenticate(&state, &req).await?;
-    let request = InfoRequest::parse(&path)?;
+    let request = InfoRequest::parse(&path, state.now())?;
     let answer = state
         .flow(move |s| flows::transaction_info(s, &network, request))
         .await?;

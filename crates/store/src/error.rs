@@ -154,6 +154,9 @@ pub enum InvalidKind {
     NoOrganization { id: i64 },
     #[error("credit cannot become unapplied")]
     CreditUnapplied,
+    /// A timestamp whose UTC form cannot be represented.
+    #[error("timestamp {value} is out of range")]
+    Timestamp { value: String },
     #[error(transparent)]
     Money(#[from] billhub_core::MoneyError),
     #[error(transparent)]
@@ -278,16 +281,6 @@ impl StoreError {
             StoreError::Database(DbError(e)) => is_connection_error(e),
             _ => false,
         }
-    }
-
-    pub(crate) fn is_unique_violation(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Database(DbError(DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                _
-            )))
-        )
     }
 
     /// Whether this is a transient error worth running the whole write transaction again for.

@@ -21,7 +21,15 @@
 //! A connection whose work panicked or that is still inside a transaction is never returned to
 //! the pool; connections idle for more than 30 s are checked before use, fresher ones cost no
 //! round trip; a transaction whose connection fails at its first statement (`BEGIN`: a restarted
-//! PostgreSQL) runs once more on a checked connection. See [`pool`].
+//! PostgreSQL) runs once more on a checked connection. Once a connection attempt has failed,
+//! checkouts wait at most [`pool::UNREACHABLE_WAIT`] (2 s) instead of the pool's timeout until
+//! the database answers again, so requests fail fast while it is unreachable. See [`pool`].
+//!
+//! ## Deadlines
+//! [`Store::until`] gives a clone of the store a deadline (a request's flow gets its request's):
+//! no transaction attempt begins after it (one that began still commits), the wait for a
+//! connection and SQLite's busy timeout shrink to what is left, and giving up is
+//! [`StoreError::Busy`] (`is_unavailable`).
 //!
 //! ## Errors
 //! See [`error`].

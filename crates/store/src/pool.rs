@@ -5,7 +5,7 @@
 //! hides the cause, and r2d2 would then wait its whole timeout).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -109,8 +109,15 @@ pub fn redact(url: &str) -> String {
     url.to_string()
 }
 
-/// How long SQLite waits for the write lock before giving up.
+/// How long SQLite waits for the write lock before giving up (less when the store has a
+/// deadline: see [`crate::Store::until`]).
 pub const SQLITE_BUSY_TIMEOUT_MS: u32 = 15_000;
+
+/// Once a connection attempt has failed (the database is down, refuses connections, or the
+/// network is gone), a checkout waits at most this long for a connection instead of the pool's
+/// whole timeout, until a connection succeeds again: requests fail fast in their dialect's
+/// shape while the database is unreachable.
+pub const UNREACHABLE_WAIT: Duration = Duration::from_secs(2);
 
 /// Connections idle for longer than this are checked with `SELECT 1` before use; fresher ones
 /// are handed out without a round trip.
@@ -128,6 +135,8 @@ pub struct Slot {
     pub(crate) broken: bool,
     /// The [`Manager::epoch`] it was last known good at.
     checked_epoch: u64,
+    /// The SQLite busy timeout set on the connection, in milliseconds.
+    busy_timeout_ms: u32,
 }
 
 impl Slot {
@@ -141,6 +150,18 @@ impl Slot {
         };
         !matches!(status.transaction_depth(), Ok(None))
     }
+
+    /// Sets SQLite's busy timeout (what a `BEGIN IMMEDIATE` waits for the write lock) when it
+    /// differs from the one set; nothing on PostgreSQL.
+    pub(crate) fn set_busy_timeout(&mut self, ms: u32) -> diesel::QueryResult<()> {
+        if let AnyConnection::Sqlite(c) = &mut self.conn
+            && self.busy_timeout_ms != ms
+        {
+            c.batch_execute(&format!("PRAGMA busy_timeout = {ms}"))?;
+            self.busy_timeout_ms = ms;
+        }
+        Ok(())
+    }
 }
 
 /// Opens connections for r2d2, choosing the backend from the URL.
@@ -150,6 +171,9 @@ pub struct Manager {
     /// Bumped when a connection is found dead: every pooled connection older than the bump is
     /// checked before its next use, so the pool heals after a database restart at once.
     epoch: Arc<AtomicU64>,
+    /// Set when a connection attempt failed, cleared when one succeeds or a connection is seen
+    /// working: while set, checkouts wait at most [`UNREACHABLE_WAIT`].
+    unreachable: Arc<AtomicBool>,
 }
 
 impl Manager {
@@ -157,12 +181,26 @@ impl Manager {
         Manager {
             url,
             epoch: Arc::new(AtomicU64::new(0)),
+            unreachable: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// Marks every connection opened or checked before now as suspect.
     pub(crate) fn connection_failed(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether the last connection attempt failed and nothing has worked since.
+    pub(crate) fn unreachable(&self) -> bool {
+        self.unreachable.load(Ordering::SeqCst)
+    }
+
+    /// A connection was opened or answered: the database is reachable.
+    pub(crate) fn reached(&self) {
+        if self.unreachable.load(Ordering::Relaxed) {
+            self.unreachable.store(false, Ordering::SeqCst);
+            tracing::info!(database = %self.url.redacted(), "the database is reachable again");
+        }
     }
 
     pub fn open(&self) -> Result<AnyConnection, ConnectionError> {
@@ -202,12 +240,23 @@ impl r2d2::ManageConnection for Manager {
     type Error = ConnectionError;
 
     fn connect(&self) -> Result<Slot, ConnectionError> {
+        let conn = match self.open() {
+            Ok(c) => c,
+            Err(e) => {
+                if !self.unreachable.swap(true, Ordering::SeqCst) {
+                    tracing::warn!(database = %self.url.redacted(), error = %e, "cannot connect to the database; requests fail fast until it answers");
+                }
+                return Err(e);
+            }
+        };
+        self.reached();
         Ok(Slot {
-            conn: self.open()?,
+            conn,
             returned_at: Instant::now(),
             in_flight: false,
             broken: false,
             checked_epoch: self.epoch.load(Ordering::SeqCst),
+            busy_timeout_ms: SQLITE_BUSY_TIMEOUT_MS,
         })
     }
 
@@ -222,6 +271,7 @@ impl r2d2::ManageConnection for Manager {
             .batch_execute("SELECT 1")
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
         slot.checked_epoch = epoch;
+        self.reached();
         Ok(())
     }
 

@@ -263,6 +263,18 @@ diesel::table! {
     }
 }
 
+// One key per payment reference, posted or unapplied: `scope` is the organization for a
+// biller-side channel, 0 otherwise (migration 2026-12-05-000002_reference_keys).
+diesel::table! {
+    payment_references (id) {
+        id -> BigInt,
+        channel -> Text,
+        scope -> BigInt,
+        channel_ref -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::table! {
     bill_events (id) {
         id -> BigInt,
@@ -406,6 +418,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     reversals,
     account_credit_entries,
     unapplied_payments,
+    payment_references,
     bill_events,
     notification_events,
     notification_deliveries,

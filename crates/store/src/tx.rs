@@ -7,7 +7,7 @@ use std::ops::{Deref, DerefMut};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
 use crate::error::{StoreError, StoreResult, TxError};
-use crate::pool::AnyConnection;
+use crate::pool::{AnyConnection, SQLITE_BUSY_TIMEOUT_MS, Slot};
 use crate::{Backend, MAX_WRITE_ATTEMPTS, MasterKey, Store};
 
 /// Reads inside one snapshot. Every read repository operation is a method of `Reader`.
@@ -66,6 +66,8 @@ impl Store {
     /// Runs `f` in one write transaction, and again from the start (bounded) when it lost a
     /// race: a unique violation, a serialization failure, a lock timeout, or a bill whose version
     /// moved on ([`StoreError::RaceLost`]). `f` must therefore decide from what it reads inside.
+    /// With a deadline ([`Store::until`]) no attempt begins after it: the last error is then
+    /// [`StoreError::Busy`].
     pub fn transaction<T, E: TxError>(
         &self,
         mut f: impl FnMut(&mut Writer<'_>) -> Result<T, E>,
@@ -103,7 +105,8 @@ impl Store {
 
     /// One transaction. When its first statement (`BEGIN`) finds the connection dead (a
     /// restarted PostgreSQL), the pool is told to check its other connections and the
-    /// transaction runs once more on a checked one, so the restart costs no request.
+    /// transaction runs once more on a checked one, so the restart costs no request. With a
+    /// deadline, nothing begins after it, and SQLite waits for its write lock only until it.
     fn attempt<T, E: TxError>(
         &self,
         mode: Mode,
@@ -111,10 +114,21 @@ impl Store {
     ) -> Result<T, E> {
         let mut retried = false;
         loop {
+            self.time_left()?;
             let mut slot = self.conn()?;
             self.count_transaction();
-            if let Err(e) = begin(&mut slot.conn, mode) {
+            if let Err(e) = self
+                .prepare(&mut slot)
+                .and_then(|()| begin(&mut slot.conn, mode))
+            {
                 let e = StoreError::from(e);
+                if e.is_retryable() && self.time_left().is_err() {
+                    // SQLite's busy timeout, shrunk to the deadline, ran out.
+                    return Err(StoreError::Busy(format!(
+                        "the request's deadline passed while waiting for the database: {e}"
+                    ))
+                    .into());
+                }
                 if e.is_connection_failure() {
                     slot.broken = true;
                     self.manager.connection_failed();
@@ -126,6 +140,7 @@ impl Store {
                 }
                 return Err(e.into());
             }
+            self.manager.reached();
             // Cleared once the transaction has ended cleanly: if `f` panics, the connection is
             // still marked and the pool drops it instead of reusing it mid-transaction.
             slot.in_flight = true;
@@ -162,6 +177,23 @@ impl Store {
                 }
             };
         }
+    }
+}
+
+impl Store {
+    /// SQLite's busy timeout for this attempt: what is left before the deadline (at least 1 ms),
+    /// never more than [`SQLITE_BUSY_TIMEOUT_MS`].
+    fn prepare(&self, slot: &mut Slot) -> diesel::QueryResult<()> {
+        let ms = match self.deadline {
+            None => SQLITE_BUSY_TIMEOUT_MS,
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                u32::try_from(left.as_millis())
+                    .unwrap_or(u32::MAX)
+                    .clamp(1, SQLITE_BUSY_TIMEOUT_MS)
+            }
+        };
+        slot.set_busy_timeout(ms)
     }
 }
 

@@ -1433,8 +1433,732 @@ fn reversal_races_credit_application(db: TestDb) {
     }
 }
 
+/// A store after payments (exact, partial, open with credit), a reversal, credit applied and
+/// refunded, and unapplied money: `check_invariants` finds no violation, and reports the open
+/// unapplied money as work to do.
+fn check_clean_store_has_no_violations(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let exact = bill(&db, o, "ACC1", Currency::USD, 1000, PaymentRule::Exact);
+    let open = bill(&db, o, "ACC1", Currency::USD, 1000, PaymentRule::Open);
+    let partial = bill(
+        &db,
+        o,
+        "ACC2",
+        Currency::KHR,
+        9000,
+        PaymentRule::Partial { minimum: None },
+    );
+    let paid = db
+        .post_payment(
+            &pay(
+                o,
+                PaymentTarget::Bill { bill_id: exact.id },
+                "c1",
+                1000,
+                Currency::USD,
+            ),
+            NOW,
+        )
+        .unwrap();
+    db.post_payment(
+        &pay(
+            o,
+            PaymentTarget::Bill { bill_id: open.id },
+            "c2",
+            1500,
+            Currency::USD,
+        ),
+        NOW,
+    )
+    .unwrap();
+    db.post_payment(
+        &pay(
+            o,
+            PaymentTarget::Bill {
+                bill_id: partial.id,
+            },
+            "c3",
+            4000,
+            Currency::KHR,
+        ),
+        NOW,
+    )
+    .unwrap();
+    db.reverse_payment(&reversal_of(o, paid.payment().unwrap().id, "rev-1"), NOW)
+        .unwrap();
+    let next = bill(&db, o, "ACC1", Currency::USD, 300, PaymentRule::Exact);
+    db.apply_credit(
+        open.account_id,
+        Money::from_minor(300, Currency::USD),
+        &PaymentTarget::Bill { bill_id: next.id },
+        "op-1",
+        NOW,
+    )
+    .unwrap();
+    db.refund_credit(
+        open.account_id,
+        Money::from_minor(150, Currency::USD),
+        "cash",
+        NOW,
+    )
+    .unwrap();
+    let mut lost = pay(
+        o,
+        PaymentTarget::Unknown {
+            account_code: "NOPE".into(),
+        },
+        "u1",
+        700,
+        Currency::USD,
+    );
+    lost.on_rejection = OnRejection::RecordUnapplied;
+    db.post_payment(&lost, NOW).unwrap();
+    let report = db.check_invariants(NOW).unwrap();
+    assert_eq!(report.violations, vec![], "a clean store");
+    assert!(report.is_clean());
+    assert_eq!(
+        report.open_unapplied,
+        vec![OpenUnapplied {
+            currency: "USD".into(),
+            count: 1,
+            total: 700
+        }]
+    );
+    assert_eq!(report.nul_searched, db.backend() == Backend::Sqlite);
+    assert_eq!(report.resolved_duplicates, Vec::<i64>::new());
+    // Checked 23 hours before the rows were written: dates up to a day ahead are plausible.
+    assert!(
+        db.check_invariants(NOW - time::Duration::hours(23))
+            .unwrap()
+            .is_clean()
+    );
+}
+
+/// Every kind of violation, planted with raw SQL, is found and names its organization and row;
+/// rows not touched are not named.
+fn check_finds_each_planted_violation(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let other = org(&db, "ORG00002");
+    let mismatch = bill(
+        &db,
+        o,
+        "ACC1",
+        Currency::USD,
+        1000,
+        PaymentRule::Partial { minimum: None },
+    );
+    let status = bill(&db, o, "ACC1", Currency::USD, 1000, PaymentRule::Exact);
+    let voided = bill(
+        &db,
+        o,
+        "ACC2",
+        Currency::USD,
+        1000,
+        PaymentRule::Partial { minimum: None },
+    );
+    let dated = bill(&db, other, "ACC9", Currency::USD, 500, PaymentRule::Exact);
+    let clean = bill(&db, o, "ACC3", Currency::USD, 500, PaymentRule::Exact);
+    let post = |org_id, bill_id, reference: &str, minor| {
+        db.post_payment(
+            &pay(
+                org_id,
+                PaymentTarget::Bill { bill_id },
+                reference,
+                minor,
+                Currency::USD,
+            ),
+            NOW,
+        )
+        .unwrap()
+        .payment()
+        .unwrap()
+        .clone()
+    };
+    post(o, mismatch.id, "p1", 400);
+    let on_void = post(o, voided.id, "p2", 300);
+    let amount = post(o, clean.id, "p3", 500);
+    let late = post(other, dated.id, "p4", 500);
+    db.reverse_payment(&reversal_of(other, late.id, "rev-late"), NOW)
+        .unwrap();
+    let account = clean.account_id;
+    let sqlite = db.backend() == Backend::Sqlite;
+    db.raw_sql(&format!(
+        "UPDATE bills SET paid = paid + 1 WHERE id = {m};
+         UPDATE bills SET status = 'paid' WHERE id = {s};
+         UPDATE bills SET status = 'void' WHERE id = {v};
+         UPDATE payments SET amount = amount + 5 WHERE id = {a};
+         INSERT INTO account_credit_entries (organization_id, account_id, currency, amount, kind, note, created_at)
+             VALUES ({o}, {account}, 'USD', -250, 'refunded', 'planted', '2025-09-01 10:00:00');
+         INSERT INTO unapplied_payments (organization_id, channel, channel_ref, request_hash, account_code, currency, amount, reason, details, status, created_at)
+             VALUES ({o}, 'test', 'p2', 'x', 'ACC2', 'USD', 300, 'planted', '{{}}', 'open', '2025-09-01 10:00:00');
+         UPDATE payments SET paid_at = '1999-12-31 23:59:59' WHERE id = {late};
+         UPDATE reversals SET created_at = '2025-09-02 10:00:01' WHERE payment_id = {late};
+         UPDATE bills SET created_at = '9999-12-31 23:59:59' WHERE id = {d};",
+        m = mismatch.id,
+        s = status.id,
+        v = voided.id,
+        a = amount.id,
+        late = late.id,
+        d = dated.id,
+    ));
+    if sqlite {
+        db.raw_sql("UPDATE accounts SET name = 'Pay' || char(0) || 'er' WHERE code = 'ACC3';");
+    }
+    let report = db.check_invariants(NOW).unwrap();
+    let found: Vec<(ViolationKind, &str, &str, String)> = report
+        .violations
+        .iter()
+        .map(|v| (v.kind, v.organization.as_str(), v.row, v.key.clone()))
+        .collect();
+    let reversal_id = db
+        .payment(late.id)
+        .unwrap()
+        .reversed
+        .unwrap()
+        .id
+        .to_string();
+    let mut expected = vec![
+        (
+            ViolationKind::BillPaidMismatch,
+            "ORG00001",
+            "bill",
+            mismatch.public_no.clone(),
+        ),
+        (
+            ViolationKind::BillStatusMismatch,
+            "ORG00001",
+            "bill",
+            status.public_no.clone(),
+        ),
+        (
+            ViolationKind::PaymentOnVoidBill,
+            "ORG00001",
+            "bill",
+            voided.public_no.clone(),
+        ),
+        (
+            ViolationKind::PaymentAmountMismatch,
+            "ORG00001",
+            "payment",
+            amount.uid.clone(),
+        ),
+        (
+            ViolationKind::NegativeCredit,
+            "ORG00001",
+            "account",
+            "ACC3".to_string(),
+        ),
+        (
+            ViolationKind::ReferencePostedAndUnapplied,
+            "ORG00001",
+            "unapplied",
+            String::new(),
+        ),
+        (
+            ViolationKind::DateOutOfRange,
+            "ORG00002",
+            "bill",
+            dated.public_no.clone(),
+        ),
+        (
+            ViolationKind::DateOutOfRange,
+            "ORG00002",
+            "payment",
+            late.uid.clone(),
+        ),
+        (
+            ViolationKind::DateOutOfRange,
+            "ORG00002",
+            "reversal",
+            reversal_id,
+        ),
+    ];
+    if sqlite {
+        expected.push((
+            ViolationKind::TextWithNul,
+            "ORG00001",
+            "account",
+            "ACC3".to_string(),
+        ));
+    }
+    // The unapplied row's id is the store's: take it from the listing.
+    let twin = db
+        .unapplied_payments(Some(o))
+        .unwrap()
+        .into_iter()
+        .find(|u| u.channel_ref == "p2")
+        .unwrap();
+    for e in &mut expected {
+        if e.0 == ViolationKind::ReferencePostedAndUnapplied {
+            e.3 = twin.id.to_string();
+        }
+    }
+    expected.sort();
+    let mut found_sorted = found.clone();
+    found_sorted.sort();
+    assert_eq!(found_sorted, expected);
+    assert!(!report.is_clean());
+    let detail = |kind| {
+        report
+            .violations
+            .iter()
+            .find(|v| v.kind == kind)
+            .unwrap()
+            .detail
+            .clone()
+    };
+    assert_eq!(
+        detail(ViolationKind::BillPaidMismatch),
+        "paid 401, unreversed allocations 400"
+    );
+    assert_eq!(
+        detail(ViolationKind::BillStatusMismatch),
+        "status paid with billed 1000, paid 0"
+    );
+    assert_eq!(
+        detail(ViolationKind::PaymentOnVoidBill),
+        format!("void with 300 unreversed by payment(s) {}", on_void.uid)
+    );
+    assert_eq!(
+        detail(ViolationKind::PaymentAmountMismatch),
+        "amount 505, allocations 500, credit 0"
+    );
+    assert_eq!(detail(ViolationKind::NegativeCredit), "credit -250 USD");
+    assert_eq!(
+        report.open_unapplied,
+        vec![OpenUnapplied {
+            currency: "USD".into(),
+            count: 1,
+            total: 300
+        }]
+    );
+}
+
+/// Defect 10: a store with a deadline ([`Store::until`]) begins no attempt after it (nothing
+/// written, no transaction counted), lets an attempt that began before it commit, and does not
+/// run a lost race again once it has passed.
+fn deadline_bounds_every_attempt(db: TestDb) {
+    use std::time::{Duration, Instant};
+    let new = |code: &str| NewOrganization {
+        code: Some(code.into()),
+        name: format!("Org {code}"),
+        utc_offset: UtcOffset::UTC,
+        locale: "en".into(),
+        settlement: None,
+        va_prefixes: vec![],
+    };
+
+    // Passed: nothing begins.
+    let before = db.transactions_started();
+    let late = db.until(Instant::now());
+    let err = late.create_organization(&new("LATE0001"), NOW).unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    assert_eq!(db.transactions_started(), before);
+    assert!(db.organization_by_code("LATE0001").unwrap().is_none());
+
+    // An attempt that began commits although the deadline passes during it.
+    let deadline = Instant::now() + Duration::from_millis(50);
+    let soon = db.until(deadline);
+    let org = soon
+        .transaction(|w| {
+            let org = w.create_organization(&new("SLOW0001"), NOW)?;
+            while Instant::now() <= deadline {
+                std::thread::yield_now();
+            }
+            Ok::<_, StoreError>(org)
+        })
+        .unwrap();
+    assert_eq!(
+        db.organization_by_code("SLOW0001").unwrap().map(|o| o.id),
+        Some(org.id)
+    );
+
+    // A race lost after the deadline is not run again.
+    let deadline = Instant::now() + Duration::from_millis(50);
+    let mut attempts = 0;
+    let err = db
+        .until(deadline)
+        .transaction(|w| {
+            attempts += 1;
+            w.create_organization(&new("RACE0001"), NOW)?;
+            while Instant::now() <= deadline {
+                std::thread::yield_now();
+            }
+            Err::<(), _>(StoreError::RaceLost {
+                entity: Entity::Organization,
+                id: 0,
+            })
+        })
+        .unwrap_err();
+    assert_eq!(attempts, 1);
+    assert!(err.is_unavailable(), "{err}");
+    assert!(db.organization_by_code("RACE0001").unwrap().is_none());
+    // Without a deadline the same store is unbounded as before.
+    assert!(db.deadline().is_none());
+    db.create_organization(&new("FREE0001"), NOW).unwrap();
+}
+
+/// A Bill24-style posting request of `minor` USD to `target` under `reference`.
+fn bill24_pay(o: i64, target: PaymentTarget, reference: &str, minor: i64) -> PaymentRequest {
+    let mut req = pay(o, target, reference, minor, Currency::USD);
+    req.channel = "bill24".into();
+    req.on_rejection = OnRejection::RecordUnapplied;
+    req
+}
+
+/// The same reference, posted by one request and kept unapplied by another (other content),
+/// raced from two stores: exactly one is recorded and the other is an inconsistent repeat,
+/// never both (issue 10, defect 3: PostgreSQL recorded both in most rounds).
+fn one_reference_is_posted_or_unapplied_never_both(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let other = db.second_store();
+    for round in 0..24 {
+        let b = bill(
+            &db,
+            o,
+            &format!("ACC{round}"),
+            Currency::USD,
+            999,
+            PaymentRule::Exact,
+        );
+        let reference = format!("T-{round}");
+        let posted = bill24_pay(o, PaymentTarget::Bill { bill_id: b.id }, &reference, 999);
+        // 500 on an exact bill of 999: refused by the rule, kept as unapplied money.
+        let kept = bill24_pay(o, PaymentTarget::Bill { bill_id: b.id }, &reference, 500);
+        let barrier = Barrier::new(2);
+        let (a, u) = std::thread::scope(|s| {
+            let a = s.spawn(|| {
+                barrier.wait();
+                db.post_payment(&posted, NOW)
+            });
+            let u = s.spawn(|| {
+                barrier.wait();
+                other.post_payment(&kept, NOW)
+            });
+            (a.join().unwrap(), u.join().unwrap())
+        });
+        let open: Vec<_> = db
+            .unapplied_payments(Some(o))
+            .unwrap()
+            .into_iter()
+            .filter(|un| un.channel_ref == reference)
+            .collect();
+        let payment = db.payment_by_channel_ref("bill24", &reference).unwrap();
+        match (a, u) {
+            (Ok(a), Err(StoreError::Rejected(Rejection::InconsistentReplay))) => {
+                assert!(!a.replayed);
+                assert_eq!(a.payment().unwrap().amount, 999);
+                assert!(open.is_empty(), "round {round}: {open:?}");
+                assert_eq!(db.bill(b.id).unwrap().paid, 999);
+            }
+            (Err(StoreError::Rejected(Rejection::InconsistentReplay)), Ok(u)) => {
+                assert!(matches!(u.result, PostResult::Unapplied(_)), "{u:?}");
+                assert!(payment.is_none(), "round {round}: {payment:?}");
+                assert_eq!(open.len(), 1);
+                assert_eq!((open[0].amount, open[0].status.as_str()), (500, "open"));
+                assert_eq!(db.bill(b.id).unwrap().paid, 0);
+            }
+            (a, u) => panic!("round {round}: exactly one is recorded: {a:?} / {u:?}"),
+        }
+    }
+}
+
+/// Biller-side channels (Bill24, credit, the sandbox) name references per organization: the
+/// same reference reaching two organizations is recorded for both, posted or unapplied, and a
+/// repeat is answered with its own organization's result. A bank's or terminal network's
+/// references stay its own across organizations (issue 10, defect 4).
+fn biller_side_references_are_per_organization(db: TestDb) {
+    let o1 = org(&db, "ORG00001");
+    let o2 = org(&db, "ORG00002");
+    for channel in ["bill24", "credit", "sandbox"] {
+        let b1 = bill(&db, o1, "SAME", Currency::USD, 700, PaymentRule::Exact);
+        let b2 = bill(&db, o2, "SAME", Currency::USD, 700, PaymentRule::Exact);
+        let mut first = bill24_pay(o1, PaymentTarget::Bill { bill_id: b1.id }, "T-1", 700);
+        first.channel = channel.into();
+        first.channel_ref = format!("{channel}-T-1");
+        let mut second = first.clone();
+        second.organization_id = o2;
+        second.target = PaymentTarget::Bill { bill_id: b2.id };
+        let p1 = db.post_payment(&first, NOW).unwrap();
+        let p2 = db.post_payment(&second, NOW).unwrap();
+        assert!(!p1.replayed && !p2.replayed, "{channel}");
+        let (p1, p2) = (p1.payment().unwrap().clone(), p2.payment().unwrap().clone());
+        assert_ne!(p1.id, p2.id);
+        assert_eq!((p1.organization_id, p2.organization_id), (o1, o2));
+        assert_eq!(db.bill(b1.id).unwrap().paid, 700);
+        assert_eq!(db.bill(b2.id).unwrap().paid, 700);
+        // Each organization's repeat gets its own payment.
+        let again = db.post_payment(&second, NOW).unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.payment().unwrap().id, p2.id);
+        let again = db.post_payment(&first, NOW).unwrap();
+        assert_eq!(again.payment().unwrap().id, p1.id);
+    }
+
+    // Money for an account neither knows: kept as unapplied in both.
+    let unknown = |o: i64| {
+        bill24_pay(
+            o,
+            PaymentTarget::Unknown {
+                account_code: "NOPE".into(),
+            },
+            "T-U",
+            300,
+        )
+    };
+    for o in [o1, o2] {
+        let kept = db.post_payment(&unknown(o), NOW).unwrap();
+        assert!(matches!(kept.result, PostResult::Unapplied(_)), "{kept:?}");
+        assert!(!kept.replayed);
+        let listed = db.unapplied_payments(Some(o)).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            (listed[0].channel_ref.as_str(), listed[0].organization_id),
+            ("T-U", Some(o))
+        );
+    }
+    // Applying one organization's unapplied money leaves the other's alone.
+    let b1 = bill(&db, o1, "LATE", Currency::USD, 300, PaymentRule::Exact);
+    let id1 = db.unapplied_payments(Some(o1)).unwrap()[0].id;
+    let (_, applied) = db
+        .resolve_unapplied(
+            id1,
+            &Resolution::Applied {
+                target: PaymentTarget::Bill { bill_id: b1.id },
+            },
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(applied.unwrap().organization_id, o1);
+    assert_eq!(db.unapplied_payments(Some(o2)).unwrap()[0].status, "open");
+    let repeat = db.post_payment(&unknown(o1), NOW).unwrap();
+    assert!(repeat.replayed && repeat.payment().is_some(), "{repeat:?}");
+    let repeat = db.post_payment(&unknown(o2), NOW).unwrap();
+    assert!(repeat.replayed && repeat.payment().is_none(), "{repeat:?}");
+
+    // A bank's reference is its own: the same one for another organization is not a repeat of
+    // the first organization's payment (even with the same fingerprint), and is refused.
+    let b1 = bill(&db, o1, "BANK", Currency::USD, 400, PaymentRule::Exact);
+    let b2 = bill(&db, o2, "BANK", Currency::USD, 400, PaymentRule::Exact);
+    let mut bank = pay(
+        o1,
+        PaymentTarget::Bill { bill_id: b1.id },
+        "B-1",
+        400,
+        Currency::USD,
+    );
+    bank.channel = "va:7".into();
+    db.post_payment(&bank, NOW).unwrap();
+    bank.organization_id = o2;
+    bank.target = PaymentTarget::Bill { bill_id: b2.id };
+    assert_eq!(
+        rejected(db.post_payment(&bank, NOW)),
+        Rejection::InconsistentReplay
+    );
+    assert_eq!(db.bill(b2.id).unwrap().paid, 0);
+}
+
+/// Runs `plant` (raw SQL) with the reference-keys migration reverted, then the migration again:
+/// what an existing store holds when it upgrades.
+fn upgrade_with(db: &TestDb, plant: &str) {
+    use diesel::migration::MigrationSource;
+    use diesel::{Connection, RunQueryDsl};
+    use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+    const SQLITE: EmbeddedMigrations =
+        diesel_migrations::embed_migrations!("../../migrations/sqlite");
+    const PG: EmbeddedMigrations =
+        diesel_migrations::embed_migrations!("../../migrations/postgres");
+    if let Some(path) = db.url.strip_prefix("sqlite://") {
+        let mut c = diesel::SqliteConnection::establish(path).unwrap();
+        diesel::sql_query("PRAGMA foreign_keys = ON")
+            .execute(&mut c)
+            .unwrap();
+        let all = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE).unwrap();
+        let m = all
+            .iter()
+            .find(|m| m.name().to_string().contains("reference_keys"))
+            .unwrap();
+        c.revert_migration(m.as_ref()).unwrap();
+        diesel::sql_query(plant).execute(&mut c).unwrap();
+        c.run_migration(m.as_ref()).unwrap();
+    } else {
+        let mut c = diesel::PgConnection::establish(&db.url).unwrap();
+        let all = MigrationSource::<diesel::pg::Pg>::migrations(&PG).unwrap();
+        let m = all
+            .iter()
+            .find(|m| m.name().to_string().contains("reference_keys"))
+            .unwrap();
+        c.revert_migration(m.as_ref()).unwrap();
+        diesel::sql_query(plant).execute(&mut c).unwrap();
+        c.run_migration(m.as_ref()).unwrap();
+    }
+}
+
+/// A store that already holds one reference both posted and unapplied (defect 3's damage):
+/// the migration keeps the payment and marks the unapplied twin resolved as a duplicate; the
+/// reference then answers as the payment, and new references are keyed as usual.
+fn upgrade_resolves_posted_and_unapplied_twins(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let b = bill(&db, o, "ACC1", Currency::USD, 999, PaymentRule::Exact);
+    let posted = bill24_pay(o, PaymentTarget::Bill { bill_id: b.id }, "T-TWIN", 999);
+    let payment = db
+        .post_payment(&posted, NOW)
+        .unwrap()
+        .payment()
+        .unwrap()
+        .clone();
+    let spare = bill24_pay(
+        o,
+        PaymentTarget::Unknown {
+            account_code: "NOPE".into(),
+        },
+        "T-SPARE",
+        500,
+    );
+    db.post_payment(&spare, NOW).unwrap();
+    let kept = bill24_pay(
+        o,
+        PaymentTarget::Unknown {
+            account_code: "NOPE".into(),
+        },
+        "T-KEPT",
+        200,
+    );
+    db.post_payment(&kept, NOW).unwrap();
+    upgrade_with(
+        &db,
+        "UPDATE unapplied_payments SET channel_ref = 'T-TWIN' WHERE channel_ref = 'T-SPARE'",
+    );
+    let store = db.second_store();
+    let listed = store.unapplied_payments(Some(o)).unwrap();
+    let status: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|u| (u.channel_ref.as_str(), u.status.as_str()))
+        .collect();
+    assert_eq!(status, vec![("T-TWIN", "duplicate"), ("T-KEPT", "open")]);
+    let again = store.post_payment(&posted, NOW).unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.payment().unwrap().id, payment.id);
+    assert_eq!(store.bill(b.id).unwrap().paid, 999);
+    // The twin's content is no longer a repeat of anything but an inconsistent one.
+    let mut twin = spare.clone();
+    twin.channel_ref = "T-TWIN".into();
+    assert_eq!(
+        rejected(store.post_payment(&twin, NOW)),
+        Rejection::InconsistentReplay
+    );
+    // An unapplied reference is keyed: its repeat answers as unapplied, other content is refused.
+    let repeat = store.post_payment(&kept, NOW).unwrap();
+    assert!(repeat.replayed && repeat.payment().is_none(), "{repeat:?}");
+    let mut other = kept.clone();
+    other.amount = Money::from_minor(201, Currency::USD);
+    other.request_hash = fingerprint(&["201", "USD"]);
+    assert_eq!(
+        rejected(store.post_payment(&other, NOW)),
+        Rejection::InconsistentReplay
+    );
+}
+
+/// Issue 10, defect 6: the store's `void_bill` (the CLI's) refuses a bill with money on it until
+/// its payments are reversed; a paid bill stays `AlreadyPaid`, an unpaid one voids.
+fn void_bill_refused_while_money_is_on_it(db: TestDb) {
+    let o = org(&db, "VOIDMONY");
+    let b = bill(
+        &db,
+        o,
+        "A1",
+        Currency::USD,
+        1000,
+        PaymentRule::Partial { minimum: None },
+    );
+    let p = db
+        .post_payment(
+            &pay(
+                o,
+                PaymentTarget::Bill { bill_id: b.id },
+                "V-1",
+                400,
+                Currency::USD,
+            ),
+            NOW,
+        )
+        .unwrap();
+    assert!(p.payment().is_some());
+    match db.void_bill(b.id, "revoked", NOW) {
+        Err(StoreError::Rejected(r)) => assert_eq!(r, Rejection::MoneyOnBill { paid: 400 }),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let kept = db.bill(b.id).unwrap();
+    assert_eq!((kept.status, kept.paid), (BillStatus::PartiallyPaid, 400));
+    let unpaid = bill(&db, o, "A2", Currency::USD, 1000, PaymentRule::Exact);
+    assert_eq!(
+        db.void_bill(unpaid.id, "revoked", NOW).unwrap().status,
+        BillStatus::Void
+    );
+}
+
+/// Issue 10, defect 13: expiry enqueues `bill.expired` for the VA webhook; an organization with
+/// no subscriber of such an event gets no delivery.
+fn expiry_notifies_its_subscribers(db: TestDb) {
+    let expiring = |o: i64, account: &str| {
+        let new = NewBill {
+            organization_id: o,
+            account_id: 0,
+            collection_id: None,
+            invoice_number: None,
+            ref1: String::new(),
+            ref2: String::new(),
+            name: "Bill".into(),
+            description: String::new(),
+            currency: Currency::IDR,
+            billed: 100_000,
+            items: vec![],
+            bill_date: date!(2025 - 08 - 01),
+            due_date: None,
+            valid_until: Some(NOW + time::Duration::hours(1)),
+            rule: PaymentRule::Exact,
+            source: "test".into(),
+            extra: "{}".into(),
+            va_numbers: vec![],
+        };
+        let acc = AccountInput {
+            code: account.into(),
+            name: "Payer".into(),
+            ..Default::default()
+        };
+        db.create_bill_for_account(&acc, &new, NOW).unwrap().1
+    };
+    let quiet = org(&db, "EXPQUIET");
+    let heard = org(&db, "EXPHEARD");
+    db.set_setting(heard, "va.webhook_url", "http://127.0.0.1:9/hook", NOW)
+        .unwrap();
+    expiring(quiet, "Q1");
+    let b = expiring(heard, "H1");
+    let later = NOW + time::Duration::hours(2);
+    assert_eq!(db.expire_due_bills(later).unwrap(), 2);
+    assert!(db.deliveries_for_organization(quiet).unwrap().is_empty());
+    let d = db.deliveries_for_organization(heard).unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (d[0].dialect.as_str(), d[0].status.as_str()),
+        ("va", "pending")
+    );
+    let event = db.notification_event(d[0].event_id).unwrap();
+    assert_eq!(
+        (event.kind.as_str(), event.bill_id, event.payment_id),
+        ("bill.expired", Some(b.id), None)
+    );
+    let payload: serde_json::Value = serde_json::from_str(&event.payload).unwrap();
+    assert_eq!(payload["status_after"], "expired");
+    // Nothing expires twice.
+    assert_eq!(db.expire_due_bills(later).unwrap(), 0);
+    assert_eq!(db.deliveries_for_organization(heard).unwrap().len(), 1);
+}
+
 billhub_store::backend_tests!(
     organizations_and_settings,
+    void_bill_refused_while_money_is_on_it,
+    expiry_notifies_its_subscribers,
     credentials_are_hashed_and_scoped,
     exact_payment_replay_and_inconsistency,
     partial_open_credit_and_reversal,
@@ -1452,9 +2176,15 @@ billhub_store::backend_tests!(
     panicked_work_never_returns_its_connection,
     reads_are_one_snapshot,
     transactions_are_counted,
+    deadline_bounds_every_attempt,
     cache_serves_five_seconds_then_sees_changes,
     reversal_never_overdraws_credit,
     reversal_races_credit_application,
+    one_reference_is_posted_or_unapplied_never_both,
+    biller_side_references_are_per_organization,
+    upgrade_resolves_posted_and_unapplied_twins,
+    check_clean_store_has_no_violations,
+    check_finds_each_planted_violation,
 );
 
 /// Two OS processes share one SQLite file: this test re-runs its own binary twice as
@@ -1687,4 +2417,41 @@ fn wrong_database_urls_fail_fast_and_say_why() {
         ),
         Err(StoreError::Config(_))
     ));
+}
+
+/// Defect 10: while another connection holds SQLite's write lock, a write with a deadline waits
+/// for the lock only until its deadline (the busy timeout shrinks to what is left: not 15 s, nor
+/// 64 attempts of it), gives up as unavailable, and writes nothing.
+#[test]
+fn sqlite_deadline_shrinks_the_busy_timeout() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    use std::time::{Duration, Instant};
+
+    let db = TestDb::sqlite();
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    let mut holder = diesel::SqliteConnection::establish(&path).unwrap();
+    holder.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let started = Instant::now();
+    let err = db
+        .until(started + Duration::from_millis(500))
+        .create_organization(
+            &NewOrganization {
+                code: Some("LOCKED01".into()),
+                name: "Locked".into(),
+                utc_offset: UtcOffset::UTC,
+                locale: "en".into(),
+                settlement: None,
+                va_prefixes: vec![],
+            },
+            NOW,
+        )
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(err.is_unavailable(), "{err}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert!(db.organization_by_code("LOCKED01").unwrap().is_none());
+    // The pooled connection is fine afterwards, with the lock free.
+    org(&db, "ORG00001");
 }

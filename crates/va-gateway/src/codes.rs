@@ -184,6 +184,10 @@ pub fn from_rejection(r: &Rejection) -> VaError {
         InsufficientCredit { .. } => {
             VaError::with(Rc::InvalidAmount, "The account credit is not enough.")
         }
+        MoneyOnBill { .. } => VaError::with(
+            Rc::BillAlreadyPaid,
+            "The bill has payments on it; reverse them before revoking it.",
+        ),
     }
 }
 
@@ -232,6 +236,7 @@ mod tests {
             Rejection::ReversalWindowPassed,
             Rejection::CreditAlreadyUsed,
             Rejection::InsufficientCredit { available: 1 },
+            Rejection::MoneyOnBill { paid: 1 },
         ];
         samples
             .into_iter()
@@ -255,6 +260,7 @@ mod tests {
                     Rejection::ReversalWindowPassed => "ReversalWindowPassed",
                     Rejection::CreditAlreadyUsed => "CreditAlreadyUsed",
                     Rejection::InsufficientCredit { .. } => "InsufficientCredit",
+                    Rejection::MoneyOnBill { .. } => "MoneyOnBill",
                 };
                 (name, r)
             })

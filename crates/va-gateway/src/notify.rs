@@ -1,7 +1,8 @@
-//! The VA webhook: on every payment and reversal of an organization's bill (from any channel)
-//! the outbox POSTs `{"event": "payment.received" | "payment.reversal", "context": <the bill as
-//! `GET /api/v2/gw/bill/{hash}` shows it, as it was right after the event>}` to the
-//! organization's `va.webhook_url`.
+//! The VA webhook: on every payment and reversal of an organization's bill (from any channel),
+//! and when a bill expires, the outbox POSTs `{"event": "payment.received" | "payment.reversal"
+//! | "bill.expired", "context": <the bill as `GET /api/v2/gw/bill/{hash}` shows it, as it was
+//! right after the event (status `expired` for an expiry)>}` to the organization's
+//! `va.webhook_url`.
 //!
 //! The body is written the way PHP's `json_encode` writes it (`\/`, `\uXXXX`), so a receiver
 //! that re-encodes the decoded body gets the same bytes. Headers: `Signature` = lowercase hex
@@ -11,6 +12,7 @@
 
 use billhub_core::BillStatus;
 use billhub_core::signature::ipg;
+use billhub_http::gateway::RenderError;
 use billhub_http::{Config, Notifier, OutboundRequest, RetrySchedule};
 use billhub_store::repo::va::VaBill;
 use billhub_store::{Delivery, NotificationEvent as Event, Store};
@@ -28,6 +30,7 @@ pub fn event_name(kind: &str) -> Option<&'static str> {
     match kind {
         "payment.received" => Some("payment.received"),
         "payment.reversed" => Some("payment.reversal"),
+        "bill.expired" => Some("bill.expired"),
         _ => None,
     }
 }
@@ -49,7 +52,7 @@ impl Notifier for VaNotifier {
         store: &Store,
         _config: &Config,
         delivery: &Delivery,
-    ) -> Result<OutboundRequest, String> {
+    ) -> Result<OutboundRequest, RenderError> {
         let event = &delivery.event;
         let name = event_name(&event.kind)
             .ok_or_else(|| format!("event `{}` is not sent to VA webhooks", event.kind))?;
@@ -74,7 +77,7 @@ impl Notifier for VaNotifier {
 
 /// The store work of a delivery, in one snapshot: the bill as it was right after the event, and
 /// the key that signs the body (the organization's newest active VA API key).
-fn load(store: &Store, event: &Event, name: &str) -> Result<(BillData, String), String> {
+fn load(store: &Store, event: &Event, name: &str) -> Result<(BillData, String), RenderError> {
     let bill_id = event
         .bill_id
         .ok_or_else(|| format!("event {} has no bill", event.uid))?;
@@ -85,7 +88,10 @@ fn load(store: &Store, event: &Event, name: &str) -> Result<(BillData, String), 
             let key = r.newest_api_key(org.id, DIALECT)?;
             Ok::<_, Cause>((bill, org, key))
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            Cause::Store(e) => RenderError::from(e),
+            Cause::Other(m) => RenderError::Permanent(m),
+        })?;
     let key = key.ok_or_else(|| {
         format!(
             "organization {} has no active VA credential to sign with",

@@ -8,6 +8,7 @@
 
 use actix_web::HttpRequest;
 use billhub_core::bill::{DeclaredTotalError, LineItemError, check_declared_total, items_total};
+use billhub_core::input::{self, InputError};
 use billhub_core::org::Organization;
 use billhub_core::{Currency, LineItem, Money, PaymentRule};
 use billhub_http::FieldErrors;
@@ -45,10 +46,20 @@ pub const TERMINALS: [&str; 11] = [
 // ---------------------------------------------------------------------------------------------
 // Field helpers
 
-/// The body as a JSON object.
+/// The body as a JSON object, with no NUL in any key or string (core's [`input::nul_paths`]).
 pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, VaError> {
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Object(m)) => {
+            let mut e = FieldErrors::new();
+            for path in input::nul_paths(&Value::Object(m.clone()), "") {
+                e.add(
+                    path.clone(),
+                    format!("The {path} must not contain a NUL character."),
+                );
+            }
+            e.into_result()?;
+            Ok(m)
+        }
         _ => Err(VaError::field(
             "body",
             "The request body must be a JSON object.",
@@ -56,10 +67,35 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, VaError> {
     }
 }
 
-/// The query string's pairs.
+/// The query string's pairs, with no NUL in any name or value.
 pub fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, VaError> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-        .map_err(|_| VaError::field("query", "The query string cannot be read."))
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .map_err(|_| VaError::field("query", "The query string cannot be read."))?;
+    let mut e = FieldErrors::new();
+    for (k, v) in &pairs {
+        if input::check_text(k).is_err() || input::check_text(v).is_err() {
+            let name = input::strip_nul(k);
+            e.add(
+                name.clone(),
+                format!("The {name} must not contain a NUL character."),
+            );
+        }
+    }
+    e.into_result()?;
+    Ok(pairs)
+}
+
+/// A partner's timestamp judged by core ([`input::judge_date`]): the refusal's message.
+fn date_refusal(field: &str, at: OffsetDateTime, now: OffsetDateTime) -> Option<String> {
+    match input::judge_date(at, now) {
+        Ok(_) => None,
+        Err(InputError::DateTooEarly) => {
+            Some(format!("The {field} must be a date after 2000-01-01."))
+        }
+        Err(InputError::DateTooLate | InputError::Nul) => Some(format!(
+            "The {field} must not be more than one day in the future."
+        )),
+    }
 }
 
 fn query_get<'a>(pairs: &'a [(String, String)], names: &[&str]) -> Option<&'a str> {
@@ -463,12 +499,17 @@ fn valid_until(
     l: &Lenient<'_>,
     e: &mut FieldErrors,
     now: OffsetDateTime,
+    offset: UtcOffset,
 ) -> Option<OffsetDateTime> {
     let text = l.string(e, "valid_until", false, true)?;
     if text.trim().is_empty() {
         return None;
     }
-    match parse_iso(&text) {
+    // Its UTC and local forms must exist (`9999-12-31T23:59:59-01:00` has no UTC form).
+    let representable = |t: &OffsetDateTime| {
+        t.checked_to_offset(UtcOffset::UTC).is_some() && t.checked_to_offset(offset).is_some()
+    };
+    match parse_iso(&text).filter(representable) {
         Some(t) if t > now => Some(t),
         Some(_) => {
             e.add(
@@ -493,8 +534,9 @@ fn quantity(cl: &Lenient<'_>, e: &mut FieldErrors) -> Option<Decimal> {
         e.add(cl.path("qty"), "The qty field is required.");
         return None;
     };
+    // Exact or refused: `str::parse` would round what has more digits than a Decimal holds.
     let parsed = decimal_text(v).and_then(|t| {
-        t.parse::<Decimal>()
+        Decimal::from_str_exact(&t)
             .ok()
             .or_else(|| Decimal::from_scientific(&t).ok())
     });
@@ -652,7 +694,7 @@ pub fn create_bill(
         );
     }
     let rule = rule(&l, &mut e);
-    let valid_until = valid_until(&l, &mut e, now);
+    let valid_until = valid_until(&l, &mut e, now, org.utc_offset);
     let total = amount(&l, &mut e, "total_amount", true);
     if let Some(t) = total
         && t.minor() <= 0
@@ -777,8 +819,10 @@ impl CreateBill {
                 currency: Currency::IDR,
                 billed: total.minor(),
                 items: self.items.into_iter().map(new_item).collect(),
-                bill_date: self.now.to_offset(local).date(),
-                due_date: self.valid_until.map(|v| v.to_offset(local).date()),
+                bill_date: billhub_store::local_date(self.now, local),
+                due_date: self
+                    .valid_until
+                    .map(|v| billhub_store::local_date(v, local)),
                 valid_until: self.valid_until,
                 rule,
                 source: "va".into(),
@@ -816,7 +860,11 @@ pub struct ChannelFields {
     pub transaction_date: String,
 }
 
-fn channel_fields(l: &Lenient<'_>, e: &mut FieldErrors) -> Option<ChannelFields> {
+fn channel_fields(
+    l: &Lenient<'_>,
+    e: &mut FieldErrors,
+    now: OffsetDateTime,
+) -> Option<ChannelFields> {
     let va_number = l.string(e, "va_number", true, false);
     if let Some(v) = &va_number
         && !is_digits(v, 16)
@@ -831,13 +879,19 @@ fn channel_fields(l: &Lenient<'_>, e: &mut FieldErrors) -> Option<ChannelFields>
         e.add("terminal_id", "The selected terminal_id is invalid.");
     }
     let transaction_date = l.string(e, "transaction_date", true, false);
-    if let Some(d) = &transaction_date
-        && parse_local(d, DEFAULT_OFFSET).is_none()
-    {
-        e.add(
-            "transaction_date",
-            "The transaction_date must be a date like 2022-04-04 11:46:56 (Y-m-d H:i:s).",
-        );
+    if let Some(d) = &transaction_date {
+        // Judged at the dialect's own offset (WIB): the organization is not known yet.
+        match parse_local(d, DEFAULT_OFFSET) {
+            None => e.add(
+                "transaction_date",
+                "The transaction_date must be a date like 2022-04-04 11:46:56 (Y-m-d H:i:s).",
+            ),
+            Some(at) => {
+                if let Some(m) = date_refusal("transaction_date", at, now) {
+                    e.add("transaction_date", m);
+                }
+            }
+        }
     }
     Some(ChannelFields {
         va_number: va_number?,
@@ -851,12 +905,12 @@ fn incomplete() -> VaError {
     VaError::field("body", "The request is incomplete.")
 }
 
-/// `POST /api/v2/ch/inquiry`.
-pub fn inquiry(body: &[u8]) -> Result<ChannelFields, VaError> {
+/// `POST /api/v2/ch/inquiry` at `now`.
+pub fn inquiry(body: &[u8], now: OffsetDateTime) -> Result<ChannelFields, VaError> {
     let obj = json_object(body)?;
     let l = Lenient::new(&obj, "");
     let mut e = FieldErrors::new();
-    let fields = channel_fields(&l, &mut e);
+    let fields = channel_fields(&l, &mut e, now);
     e.into_result()?;
     fields.ok_or_else(incomplete)
 }
@@ -869,12 +923,12 @@ pub struct PayRequest {
     pub customer_name: Option<String>,
 }
 
-/// `POST /api/v2/ch/payment`.
-pub fn pay(body: &[u8]) -> Result<PayRequest, VaError> {
+/// `POST /api/v2/ch/payment` at `now`.
+pub fn pay(body: &[u8], now: OffsetDateTime) -> Result<PayRequest, VaError> {
     let obj = json_object(body)?;
     let l = Lenient::new(&obj, "");
     let mut e = FieldErrors::new();
-    let fields = channel_fields(&l, &mut e);
+    let fields = channel_fields(&l, &mut e, now);
     let amount = amount(&l, &mut e, "amount", true);
     let customer_name = optional_string(&l, &mut e, "customer_name", 255);
     e.into_result()?;

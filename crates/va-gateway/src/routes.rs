@@ -250,7 +250,7 @@ async fn inquiry(
 ) -> Result<HttpResponse, VaError> {
     let caller = auth::bank(&state, &req, &body).await?;
     let now = state.now();
-    let fields = requests::inquiry(&body).map_err(at(now, DEFAULT_OFFSET))?;
+    let fields = requests::inquiry(&body, now).map_err(at(now, DEFAULT_OFFSET))?;
     let found = state
         .flow(move |s| flows::inquiry(s, &caller, &fields.va_number, now))
         .await
@@ -271,7 +271,7 @@ async fn pay(
 ) -> Result<HttpResponse, VaError> {
     let caller = auth::bank(&state, &req, &body).await?;
     let now = state.now();
-    let request = requests::pay(&body).map_err(at(now, DEFAULT_OFFSET))?;
+    let request = requests::pay(&body, now).map_err(at(now, DEFAULT_OFFSET))?;
     let posted = state
         .flow(move |s| flows::pay(s, &caller, request, now))
         .await

@@ -16,7 +16,10 @@
 mod common;
 
 mod auth;
+mod duplicates;
+mod hostile;
 mod malformed;
+mod money;
 mod pending_bills;
 mod proxy;
 mod transactions;

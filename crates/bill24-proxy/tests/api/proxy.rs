@@ -219,7 +219,8 @@ async fn proxy_min_and_max(db: TestDb) {
     env.bill("ACC", BillSpec::usd(500, date!(2025 - 08 - 01)));
     for (mode, want) in [
         ("total", (json!(15), json!(15), json!(15))),
-        ("discrete", (json!(15), json!(5), json!(15))),
+        // The oldest bill's outstanding (issue 10, defect 5).
+        ("discrete", (json!(15), json!(10), json!(15))),
         ("open", (json!(15), json!(-1), json!(-1))),
     ] {
         env.set("settlement", mode);

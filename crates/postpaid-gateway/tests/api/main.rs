@@ -13,6 +13,8 @@
 
 mod auth;
 mod common;
+mod duplicates;
+mod hostile;
 mod lookups;
 mod payments;
 mod requests;

@@ -2,33 +2,19 @@
 //! `credential revoke`, `channel list` and `channel disable`.
 //!
 //! Nothing here reads or returns a secret or a hash. A channel is disabled by stamping
-//! `channels.disabled_at`; [`channel_enabled`] is the predicate authentication applies so that a
+//! `channels.disabled_at`; [`channel_enabled`] (in `credentials`) is the predicate authentication applies so that a
 //! disabled channel's credentials (and the access tokens issued from them) stop authenticating,
 //! and the listing derives each credential's status from the same predicate, so the two agree.
 
-use diesel::dsl::auto_type;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::pool::MultiBackend;
-use crate::repo::credentials::Principal;
+use crate::repo::credentials::{Principal, channel_enabled};
 use crate::schema::{channels, credentials};
 use crate::time_conv::{from_db, to_db};
 use crate::{Entity, Reader, StoreError, StoreResult, Writer};
-
-/// Whether a credential may authenticate as far as its channel goes: true for biller
-/// credentials (no channel) and for credentials of a channel that is not disabled.
-#[auto_type]
-pub(crate) fn channel_enabled() -> _ {
-    credentials::channel_id
-        .is_null()
-        .or(credentials::channel_id.eq_any(
-            channels::table
-                .filter(channels::disabled_at.is_null())
-                .select(channels::id.nullable()),
-        ))
-}
 
 /// What a credential can do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

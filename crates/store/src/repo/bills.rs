@@ -7,7 +7,9 @@ use time::{Date, OffsetDateTime};
 
 use crate::models::{AccountRow, BillEventRow, BillItemRow, BillRow};
 use crate::pool::AnyConnection;
-use crate::repo::orgs::load_org;
+use crate::repo::orgs::{load_org, load_settings};
+use crate::repo::outbox::targets_for_bill;
+use crate::repo::outbox::{Target, enqueue_event};
 use crate::schema::{accounts, bill_events, bill_items, bills, va_numbers, va_prefixes};
 use crate::secrets::{random_alnum, random_from};
 use crate::time_conv::{from_db, to_db};
@@ -755,7 +757,8 @@ impl Writer<'_> {
         })
     }
 
-    /// Voids (revokes, cancels) a bill through core's status machine.
+    /// Voids (revokes, cancels) a bill through core's status machine; refused while money is on
+    /// it (core's `may_void`: reverse or refund its payments first).
     pub fn void_bill(
         &mut self,
         bill_id: i64,
@@ -764,18 +767,14 @@ impl Writer<'_> {
     ) -> StoreResult<Bill> {
         self.with(|conn| {
             let bill = load_bill(conn, bill_id)?;
-            let current = bill.status_at(now);
+            billhub_core::rules::may_void(&bill, now).map_err(StoreError::Rejected)?;
             let (status, paid) = billhub_core::bill::transition(
-                current,
+                bill.status_at(now),
                 bill.billed,
                 bill.paid,
                 BillTransition::Void,
             )
-            .map_err(|e| match current {
-                BillStatus::Paid => StoreError::Rejected(billhub_core::Rejection::AlreadyPaid),
-                BillStatus::Void => StoreError::Rejected(billhub_core::Rejection::Void),
-                _ => StoreError::Invalid(InvalidKind::Transition(e)),
-            })?;
+            .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
             update_bill_versioned(conn, &bill, status, paid, now)?;
             let details = serde_json::json!({ "reason": reason }).to_string();
             append_event(
@@ -785,8 +784,9 @@ impl Writer<'_> {
         })
     }
 
-    /// Marks every payable bill whose `valid_until` has passed as expired (with an event).
-    /// Returns how many bills changed. Reads stay correct without it (status is evaluated at
+    /// Marks every payable bill whose `valid_until` has passed as expired (with an event and a
+    /// `bill.expired` notification to the subscribers that have such an event). Returns how
+    /// many bills changed. Reads stay correct without it (status is evaluated at
     /// `now`); this makes the stored status and the history catch up.
     pub fn expire_due_bills(&mut self, now: OffsetDateTime) -> StoreResult<usize> {
         self.with(|conn| {
@@ -795,25 +795,64 @@ impl Writer<'_> {
                 .filter(bills::valid_until.le(to_db(now)))
                 .select(BillRow::as_select())
                 .load(conn)?;
+            let mut settings: Vec<(i64, billhub_core::org::Settings)> = Vec::new();
             let mut n = 0;
             for row in due {
                 let bill = row.into_bill()?;
-                let (status, paid) = billhub_core::bill::transition(
-                    bill.status,
-                    bill.billed,
-                    bill.paid,
-                    BillTransition::Expire,
-                )
-                .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
-                update_bill_versioned(conn, &bill, status, paid, now)?;
-                append_event(
-                    conn, bill.id, "expired", None, None, status, paid, "{}", now,
-                )?;
+                if !settings.iter().any(|(id, _)| *id == bill.organization_id) {
+                    let s = load_settings(conn, bill.organization_id)?;
+                    settings.push((bill.organization_id, s));
+                }
+                let Some((_, s)) = settings.iter().find(|(id, _)| *id == bill.organization_id)
+                else {
+                    continue;
+                };
+                expire_bill(conn, &bill, s, now)?;
                 n += 1;
             }
             Ok(n)
         })
     }
+}
+
+/// Expires one bill: the status change, its bill event, and the `bill.expired` notification to
+/// the subscribers whose dialect has such an event (the VA webhook, a collection's callback).
+fn expire_bill(
+    conn: &mut AnyConnection,
+    bill: &Bill,
+    settings: &billhub_core::org::Settings,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    use billhub_core::org::{collections, va};
+    let (status, paid) =
+        billhub_core::bill::transition(bill.status, bill.billed, bill.paid, BillTransition::Expire)
+            .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
+    update_bill_versioned(conn, bill, status, paid, now)?;
+    append_event(
+        conn, bill.id, "expired", None, None, status, paid, "{}", now,
+    )?;
+    let targets: Vec<Target> = targets_for_bill(conn, bill.id, settings)?
+        .into_iter()
+        .filter(|t| t.dialect == va::DIALECT || t.dialect == collections::CALLBACK_DIALECT)
+        .collect();
+    let payload = serde_json::json!({
+        "currency": bill.currency.code(),
+        "billed": bill.billed,
+        "paid_after": paid,
+        "status_after": status.as_str(),
+    })
+    .to_string();
+    enqueue_event(
+        conn,
+        bill.organization_id,
+        "bill.expired",
+        Some(bill.id),
+        None,
+        &payload,
+        &targets,
+        now,
+    )?;
+    Ok(())
 }
 
 crate::tx::store_reads! {

@@ -238,6 +238,8 @@ pub enum Created {
 pub enum CreateProblem {
     /// No product of the organization (not deleted) has this id.
     UnknownProduct { index: usize },
+    /// The line's catalogue product is priced in another currency than the bill's.
+    ProductCurrency { index: usize, currency: String },
     /// The catalogue price of the line's product has more decimals than the bill's currency.
     CataloguePrice { index: usize, price: String },
     /// The line's amounts (core refused them: quantity, price, or a total the currency cannot
@@ -312,6 +314,8 @@ pub enum BillRefusal {
     Cancelled,
     /// A fully paid bill cannot be cancelled.
     PaidCannotCancel,
+    /// A bill with payments on it cannot be cancelled until they are reversed or refunded.
+    MoneyOnBill,
     /// The currency cannot change once money was paid.
     CurrencyAfterPayment,
     /// An amount of the bill has more decimals than the new currency allows.
@@ -692,6 +696,14 @@ fn resolve_line(
             let Some(product) = load_product(conn, organization_id, pid, false)? else {
                 return Ok(Err(CreateProblem::UnknownProduct { index }));
             };
+            if let Some(c) = product.currency.as_deref()
+                && !c.eq_ignore_ascii_case(currency.code())
+            {
+                return Ok(Err(CreateProblem::ProductCurrency {
+                    index,
+                    currency: c.to_string(),
+                }));
+            }
             let price = match line.price {
                 Some(p) => p,
                 None => match Money::parse(&product.price, currency) {
@@ -810,6 +822,12 @@ fn update_bill_in_tx(
         }
         Err(refusal) => return Ok(Some(BillUpdate::Refused(BillRefusal::from(refusal)))),
     };
+    if plan.void.is_some()
+        && let Err(billhub_core::Rejection::MoneyOnBill { .. }) =
+            billhub_core::rules::may_void(&bill, now)
+    {
+        return Ok(Some(BillUpdate::Refused(BillRefusal::MoneyOnBill)));
+    }
     if let Some(update) = &plan.update {
         write_field_update(conn, &bill, update, now)?;
         let details: serde_json::Map<String, serde_json::Value> = update

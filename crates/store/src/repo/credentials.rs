@@ -4,16 +4,30 @@
 //! Plaintext secrets leave this module once, in [`CreatedCredential`] / [`CreatedChannel`].
 
 use billhub_core::signature::hex_eq;
+use diesel::dsl::auto_type;
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use crate::pool::AnyConnection;
-use crate::repo::admin::channel_enabled;
 use crate::repo::orgs::load_org;
 use crate::schema::{access_tokens, auth_nonces, channels, credentials, organization_keys};
 use crate::secrets::{MasterKey, hash_token, random_alnum, random_hex};
 use crate::time_conv::{from_db, to_db};
 use crate::{Entity, InvalidKind, Reader, StoreError, StoreResult, Writer};
+
+/// Whether a credential may authenticate as far as its channel goes: true for biller
+/// credentials (no channel) and for credentials of a channel that is not disabled
+/// (`billhub channel disable`).
+#[auto_type]
+pub(crate) fn channel_enabled() -> _ {
+    credentials::channel_id
+        .is_null()
+        .or(credentials::channel_id.eq_any(
+            channels::table
+                .filter(channels::disabled_at.is_null())
+                .select(channels::id.nullable()),
+        ))
+}
 
 /// The biller dialects a credential can be made for.
 pub const BILLER_DIALECTS: [&str; 4] = ["bill24", "collections", "va", "console"];
@@ -558,7 +572,9 @@ impl Writer<'_> {
 
     /// Records a one-time authenticator; false when it was already used (a replay). Safe inside
     /// a larger transaction: the insert runs behind a savepoint, so losing a race to a
-    /// concurrent use answers false without aborting the caller's transaction on PostgreSQL.
+    /// concurrent use does not abort the caller's transaction on PostgreSQL; it is answered as a
+    /// lost race (a retryable unique violation), so the caller's transaction runs again and
+    /// then sees the other use.
     /// Expired authenticators are purged by [`Writer::purge_expired_nonces`] (maintenance).
     pub fn use_nonce(
         &mut self,
@@ -585,11 +601,10 @@ impl Writer<'_> {
                     ))
                     .execute(c)
             });
-            match inserted.map_err(StoreError::from) {
-                Ok(_) => Ok(true),
-                Err(e) if e.is_unique_violation() => Ok(false),
-                Err(e) => Err(e),
-            }
+            // A unique violation here is a use committed after this transaction's snapshot (on
+            // PostgreSQL): the error is a lost race, so the whole transaction runs again and
+            // sees what that use did (a copy of the same request then gets its first answer).
+            inserted.map_err(StoreError::from).map(|_| true)
         })
     }
 

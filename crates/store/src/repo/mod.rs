@@ -6,6 +6,7 @@
 mod admin;
 pub mod bill24;
 pub mod bills;
+pub mod check;
 pub mod collections;
 pub mod credentials;
 pub mod credit;
@@ -22,6 +23,7 @@ pub mod va;
 
 pub use admin::*;
 pub use bills::*;
+pub use check::*;
 pub use credentials::*;
 pub use credit::*;
 pub use orgs::*;

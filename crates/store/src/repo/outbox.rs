@@ -4,11 +4,12 @@
 //! several workers, in one process or many, never hold the same delivery at once. A worker that
 //! dies simply lets its lease run out; the delivery is claimed again after `locked_until`.
 
+use billhub_core::org::Settings;
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use crate::pool::AnyConnection;
-use crate::schema::{notification_deliveries as nd, notification_events as ne};
+use crate::schema::{bills, collections, notification_deliveries as nd, notification_events as ne};
 use crate::secrets::random_hex;
 use crate::time_conv::{from_db, to_db};
 use crate::{Reader, StoreResult, Writer};
@@ -355,4 +356,33 @@ crate::tx::store_reads! {
 crate::tx::store_writes! {
     fn claim_deliveries(&self, dialect: &str, now: OffsetDateTime, lease: time::Duration, limit: i64) -> Vec<Delivery>;
     fn finish_delivery(&self, delivery: &Delivery, now: OffsetDateTime, outcome: &DeliveryOutcome) -> bool;
+}
+
+/// Who must hear about a change to this bill: its collection's webhook, and the organization's
+/// subscriptions as core's settings list them.
+pub(crate) fn targets_for_bill(
+    conn: &mut AnyConnection,
+    bill_id: i64,
+    settings: &Settings,
+) -> StoreResult<Vec<Target>> {
+    let mut targets = Vec::new();
+    let hook: Option<Option<String>> = bills::table
+        .inner_join(collections::table)
+        .filter(bills::id.eq(bill_id))
+        .select(collections::webhook_url)
+        .first(conn)
+        .optional()?;
+    if let Some(Some(url)) = hook
+        && !url.is_empty()
+    {
+        targets.push(Target {
+            dialect: billhub_core::org::collections::CALLBACK_DIALECT.into(),
+            url,
+        });
+    }
+    targets.extend(settings.subscriptions().into_iter().map(|s| Target {
+        dialect: s.dialect.into(),
+        url: s.url,
+    }));
+    Ok(targets)
 }

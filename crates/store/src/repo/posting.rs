@@ -1,8 +1,10 @@
 //! Posting a payment: the transaction every channel goes through.
 //!
 //! [`Writer::post_payment`]:
-//! 1. a payment (or unapplied record) with the same channel + reference exists: same content
-//!    (request hash) returns the first result with `replayed = true`; other content is
+//! 1. a payment (or unapplied record) with the same channel + reference exists (per
+//!    organization for a biller-side channel, see `reference_scope`): same content (request
+//!    hash) returns the first result with `replayed = true`; other content, or another
+//!    organization's record under a bank's or terminal network's reference, is
 //!    [`Rejection::InconsistentReplay`];
 //! 2. read the target bills fresh and decide with [`billhub_core::rules::decide`];
 //! 3. insert the payment and its allocations; update each bill through core's status machine
@@ -12,10 +14,16 @@
 //!
 //! A refusal changes nothing, unless the caller asks to record the money as unapplied (a
 //! channel that has already taken it): then the unapplied record is the result.
+//!
+//! Whatever is recorded, posted or unapplied, first claims its reference's one key in
+//! `payment_references` (unique per channel, scope and reference): two requests racing under
+//! one reference both pass step 1 on PostgreSQL, and the second claim waits for the first and
+//! fails, so its transaction runs again and finds the first result. A reference is therefore
+//! never both posted and kept as unapplied money.
 
 use billhub_core::org::Settings;
 use billhub_core::rules::{Allocation, Decision, Target as RuleTarget, decide};
-use billhub_core::{BillTransition, Money, Payment, Rejection, SettlementMode};
+use billhub_core::{BillTransition, Channel, Money, Payment, Rejection, SettlementMode};
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
@@ -23,10 +31,10 @@ use crate::models::{PaymentRow, UnappliedRow};
 use crate::pool::AnyConnection;
 use crate::repo::bills::{append_event, load_account_bills, load_bill, update_bill_versioned};
 use crate::repo::orgs::{load_org, load_settings};
-use crate::repo::outbox::{Target, enqueue_event};
+use crate::repo::outbox::{enqueue_event, targets_for_bill};
 use crate::repo::payments::{load_payment, payment_from_row};
 use crate::schema::{
-    account_credit_entries as ace, bills, collections, payment_allocations as pa, payments,
+    account_credit_entries as ace, payment_allocations as pa, payment_references as pr, payments,
     unapplied_payments as up,
 };
 use crate::time_conv::{from_db, to_db};
@@ -132,67 +140,92 @@ pub(crate) fn unapplied_from_row(r: UnappliedRow) -> UnappliedPayment {
     }
 }
 
-/// Who must hear about a change to this bill: its collection's webhook, and the organization's
-/// subscriptions as core's settings list them.
-pub(crate) fn targets_for_bill(
-    conn: &mut AnyConnection,
-    bill_id: i64,
-    settings: &Settings,
-) -> StoreResult<Vec<Target>> {
-    let mut targets = Vec::new();
-    let hook: Option<Option<String>> = bills::table
-        .inner_join(collections::table)
-        .filter(bills::id.eq(bill_id))
-        .select(collections::webhook_url)
-        .first(conn)
-        .optional()?;
-    if let Some(Some(url)) = hook
-        && !url.is_empty()
-    {
-        targets.push(Target {
-            dialect: billhub_core::org::collections::CALLBACK_DIALECT.into(),
-            url,
-        });
+/// The scope of a channel's references: the organization for a biller-side channel (the biller
+/// names the reference: Bill24, account credit, the sandbox), 0 for a bank's or terminal
+/// network's own references, unique across the organizations it serves (and for a channel
+/// name core does not know).
+pub(crate) fn reference_scope(channel: &str, organization_id: i64) -> i64 {
+    match channel.parse::<Channel>() {
+        Ok(c) if c.is_biller_side() => organization_id,
+        _ => 0,
     }
-    targets.extend(settings.subscriptions().into_iter().map(|s| Target {
-        dialect: s.dialect.into(),
-        url: s.url,
-    }));
-    Ok(targets)
 }
 
-fn find_existing(
+/// Claims the one key of `req`'s reference before anything is recorded under it. A concurrent
+/// claim of the same key is a unique violation: the transaction runs again from the start and
+/// finds what the other request recorded.
+fn claim_reference(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    diesel::insert_into(pr::table)
+        .values((
+            pr::channel.eq(&req.channel),
+            pr::scope.eq(reference_scope(&req.channel, req.organization_id)),
+            pr::channel_ref.eq(&req.channel_ref),
+            pr::created_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Gives up the key of a reference (an unapplied record about to be posted under it).
+pub(crate) fn release_reference(
     conn: &mut AnyConnection,
     channel: &str,
+    organization_id: i64,
     channel_ref: &str,
-) -> StoreResult<Option<(String, PostResult)>> {
-    let row: Option<PaymentRow> = payments::table
-        .filter(payments::channel.eq(channel))
-        .filter(payments::channel_ref.eq(channel_ref))
+) -> StoreResult<()> {
+    diesel::delete(
+        pr::table
+            .filter(pr::channel.eq(channel))
+            .filter(pr::scope.eq(reference_scope(channel, organization_id)))
+            .filter(pr::channel_ref.eq(channel_ref)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// What is recorded under a reference: its request hash, its organization and the result.
+struct Existing {
+    hash: String,
+    organization_id: Option<i64>,
+    result: PostResult,
+}
+
+fn find_existing(conn: &mut AnyConnection, req: &PaymentRequest) -> StoreResult<Option<Existing>> {
+    let scoped = reference_scope(&req.channel, req.organization_id) != 0;
+    let mut q = payments::table
+        .filter(payments::channel.eq(&req.channel))
+        .filter(payments::channel_ref.eq(&req.channel_ref))
         .select(PaymentRow::as_select())
-        .first(conn)
-        .optional()?;
-    if let Some(row) = row {
-        let hash = row.request_hash.clone();
-        return Ok(Some((
-            hash,
-            PostResult::Posted(payment_from_row(conn, row)?),
-        )));
+        .into_boxed();
+    if scoped {
+        q = q.filter(payments::organization_id.eq(req.organization_id));
+    }
+    if let Some(row) = q.first(conn).optional()? {
+        return Ok(Some(Existing {
+            hash: row.request_hash.clone(),
+            organization_id: Some(row.organization_id),
+            result: PostResult::Posted(payment_from_row(conn, row)?),
+        }));
     }
     // Money an operator has since applied is found as its payment above; refunded or still open
     // money answers the repeat as unapplied, so a channel's retry never posts it a second time.
-    let un: Option<UnappliedRow> = up::table
-        .filter(up::channel.eq(channel))
-        .filter(up::channel_ref.eq(channel_ref))
-        .filter(up::status.ne("applied"))
+    let mut q = up::table
+        .filter(up::channel.eq(&req.channel))
+        .filter(up::channel_ref.eq(&req.channel_ref))
+        .filter(up::status.ne_all(["applied", "duplicate"]))
         .select(UnappliedRow::as_select())
-        .first(conn)
-        .optional()?;
-    Ok(un.map(|r| {
-        (
-            r.request_hash.clone(),
-            PostResult::Unapplied(unapplied_from_row(r)),
-        )
+        .into_boxed();
+    if scoped {
+        q = q.filter(up::organization_id.eq(Some(req.organization_id)));
+    }
+    Ok(q.first(conn).optional()?.map(|r| Existing {
+        hash: r.request_hash.clone(),
+        organization_id: r.organization_id,
+        result: PostResult::Unapplied(unapplied_from_row(r)),
     }))
 }
 
@@ -205,6 +238,7 @@ fn record_unapplied(
 ) -> StoreResult<UnappliedPayment> {
     let reason =
         serde_json::to_string(rejection).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    claim_reference(conn, req, now)?;
     let id: i64 = diesel::insert_into(up::table)
         .values((
             up::organization_id.eq(Some(req.organization_id)),
@@ -276,16 +310,17 @@ pub(crate) fn post_in_tx(
     })
 }
 
-/// The first result of a repeated request (same content), or the refusal of a different one.
+/// The first result of a repeated request (same content), or the refusal of a different one
+/// (also of a bank's reference that another organization's record holds: never its result).
 fn replay(conn: &mut AnyConnection, req: &PaymentRequest) -> StoreResult<Option<PaymentOutcome>> {
-    let Some((hash, result)) = find_existing(conn, &req.channel, &req.channel_ref)? else {
+    let Some(existing) = find_existing(conn, req)? else {
         return Ok(None);
     };
-    if hash != req.request_hash {
+    if existing.hash != req.request_hash || existing.organization_id != Some(req.organization_id) {
         return Err(StoreError::Rejected(Rejection::InconsistentReplay));
     }
     Ok(Some(PaymentOutcome {
-        result,
+        result: existing.result,
         replayed: true,
     }))
 }
@@ -361,7 +396,7 @@ fn refuse_or_record(
     }
 }
 
-/// Inserts the payment row and returns its id.
+/// Claims the payment's reference and inserts the payment row; returns its id.
 fn insert_payment(
     conn: &mut AnyConnection,
     req: &PaymentRequest,
@@ -369,6 +404,7 @@ fn insert_payment(
     credit: i64,
     now: OffsetDateTime,
 ) -> StoreResult<i64> {
+    claim_reference(conn, req, now)?;
     let uid = uuid::Uuid::new_v4().to_string();
     Ok(diesel::insert_into(payments::table)
         .values((
@@ -385,7 +421,7 @@ fn insert_payment(
             payments::credit.eq(credit),
             payments::payer_name.eq(&req.payer_name),
             payments::details.eq(&req.details),
-            payments::paid_at.eq(to_db(req.paid_at)),
+            payments::paid_at.eq(crate::time_conv::try_to_db(req.paid_at)?),
             payments::created_at.eq(to_db(now)),
         ))
         .returning(payments::id)

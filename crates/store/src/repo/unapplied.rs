@@ -9,7 +9,7 @@ use crate::models::{UnappliedRow, currency};
 use crate::pool::AnyConnection;
 use crate::repo::posting::{
     OnRejection, PaymentRequest, PaymentTarget, PostResult, UnappliedPayment, post_in_tx,
-    unapplied_from_row,
+    release_reference, unapplied_from_row,
 };
 use crate::schema::unapplied_payments as up;
 use crate::time_conv::{from_db, to_db};
@@ -76,10 +76,11 @@ fn resolve_in_tx(
                 .organization_id
                 .ok_or_else(|| StoreError::Invalid(InvalidKind::NoOrganization { id }))?;
             // Mark it first, so that posting under the same channel reference is not answered
-            // as a repeat of this very record.
+            // as a repeat of this very record, and hand its reference's key to the payment.
             diesel::update(up::table.filter(up::id.eq(id)))
                 .set(up::status.eq("applied"))
                 .execute(conn)?;
+            release_reference(conn, &row.channel, organization_id, &row.channel_ref)?;
             let req = PaymentRequest {
                 organization_id,
                 channel: row.channel.clone(),

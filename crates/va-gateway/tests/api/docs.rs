@@ -31,6 +31,9 @@ async fn docs_example_works(db: TestDb) {
         va.bank.api_key
     );
     std::fs::write(dir.join("var/demo.env"), env).unwrap();
+    // The script sends the wall clock's `transaction_date`, which must lie within a day of the
+    // gateway's `now`: the gateway runs on the wall clock here too.
+    va.app.clock().set(time::OffsetDateTime::now_utc());
     let out = tokio::process::Command::new("bash")
         .arg("-c")
         .arg(&script)

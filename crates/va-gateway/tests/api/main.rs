@@ -13,6 +13,8 @@ mod common;
 mod auth;
 mod bills;
 mod docs;
+mod hostile;
+mod money;
 mod payments;
 mod plumbing;
 mod transactions;
