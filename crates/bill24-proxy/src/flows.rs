@@ -300,7 +300,7 @@ pub fn pending_bills(
         let currencies = r.bill24_account_currencies(consumer.account.id)?;
         let currency = statement_currency(&currencies)?;
         let entries = r.ledger_entries(consumer.account.id, org.utc_offset)?;
-        let today = now.to_offset(org.utc_offset).date();
+        let today = billhub_store::local_date(now, org.utc_offset);
         let from = window_start(today, section.statement_months);
         Ok(statement_data(
             public_url,

@@ -158,7 +158,7 @@ fn demo_bill_list(
     offset: UtcOffset,
     now: OffsetDateTime,
 ) -> Vec<(AccountInput, NewBill)> {
-    let today = now.to_offset(offset).date();
+    let today = billhub_store::local_date(now, offset);
     let last_month = today - Duration::days(30);
     let khmer = AccountInput {
         code: "CU003035".into(),

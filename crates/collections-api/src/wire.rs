@@ -30,7 +30,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn timestamp(&self, t: OffsetDateTime) -> String {
-        t.to_offset(self.offset)
+        billhub_store::local(t, self.offset)
             .format(TIMESTAMP)
             .unwrap_or_default()
     }
@@ -324,9 +324,7 @@ impl BillOut {
         let b = &v.bill;
         let status = b.status_at(ctx.now);
         let page = ctx.link(&format!("/b/{}", b.public_no));
-        let stamp = b
-            .created_at
-            .to_offset(ctx.offset)
+        let stamp = billhub_store::local(b.created_at, ctx.offset)
             .format(format_description!(
                 "[year][month][day][hour][minute][second]"
             ))

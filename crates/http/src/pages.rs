@@ -118,7 +118,9 @@ fn money(minor: i64, bill: &Bill) -> String {
 }
 
 fn local(t: OffsetDateTime, offset: UtcOffset) -> String {
-    t.to_offset(offset).format(DATE_TIME).unwrap_or_default()
+    billhub_store::local(t, offset)
+        .format(DATE_TIME)
+        .unwrap_or_default()
 }
 
 fn html(status: StatusCode, body: String) -> HttpResponse {

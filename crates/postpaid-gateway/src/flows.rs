@@ -228,7 +228,7 @@ fn invoices_in(
         payment_type: quote.payment_type,
         currency: currency.code().into(),
         ttl: settings.code_ttl(),
-        local_date: now.to_offset(org.utc_offset).date(),
+        local_date: billhub_store::local_date(now, org.utc_offset),
     };
     let code = w
         .create_postpaid_code(&new, now)
@@ -261,7 +261,10 @@ fn listing(quote: &Quote<'_>, org: &Organization) -> Result<InvoicesResponse, Re
             date: iso_date(bill.bill_date),
             expiration_date: bill
                 .due_date
-                .or_else(|| bill.valid_until.map(|v| v.to_offset(org.utc_offset).date()))
+                .or_else(|| {
+                    bill.valid_until
+                        .map(|v| billhub_store::local_date(v, org.utc_offset))
+                })
                 .map(iso_date),
             invoice_reference: bill.invoice_number.clone(),
             is_elegible: item.eligible,

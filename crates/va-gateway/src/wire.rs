@@ -27,7 +27,7 @@ const LOCAL: &[BorrowedFormatItem<'static>] =
 
 /// `2022-04-04T11:46:56+07:00`.
 pub fn iso(t: OffsetDateTime, offset: UtcOffset) -> String {
-    t.to_offset(offset)
+    billhub_store::local(t, offset)
         .format(ISO)
         .unwrap_or_else(|_| t.to_string())
 }

@@ -129,7 +129,7 @@ fn dates(
 ) -> anyhow::Result<(Date, Option<Date>, Option<OffsetDateTime>)> {
     let bill_date = match &a.bill_date {
         Some(d) => parse_date("bill-date", d)?,
-        None => now.to_offset(offset).date(),
+        None => billhub_store::local_date(now, offset),
     };
     let due_date = a
         .due_date

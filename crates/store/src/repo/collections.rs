@@ -631,7 +631,7 @@ fn insert_collection_bill(
             currency,
             billed,
             items,
-            bill_date: now.to_offset(org.utc_offset).date(),
+            bill_date: crate::time_conv::local_date(now, org.utc_offset),
             due_date: Some(new.due),
             valid_until: None,
             rule: PaymentRule::Exact,
