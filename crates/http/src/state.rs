@@ -53,11 +53,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Store) -> StoreResult<T> + Send + 'static,
     {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || f(&store)).await {
-            Ok(r) => r,
-            Err(e) => Err(StoreError::Busy(format!("store task failed: {e}"))),
-        }
+        on_blocking_pool(self.store.clone(), f).await
     }
 
     /// When store work started now for a request must give up: the request timeout less a
@@ -81,10 +77,20 @@ impl AppState {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
     {
-        let store = self.store.until(self.store_deadline());
-        match tokio::task::spawn_blocking(move || f(&store)).await {
-            Ok(r) => r,
-            Err(e) => Err(E::from(StoreError::Busy(format!("store task failed: {e}")))),
-        }
+        on_blocking_pool(self.store.until(self.store_deadline()), f).await
+    }
+}
+
+/// Runs `f` over `store` as a blocking task, which runs to its end even when the awaiting future
+/// is dropped; a task that failed (panicked) is reported as [`StoreError::Busy`].
+async fn on_blocking_pool<T, E, F>(store: Store, f: F) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(move || f(&store)).await {
+        Ok(r) => r,
+        Err(e) => Err(E::from(StoreError::Busy(format!("store task failed: {e}")))),
     }
 }
