@@ -267,7 +267,9 @@ pub struct Bill {
 impl Bill {
     /// What is still owed, never negative.
     pub fn outstanding(&self) -> i64 {
-        (self.billed - self.paid).max(0)
+        // `paid` is never negative, so the difference always fits; saturating only guards a
+        // corrupt row.
+        self.billed.saturating_sub(self.paid).max(0)
     }
 
     pub fn billed_money(&self) -> Money {
@@ -363,14 +365,17 @@ pub fn transition(
             if amount <= 0 {
                 return Err(TransitionError::NonPositive);
             }
-            let outstanding = (billed - paid).max(0);
+            let outstanding = billed.saturating_sub(paid).max(0);
+            let overpaid = TransitionError::Overpaid {
+                amount,
+                outstanding,
+            };
             if amount > outstanding {
-                return Err(TransitionError::Overpaid {
-                    amount,
-                    outstanding,
-                });
+                return Err(overpaid);
             }
-            let new_paid = paid + amount;
+            let Some(new_paid) = paid.checked_add(amount) else {
+                return Err(overpaid);
+            };
             let new_status = if new_paid >= billed {
                 Paid
             } else {
@@ -388,7 +393,9 @@ pub fn transition(
             if amount > paid {
                 return Err(TransitionError::ReversalExceedsPaid { amount, paid });
             }
-            let new_paid = paid - amount;
+            let Some(new_paid) = paid.checked_sub(amount) else {
+                return Err(TransitionError::ReversalExceedsPaid { amount, paid });
+            };
             let new_status = match status {
                 Expired | Void => status,
                 _ if new_paid == 0 => Active,
@@ -411,6 +418,53 @@ pub fn transition(
 mod tests {
     use super::*;
     use BillStatus::*;
+
+    /// Issue 10, defect 12: amounts at the edge of `i64` never wrap, and a quantity whose
+    /// product with the price has more decimals than the currency is refused, never rounded.
+    #[test]
+    fn edges_of_i64_and_quantities() {
+        let max = i64::MAX;
+        assert_eq!(
+            transition(PartiallyPaid, max, max - 1, BillTransition::Pay(1)),
+            Ok((Paid, max))
+        );
+        assert_eq!(
+            transition(PartiallyPaid, max, max - 1, BillTransition::Pay(2)),
+            Err(TransitionError::Overpaid {
+                amount: 2,
+                outstanding: 1
+            })
+        );
+        assert_eq!(
+            transition(Paid, max, max, BillTransition::Reverse(max)),
+            Ok((Active, 0))
+        );
+        let b = crate::testing::bill(1).billed(5).paid(i64::MAX).build();
+        assert_eq!(b.outstanding(), 0);
+        let price = Money::from_minor(i64::MAX, Currency::USD);
+        assert!(matches!(
+            LineItem::new("x", Decimal::TWO, price, None),
+            Err(LineItemError::Money(MoneyError::Overflow))
+        ));
+        // 0.0000000000000000000000000001 x 1.00 is not a whole cent.
+        let tiny = Decimal::new(1, 28);
+        assert!(matches!(
+            LineItem::new("x", tiny, Money::from_minor(100, Currency::USD), None),
+            Err(LineItemError::Money(MoneyError::TooPrecise { .. }))
+        ));
+        let third = Decimal::new(3333, 4);
+        assert!(matches!(
+            LineItem::new("x", third, Money::from_minor(100, Currency::USD), None),
+            Err(LineItemError::Money(MoneyError::TooPrecise { .. }))
+        ));
+        let half = Decimal::new(5, 1);
+        assert_eq!(
+            LineItem::new("x", half, Money::from_minor(100, Currency::USD), None)
+                .unwrap()
+                .total,
+            Money::from_minor(50, Currency::USD)
+        );
+    }
 
     #[test]
     fn pay_and_reverse() {

@@ -21,10 +21,29 @@ pub fn spend_credit(balance: i64, amount: i64) -> Result<i64, Rejection> {
         .ok_or(Rejection::InsufficientCredit { available })
 }
 
+/// The account credit after `amount` (an overpayment) is added to `balance`; refused with
+/// [`Rejection::TooLarge`] when it would not fit an `i64` of minor units (never wrapped, and
+/// never written so that a later read of the balance fails).
+pub fn add_credit(balance: i64, amount: i64) -> Result<i64, Rejection> {
+    if amount <= 0 {
+        return Err(Rejection::NonPositiveAmount);
+    }
+    balance.checked_add(amount).ok_or(Rejection::TooLarge)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn adding_credit_that_does_not_fit_is_refused() {
+        assert_eq!(add_credit(5, 7), Ok(12));
+        assert_eq!(add_credit(-3, 7), Ok(4));
+        assert_eq!(add_credit(0, 0), Err(Rejection::NonPositiveAmount));
+        assert_eq!(add_credit(i64::MAX - 1, 1), Ok(i64::MAX));
+        assert_eq!(add_credit(i64::MAX - 1, 2), Err(Rejection::TooLarge));
+    }
 
     #[test]
     fn spending_table() {

@@ -29,7 +29,9 @@
 
 pub mod bill;
 pub mod channel;
+pub mod channel_settings;
 pub mod credit;
+pub mod fingerprint;
 pub mod input;
 pub mod invariants;
 pub mod money;

@@ -548,9 +548,9 @@ pub fn quote(
         .map(|b| b.currency)
         .or_else(|| items.first().map(|i| i.bill.currency))
         .or_else(|| bills.last().map(|b| b.currency));
-    let total = payable
-        .iter()
-        .fold(0i64, |sum, b| sum.saturating_add(b.outstanding()));
+    // Refused when it does not fit (never a capped total shown as due).
+    let total = crate::money::checked_sum_minor(payable.iter().map(|b| b.outstanding()))
+        .map_err(|_| QuoteError::Rejected(Rejection::TooLarge))?;
     let (fee, fee_x100) = match (currency, payable.is_empty()) {
         (Some(currency), false) => {
             let fee = from_x100(terms.fee_x100, currency).ok_or(QuoteError::FeeNotWhole {
@@ -629,7 +629,9 @@ pub fn settle(
     if sent <= offer.fee {
         return Err(SettleError::Rejected(Rejection::NonPositiveAmount));
     }
-    let net = sent - offer.fee;
+    let net = sent
+        .checked_sub(offer.fee)
+        .ok_or(SettleError::Rejected(Rejection::NonPositiveAmount))?;
     match offer.payment_type {
         SettlementMode::Total => {
             if net != offer.total {
@@ -835,6 +837,22 @@ mod tests {
             b4.valid_until = Some(datetime!(2025-02-20 00:00 UTC));
             let b5 = bill(5, 900, 900, PaymentRule::Exact);
             vec![b3, b5, b4, b2, bill(1, 6500, 0, PaymentRule::Exact)]
+        }
+
+        /// Issue 10, defect 12: a total that does not fit `i64` is refused, never capped.
+        #[test]
+        fn quote_total_that_does_not_fit_is_refused() {
+            let bills = vec![
+                bill(1, i64::MAX - 1, 0, PaymentRule::Exact),
+                bill(2, 2, 0, PaymentRule::Exact),
+            ];
+            assert_eq!(
+                quote(&bills, terms(SettlementMode::Total, 0, None), NOW),
+                Err(QuoteError::Rejected(Rejection::TooLarge))
+            );
+            let fits = vec![bill(1, i64::MAX - 1, 0, PaymentRule::Exact)];
+            let q = quote(&fits, terms(SettlementMode::Total, 0, None), NOW).unwrap();
+            assert_eq!(q.total, i64::MAX - 1);
         }
 
         #[test]

@@ -61,6 +61,10 @@ pub enum Rejection {
         "the bill has money on it ({paid} minor units paid): reverse or refund its payments first"
     )]
     MoneyOnBill { paid: i64 },
+    /// A sum the payment would make (the account's outstanding, the allocations, the credit)
+    /// does not fit an `i64` of minor units: refused rather than wrapped or capped.
+    #[error("the amounts involved are too large to be represented exactly")]
+    TooLarge,
 }
 
 /// What a payment is aimed at.
@@ -94,9 +98,21 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// What the allocations take (never more than the payment's amount, so it always fits).
     pub fn applied(&self) -> i64 {
-        self.allocations.iter().map(|a| a.amount).sum()
+        self.allocations
+            .iter()
+            .fold(0i64, |sum, a| sum.saturating_add(a.amount))
     }
+}
+
+/// The sum of the bills' outstanding, or [`Rejection::TooLarge`] for an account whose
+/// outstanding does not fit an `i64` of minor units.
+fn outstanding_sum<'a>(bills: impl IntoIterator<Item = &'a &'a Bill>) -> Result<i64, Rejection> {
+    bills
+        .into_iter()
+        .try_fold(0i64, |sum, b| sum.checked_add(b.outstanding()))
+        .ok_or(Rejection::TooLarge)
 }
 
 /// Why a single bill cannot be paid at `now`, if it cannot.
@@ -210,7 +226,7 @@ fn decide_bill(bill: &Bill, amount: Money, now: OffsetDateTime) -> Result<Decisi
         }
         PaymentRule::Open => {
             let allocated = value.min(outstanding);
-            (allocated, value - allocated)
+            (allocated, value.saturating_sub(allocated))
         }
     };
     Ok(Decision {
@@ -274,7 +290,7 @@ fn why_nothing_payable(bills: &[Bill], now: OffsetDateTime) -> Rejection {
 
 /// Pays each of `selected` its whole outstanding, when `value` is exactly their sum.
 fn settle_whole(currency: Currency, selected: &[&Bill], value: i64) -> Result<Decision, Rejection> {
-    let outstanding: i64 = selected.iter().map(|b| b.outstanding()).sum();
+    let outstanding = outstanding_sum(selected)?;
     if selected.is_empty() || value != outstanding {
         return Err(Rejection::MustEqualOutstanding { outstanding });
     }
@@ -356,11 +372,17 @@ fn settle_prefix(currency: Currency, payable: &[&Bill], value: i64) -> Result<De
             amount: b.outstanding(),
         })
         .collect();
-    let applied: i64 = allocations.iter().map(|a| a.amount).sum();
+    let applied = crate::money::checked_sum_minor(allocations.iter().map(|a| a.amount))
+        .map_err(|_| Rejection::TooLarge)?;
+    let credit = value
+        .checked_sub(applied)
+        .ok_or(Rejection::MustEqualOutstanding {
+            outstanding: applied,
+        })?;
     Ok(Decision {
         currency,
         allocations,
-        credit: value - applied,
+        credit,
     })
 }
 
@@ -389,7 +411,7 @@ fn allocate_open(currency: Currency, payable: &[&Bill], value: i64) -> Decision 
                 bill_id: b.id,
                 amount: take,
             });
-            remaining -= take;
+            remaining = remaining.saturating_sub(take);
         }
     }
     Decision {
@@ -440,7 +462,7 @@ pub fn account_bounds(
     if payable.iter().any(|b| b.currency != currency) {
         return Err(Rejection::MixedCurrencies);
     }
-    let due: i64 = payable.iter().map(|b| b.outstanding()).sum();
+    let due = outstanding_sum(&payable)?;
     let oldest = payable.first().map_or(due, |b| b.outstanding());
     let (min, max) = match mode {
         SettlementMode::Total => (Some(due), Some(due)),
@@ -476,6 +498,72 @@ pub(crate) mod tests {
     }
 
     const NOW: OffsetDateTime = datetime!(2025-06-01 00:00 UTC);
+
+    /// Issue 10, defect 12: sums near `i64::MAX` are checked; what does not fit is refused,
+    /// never wrapped or capped into a payable amount.
+    #[test]
+    fn sums_that_do_not_fit_are_refused() {
+        let big = i64::MAX - 10;
+        let bills = [
+            bill(1, big, 0, PaymentRule::Exact),
+            bill(2, big, 0, PaymentRule::Exact),
+        ];
+        let too_much = Rejection::TooLarge;
+        for mode in [
+            SettlementMode::Total,
+            SettlementMode::Discrete,
+            SettlementMode::Open,
+        ] {
+            assert_eq!(account_bounds(&bills, mode, NOW), Err(too_much.clone()));
+        }
+        let total = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Total,
+            chosen: None,
+        };
+        // Among them what a wrapping sum of the two would have made of it (2^64 less).
+        for value in [
+            i64::MAX,
+            big,
+            1,
+            big.wrapping_add(big).wrapping_add(i64::MAX).wrapping_add(2),
+        ] {
+            assert_eq!(decide(total, usd(value), NOW), Err(too_much.clone()));
+        }
+        let both = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Discrete,
+            chosen: Some(&[1, 2]),
+        };
+        assert_eq!(decide(both, usd(i64::MAX), NOW), Err(too_much.clone()));
+        // One of them still fits and is paid exactly; open spreads oldest first.
+        let one = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Discrete,
+            chosen: Some(&[1]),
+        };
+        let d = decide(one, usd(big), NOW).unwrap();
+        assert_eq!((d.applied(), d.credit), (big, 0));
+        let open = Target::Account {
+            bills: &bills,
+            mode: SettlementMode::Open,
+            chosen: None,
+        };
+        let d = decide(open, usd(i64::MAX), NOW).unwrap();
+        // The second (exact) bill cannot take 10 of its outstanding: credit.
+        assert_eq!(
+            d.allocations,
+            vec![Allocation {
+                bill_id: 1,
+                amount: big
+            }]
+        );
+        assert_eq!((d.applied(), d.credit), (big, 10));
+        // A bill paid up to the limit stays consistent.
+        let nearly = bill(3, i64::MAX, i64::MAX - 1, PaymentRule::Exact);
+        let d = decide(Target::Bill(&nearly), usd(1), NOW).unwrap();
+        assert_eq!(d.applied(), 1);
+    }
 
     #[test]
     fn exact_rule() {

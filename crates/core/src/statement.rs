@@ -7,6 +7,8 @@
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
+use crate::money::MoneyError;
+
 /// What a ledger entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -61,7 +63,35 @@ pub struct Statement {
 /// `from`, at most `max_entries` of them (the newest), and carries everything older into the
 /// opening balance. Invariants: `lines[i].balance = lines[i+1].balance + lines[i].amount`, and the
 /// oldest line's balance is `opening_balance + amount`.
+///
+/// A running balance that does not fit an `i64` saturates here; [`try_account_statement`]
+/// refuses it instead.
 pub fn account_statement(entries: &[LedgerEntry], from: Date, max_entries: usize) -> Statement {
+    statement_with(entries, from, max_entries, |running, amount| {
+        Some(running.saturating_add(amount))
+    })
+    .unwrap_or(Statement {
+        opening_balance: 0,
+        lines: Vec::new(),
+    })
+}
+
+/// [`account_statement`], or [`MoneyError::Overflow`] when a running balance does not fit an
+/// `i64` of minor units (never a silently capped balance).
+pub fn try_account_statement(
+    entries: &[LedgerEntry],
+    from: Date,
+    max_entries: usize,
+) -> Result<Statement, MoneyError> {
+    statement_with(entries, from, max_entries, i64::checked_add).ok_or(MoneyError::Overflow)
+}
+
+fn statement_with(
+    entries: &[LedgerEntry],
+    from: Date,
+    max_entries: usize,
+    add: impl Fn(i64, i64) -> Option<i64>,
+) -> Option<Statement> {
     let mut ordered: Vec<&LedgerEntry> = entries.iter().filter(|e| !e.void).collect();
     ordered.sort_by(|a, b| {
         (a.date, a.at, kind_rank(a.kind), a.reference).cmp(&(
@@ -74,12 +104,12 @@ pub fn account_statement(entries: &[LedgerEntry], from: Date, max_entries: usize
     let mut running = 0i64;
     let mut balances = Vec::with_capacity(ordered.len());
     for e in &ordered {
-        running = running.saturating_add(e.amount);
+        running = add(running, e.amount)?;
         balances.push(running);
     }
     let in_window = ordered.iter().filter(|e| e.date >= from).count();
     let listed = in_window.min(max_entries);
-    let first_listed = ordered.len() - listed;
+    let first_listed = ordered.len().saturating_sub(listed);
     let opening_balance = first_listed
         .checked_sub(1)
         .and_then(|i| balances.get(i))
@@ -95,10 +125,10 @@ pub fn account_statement(entries: &[LedgerEntry], from: Date, max_entries: usize
             balance: *balance,
         })
         .collect();
-    Statement {
+    Some(Statement {
         opening_balance,
         lines,
-    }
+    })
 }
 
 fn kind_rank(kind: EntryKind) -> u8 {
@@ -122,6 +152,26 @@ mod tests {
             .bill_date(date)
             .billed(amount)
             .ledger_entry()
+    }
+
+    /// Issue 10, defect 12: a running balance beyond `i64` is refused by
+    /// [`try_account_statement`], never capped.
+    #[test]
+    fn running_balance_that_does_not_fit_is_refused() {
+        let entries = vec![
+            bill(1, date!(2025 - 01 - 01), i64::MAX - 5),
+            bill(2, date!(2025 - 02 - 01), 10),
+        ];
+        assert_eq!(
+            try_account_statement(&entries, date!(2024 - 01 - 01), 24),
+            Err(MoneyError::Overflow)
+        );
+        let fits = vec![
+            bill(1, date!(2025 - 01 - 01), i64::MAX - 5),
+            bill(2, date!(2025 - 02 - 01), 5),
+        ];
+        let s = try_account_statement(&fits, date!(2024 - 01 - 01), 24).unwrap();
+        assert_eq!(s.lines[0].balance, i64::MAX);
     }
 
     #[test]

@@ -2,6 +2,10 @@
 //! raw request body bytes exactly as sent; when the body is empty, over the raw query string
 //! (possibly empty). Verification never re-serializes JSON. Webhooks use the same scheme over
 //! their body.
+//!
+//! IPG's passive-client scheme (a bank with `va.auth=passive`: `Signature` alone, no OAuth) signs
+//! the same bytes with the same key the same way, so [`sign`] and [`verify`] serve both; only
+//! how the gateway finds the key differs.
 
 /// The bytes a request's signature covers.
 pub fn signed_bytes<'a>(body: &'a [u8], raw_query: &'a str) -> &'a [u8] {
@@ -89,6 +93,33 @@ mod tests {
             "5f1bc143a338fec8a26d2e12b90da91b735c827b50e502ff786eb57d1ad6ab65"
         );
         assert!(!verify(KEY, b"", "", ""));
+    }
+
+    /// The passive-client scheme over a bank's inquiry body and over a query string, as a PHP
+    /// client signs them (`hash_hmac('sha256', $body, $key)`); the expected values were computed
+    /// independently (`printf '%s' BODY | openssl dgst -sha256 -hmac KEY`).
+    #[test]
+    fn passive_client_vectors() {
+        let inquiry = br#"{"va_number":"0099021234567890","ref_id":"INQ0001","terminal_id":"atm","transaction_date":"2026-11-21 10:00:00"}"#;
+        let sig = "ce094b001f7b329b02c818c78cec976713b0afe2ba79a29ea69423f8935e7188";
+        assert_eq!(sign(KEY, inquiry, ""), sig);
+        assert!(verify(KEY, inquiry, "", sig));
+        assert!(!verify(
+            KEY,
+            inquiry.strip_suffix(b"}").unwrap_or_default(),
+            "",
+            sig
+        ));
+        let query = "va_number=0099021234567890&ref_id=INQ0001";
+        let qsig = "dcae94299997b76bbccc0b602f09f93c283bd247eea48aae6950ad3a181a970d";
+        assert_eq!(sign(KEY, b"", query), qsig);
+        assert!(verify(KEY, b"", query, qsig));
+        assert!(!verify(
+            KEY,
+            b"",
+            "ref_id=INQ0001&va_number=0099021234567890",
+            qsig
+        ));
     }
 
     #[test]
