@@ -1,9 +1,11 @@
 //! The authentication and settings cache shared by every gateway of a process (they share one
-//! [`Store`]): token hash -> credential, and organization -> organization with its settings.
+//! [`Store`]): token hash -> credential, organization -> organization with its settings, and
+//! channel -> the channel's settings.
 //!
 //! An entry is served for at most [`CACHE_TTL`] after it was read, measured on the caller's
 //! clock (`now`; nothing here reads the system clock), so a change made by another process
-//! (`billhub org set`, a revoked credential, a disabled channel) takes effect within that time. A
+//! (`billhub org set`, `billhub channel set`, a revoked credential, a disabled channel) takes
+//! effect within that time; one made through the same store is seen at once (`forget_*`). A
 //! request served from the cache costs no transaction for its authentication. Only hits are
 //! cached: an unknown token is looked up every time (and cannot fill the memory); each map is
 //! bounded and simply emptied when full.
@@ -12,6 +14,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
+use billhub_core::channel_settings::ChannelSettings;
 use billhub_core::org::{Organization, Settings};
 use time::{Duration, OffsetDateTime};
 
@@ -102,12 +105,19 @@ pub(crate) struct Caches {
     /// credential id -> the secret its scheme needs in the clear (VA API key, CSQ hash).
     secrets: TtlCache<i64, String>,
     organizations: TtlCache<i64, Arc<CachedOrganization>>,
+    /// channel id -> its settings.
+    channels: TtlCache<i64, Arc<ChannelSettings>>,
 }
 
 impl Store {
     /// Drops the cached organization (after a change made through this store).
     pub fn forget_organization(&self, organization_id: i64) {
         self.cache.organizations.remove(&organization_id);
+    }
+
+    /// Drops the cached settings of a channel (after a change made through this store).
+    pub fn forget_channel(&self, channel_id: i64) {
+        self.cache.channels.remove(&channel_id);
     }
 
     /// Drops every cached credential and secret (after a revocation made through this store).
@@ -173,6 +183,35 @@ impl Store {
         found.ok_or_else(|| {
             crate::StoreError::not_found(crate::Entity::CredentialSecret, credential_id)
         })
+    }
+
+    /// A channel's settings ([`crate::Reader::channel_settings`]) through the cache: what a
+    /// gateway reads on the authenticated path, with the channel id of the credential
+    /// ([`CredentialInfo::channel_id`]; or [`Store::cached_credential_channel_settings`]).
+    /// [`crate::StoreError::NotFound`] for no such channel.
+    pub fn cached_channel_settings(
+        &self,
+        channel_id: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<Arc<ChannelSettings>> {
+        let found = self.cache.channels.get_or_load(&channel_id, now, || {
+            self.snapshot(|r| r.channel_settings(channel_id))
+                .map(|s| Some(Arc::new(s)))
+        })?;
+        found.ok_or_else(|| crate::StoreError::not_found(crate::Entity::Channel, channel_id))
+    }
+
+    /// The settings of the channel an authenticated credential belongs to (`None` for a
+    /// biller's credential), through the cache.
+    pub fn cached_credential_channel_settings(
+        &self,
+        credential: &CredentialInfo,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Arc<ChannelSettings>>> {
+        credential
+            .channel_id()
+            .map(|id| self.cached_channel_settings(id, now))
+            .transpose()
     }
 
     /// The organization and its settings through the cache.

@@ -22,7 +22,7 @@
 //! the pool; connections idle for more than 30 s are checked before use, fresher ones cost no
 //! round trip; a transaction whose connection fails at its first statement (`BEGIN`: a restarted
 //! PostgreSQL) runs once more on a checked connection. Once a connection attempt has failed,
-//! checkouts wait at most [`pool::UNREACHABLE_WAIT`] (2 s) instead of the pool's timeout until
+//! checkouts wait at most [`pool::UNREACHABLE_WAIT`] (1.5 s, so a refusal is answered within 2 s) instead of the pool's timeout until
 //! the database answers again, so requests fail fast while it is unreachable. See [`pool`].
 //!
 //! ## Deadlines

@@ -117,7 +117,7 @@ pub const SQLITE_BUSY_TIMEOUT_MS: u32 = 15_000;
 /// network is gone), a checkout waits at most this long for a connection instead of the pool's
 /// whole timeout, until a connection succeeds again: requests fail fast in their dialect's
 /// shape while the database is unreachable.
-pub const UNREACHABLE_WAIT: Duration = Duration::from_secs(2);
+pub const UNREACHABLE_WAIT: Duration = Duration::from_millis(1500);
 
 /// Connections idle for longer than this are checked with `SELECT 1` before use; fresher ones
 /// are handed out without a round trip.

@@ -42,6 +42,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    channel_settings (channel_id, key) {
+        channel_id -> BigInt,
+        key -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     channel_enrolments (channel_id, organization_id) {
         channel_id -> BigInt,
         organization_id -> BigInt,
@@ -360,8 +369,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    bill_imports (organization_id, invoice_number) {
+        organization_id -> BigInt,
+        invoice_number -> Text,
+        content_hash -> Text,
+        bill_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(organization_settings -> organizations (organization_id));
 diesel::joinable!(organization_keys -> organizations (organization_id));
+diesel::joinable!(channel_settings -> channels (channel_id));
 diesel::joinable!(channel_enrolments -> channels (channel_id));
 diesel::joinable!(channel_enrolments -> organizations (organization_id));
 diesel::joinable!(credentials -> organizations (organization_id));
@@ -403,6 +423,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     organization_settings,
     organization_keys,
     channels,
+    channel_settings,
     channel_enrolments,
     credentials,
     access_tokens,
@@ -425,4 +446,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     postpaid_codes,
     auth_nonces,
+    bill_imports,
 );

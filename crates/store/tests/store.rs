@@ -1359,6 +1359,38 @@ fn reversal_never_overdraws_credit(db: TestDb) {
     assert_eq!(db.bill(first.id).unwrap().paid, 0);
 }
 
+/// Issue 10, defect 12: an overpayment whose credit would take the account's balance past
+/// `i64` minor units is refused before anything is written (the balance stays readable).
+fn credit_that_does_not_fit_is_refused(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let first = bill(&db, o, "ACC1", Currency::USD, 1000, PaymentRule::Open);
+    let target = |b: &billhub_core::Bill| PaymentTarget::Bill { bill_id: b.id };
+    db.post_payment(
+        &pay(o, target(&first), "huge", i64::MAX, Currency::USD),
+        NOW,
+    )
+    .unwrap();
+    let account = first.account_id;
+    assert_eq!(
+        db.account_credit(account, Currency::USD).unwrap(),
+        i64::MAX - 1000
+    );
+    let second = bill(&db, o, "ACC1", Currency::USD, 1000, PaymentRule::Open);
+    assert_eq!(
+        rejected(db.post_payment(&pay(o, target(&second), "over", 2001, Currency::USD), NOW)),
+        Rejection::TooLarge
+    );
+    assert_eq!(db.bill(second.id).unwrap().paid, 0);
+    assert_eq!(
+        db.account_credit(account, Currency::USD).unwrap(),
+        i64::MAX - 1000
+    );
+    // Exactly up to the limit still fits.
+    db.post_payment(&pay(o, target(&second), "fits", 2000, Currency::USD), NOW)
+        .unwrap();
+    assert_eq!(db.account_credit(account, Currency::USD).unwrap(), i64::MAX);
+}
+
 /// The reversal and a credit application race for the same credit (two pools, as two
 /// processes): exactly one wins, the account never goes negative.
 fn reversal_races_credit_application(db: TestDb) {
@@ -2155,6 +2187,149 @@ fn expiry_notifies_its_subscribers(db: TestDb) {
     assert_eq!(db.deliveries_for_organization(heard).unwrap().len(), 1);
 }
 
+/// Issue 10, defect 10: expiry takes bounded batches, each its own transaction, so a backlog
+/// never holds one long write lock; every bill still gets its event and `bill.expired`.
+fn expiry_works_in_batches(db: TestDb) {
+    let o = org(&db, "EXPBATCH");
+    db.set_setting(o, "va.webhook_url", "http://127.0.0.1:9/hook", NOW)
+        .unwrap();
+    let expiring = |account: &str| {
+        let new = NewBill {
+            organization_id: o,
+            account_id: 0,
+            collection_id: None,
+            invoice_number: None,
+            ref1: String::new(),
+            ref2: String::new(),
+            name: "Bill".into(),
+            description: String::new(),
+            currency: Currency::IDR,
+            billed: 100_000,
+            items: vec![],
+            bill_date: date!(2025 - 08 - 01),
+            due_date: None,
+            valid_until: Some(NOW + time::Duration::hours(1)),
+            rule: PaymentRule::Exact,
+            source: "test".into(),
+            extra: "{}".into(),
+            va_numbers: vec![],
+        };
+        let acc = AccountInput {
+            code: account.into(),
+            name: "Payer".into(),
+            ..Default::default()
+        };
+        db.create_bill_for_account(&acc, &new, NOW).unwrap().1
+    };
+    let bills: Vec<_> = (0..7).map(|i| expiring(&format!("B{i}"))).collect();
+    let later = NOW + time::Duration::hours(2);
+    let before = db.transactions_started();
+    assert_eq!(db.expire_due_bills_in_batches(later, 3).unwrap(), 7);
+    // 3 + 3 + 1: three short transactions.
+    assert_eq!(db.transactions_started() - before, 3);
+    for b in &bills {
+        assert_eq!(db.bill(b.id).unwrap().status, BillStatus::Expired);
+    }
+    assert_eq!(db.deliveries_for_organization(o).unwrap().len(), 7);
+    // Nothing left: one transaction finds an empty batch.
+    let before = db.transactions_started();
+    assert_eq!(db.expire_due_bills_in_batches(later, 3).unwrap(), 0);
+    assert_eq!(db.transactions_started() - before, 1);
+    // A batch of exactly what is due needs one more transaction to see nothing is left.
+    let more: Vec<_> = (0..3).map(|i| expiring(&format!("C{i}"))).collect();
+    let before = db.transactions_started();
+    assert_eq!(db.expire_due_bills_in_batches(later, 3).unwrap(), 3);
+    assert_eq!(db.transactions_started() - before, 2);
+    assert_eq!(db.bill(more[2].id).unwrap().status, BillStatus::Expired);
+    assert_eq!(db.expire_due_bills(later).unwrap(), 0);
+    assert_eq!(db.deliveries_for_organization(o).unwrap().len(), 10);
+}
+
+/// Issue 10, defect 11: a payment or reversal stored with a v1 fingerprint (before the upgrade)
+/// is a repeat of a request that names that form as legacy; without it, the v2 fingerprint is
+/// another request.
+fn v1_fingerprints_are_still_repeats(db: TestDb) {
+    use billhub_core::fingerprint::Fingerprint;
+    let o = org(&db, "FPRINT01");
+    let b = bill(&db, o, "ACC1", Currency::USD, 500, PaymentRule::Open);
+    let v1 = fingerprint(&["200", "USD"]);
+    let old = pay(
+        o,
+        PaymentTarget::Bill { bill_id: b.id },
+        "R1",
+        200,
+        Currency::USD,
+    );
+    assert_eq!(old.request_hash, v1);
+    let first = db.post_payment(&old, NOW).unwrap();
+    assert!(!first.replayed);
+
+    let print = Fingerprint::v2("test", &[("amount", "200"), ("currency", "USD")]).with_legacy(v1);
+    let new = PaymentRequest {
+        request_hash: print.current.clone(),
+        ..old.clone()
+    };
+    assert!(matches!(
+        db.post_payment(&new, NOW),
+        Err(StoreError::Rejected(Rejection::InconsistentReplay))
+    ));
+    let again = db
+        .post_payment_with_legacy(&new, &print.legacy, NOW)
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.payment(), first.payment());
+    // Another v1 form is not this request.
+    assert!(matches!(
+        db.post_payment_with_legacy(&new, &[fingerprint(&["201", "USD"])], NOW),
+        Err(StoreError::Rejected(Rejection::InconsistentReplay))
+    ));
+    // A new payment stores the v2 text.
+    let fresh = PaymentRequest {
+        channel_ref: "R2".into(),
+        ..new.clone()
+    };
+    db.post_payment_with_legacy(&fresh, &print.legacy, NOW)
+        .unwrap();
+    assert_eq!(
+        db.payment_with_request_hash("test", "R2")
+            .unwrap()
+            .unwrap()
+            .0,
+        print.current
+    );
+    assert_eq!(db.bill(b.id).unwrap().paid, 400);
+
+    // Reversals alike.
+    let payment = first.payment().unwrap();
+    let rev = ReversalRequest {
+        organization_id: o,
+        payment_id: payment.id,
+        channel: "test".into(),
+        channel_ref: "REV1".into(),
+        request_hash: fingerprint(&["rev", "REV1"]),
+        reason: "refund".into(),
+        requester: billhub_core::reversal::Requester::Channel,
+        claimed: billhub_core::reversal::Claimed::Nothing,
+        window: None,
+    };
+    db.reverse_payment(&rev, NOW).unwrap();
+    let rprint = Fingerprint::v2("rev", &[("ref", "REV1")]).with_legacy(rev.request_hash.clone());
+    let rnew = ReversalRequest {
+        request_hash: rprint.current.clone(),
+        ..rev.clone()
+    };
+    assert!(matches!(
+        db.reverse_payment(&rnew, NOW),
+        Err(StoreError::Rejected(Rejection::InconsistentReplay))
+    ));
+    assert!(
+        db.reverse_payment_with_legacy(&rnew, &rprint.legacy, NOW)
+            .unwrap()
+            .replayed
+    );
+    assert_eq!(db.bill(b.id).unwrap().paid, 200);
+}
+
 billhub_store::backend_tests!(
     organizations_and_settings,
     void_bill_refused_while_money_is_on_it,
@@ -2179,12 +2354,15 @@ billhub_store::backend_tests!(
     deadline_bounds_every_attempt,
     cache_serves_five_seconds_then_sees_changes,
     reversal_never_overdraws_credit,
+    credit_that_does_not_fit_is_refused,
     reversal_races_credit_application,
     one_reference_is_posted_or_unapplied_never_both,
     biller_side_references_are_per_organization,
     upgrade_resolves_posted_and_unapplied_twins,
     check_clean_store_has_no_violations,
     check_finds_each_planted_violation,
+    expiry_works_in_batches,
+    v1_fingerprints_are_still_repeats,
 );
 
 /// Two OS processes share one SQLite file: this test re-runs its own binary twice as

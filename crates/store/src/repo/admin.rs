@@ -243,6 +243,11 @@ impl Reader<'_> {
         self.with(|conn| load_credential(conn, credential_id))
     }
 
+    /// One channel, or [`StoreError::NotFound`].
+    pub fn channel_listing(&mut self, channel_id: i64) -> StoreResult<ChannelListing> {
+        self.with(|conn| load_channel(conn, channel_id))
+    }
+
     /// Every channel, oldest first.
     pub fn channel_listings(&mut self) -> StoreResult<Vec<ChannelListing>> {
         self.with(|conn| {
@@ -307,6 +312,7 @@ crate::tx::store_reads! {
     fn credential_listings(&self, owner: &Principal) -> Vec<CredentialListing>;
     fn credential_listing(&self, credential_id: i64) -> CredentialListing;
     fn channel_listings(&self) -> Vec<ChannelListing>;
+    fn channel_listing(&self, channel_id: i64) -> ChannelListing;
 }
 
 crate::tx::store_writes! {

@@ -784,15 +784,18 @@ impl Writer<'_> {
         })
     }
 
-    /// Marks every payable bill whose `valid_until` has passed as expired (with an event and a
-    /// `bill.expired` notification to the subscribers that have such an event). Returns how
-    /// many bills changed. Reads stay correct without it (status is evaluated at
-    /// `now`); this makes the stored status and the history catch up.
-    pub fn expire_due_bills(&mut self, now: OffsetDateTime) -> StoreResult<usize> {
+    /// Marks at most `limit` payable bills whose `valid_until` has passed as expired (lowest
+    /// ids first; with an event and a `bill.expired` notification to the subscribers that have
+    /// such an event), inside this transaction. Returns how many bills changed: fewer than
+    /// `limit` means none is left. See [`crate::Store::expire_due_bills`].
+    pub fn expire_due_batch(&mut self, now: OffsetDateTime, limit: usize) -> StoreResult<usize> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with(|conn| {
             let due: Vec<BillRow> = bills::table
                 .filter(bills::status.eq_any(["active", "partially_paid"]))
                 .filter(bills::valid_until.le(to_db(now)))
+                .order(bills::id.asc())
+                .limit(limit)
                 .select(BillRow::as_select())
                 .load(conn)?;
             let mut settings: Vec<(i64, billhub_core::org::Settings)> = Vec::new();
@@ -812,6 +815,37 @@ impl Writer<'_> {
             }
             Ok(n)
         })
+    }
+}
+
+/// How many bills one expiry transaction takes at most.
+pub const EXPIRY_BATCH: usize = 500;
+
+impl crate::Store {
+    /// Marks every payable bill whose `valid_until` has passed as expired (with an event and a
+    /// `bill.expired` notification to the subscribers that have such an event), in batches of
+    /// [`EXPIRY_BATCH`], each its own short write transaction, so a backlog never holds one long
+    /// write lock. Returns how many bills changed. Reads stay correct without it (status is
+    /// evaluated at `now`); this makes the stored status and the history catch up.
+    pub fn expire_due_bills(&self, now: OffsetDateTime) -> StoreResult<usize> {
+        self.expire_due_bills_in_batches(now, EXPIRY_BATCH)
+    }
+
+    /// [`crate::Store::expire_due_bills`] with batches of `batch` bills (at least one).
+    pub fn expire_due_bills_in_batches(
+        &self,
+        now: OffsetDateTime,
+        batch: usize,
+    ) -> StoreResult<usize> {
+        let batch = batch.max(1);
+        let mut total: usize = 0;
+        loop {
+            let n = self.transaction(|w| w.expire_due_batch(now, batch))?;
+            total = total.saturating_add(n);
+            if n < batch {
+                return Ok(total);
+            }
+        }
     }
 }
 
@@ -875,5 +909,4 @@ crate::tx::store_writes! {
     fn create_bill(&self, new: &NewBill, now: OffsetDateTime) -> Bill;
     fn create_bill_for_account(&self, account: &AccountInput, new: &NewBill, now: OffsetDateTime) -> (Account, Bill);
     fn void_bill(&self, bill_id: i64, reason: &str, now: OffsetDateTime) -> Bill;
-    fn expire_due_bills(&self, now: OffsetDateTime) -> usize;
 }

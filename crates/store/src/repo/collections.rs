@@ -951,6 +951,9 @@ impl From<PatchRefusal> for BillRefusal {
     }
 }
 
+/// Bill lines of products with their bills, by product id ([`Reader::product_lines`]).
+pub type ProductBillLines = Vec<(i64, Vec<(BillItem, Bill)>)>;
+
 impl Reader<'_> {
     /// The organization's collections, oldest first.
     pub fn collections_page(
@@ -984,6 +987,15 @@ impl Reader<'_> {
         code: &str,
     ) -> StoreResult<Option<Collection>> {
         self.with(|conn| load_collection_by_code(conn, organization_id, code))
+    }
+
+    /// A collection by id.
+    pub fn collection_by_id(
+        &mut self,
+        organization_id: i64,
+        id: i64,
+    ) -> StoreResult<Option<Collection>> {
+        self.with(|conn| load_collection_by_id(conn, organization_id, id))
     }
 
     /// A collection by code, or (when no code matches and `key` is a number) by id.
@@ -1148,6 +1160,38 @@ impl Reader<'_> {
                 .copied()
                 .filter(|id| !found.contains(id))
                 .collect())
+        })
+    }
+
+    /// The bill lines of each of these products of the organization, with their bills: at
+    /// most `per_product` lines per product, the newest first (the collections include
+    /// `product-collections.bill`). Products without lines have no entry.
+    pub fn product_lines(
+        &mut self,
+        organization_id: i64,
+        product_ids: &[i64],
+        per_product: i64,
+    ) -> StoreResult<ProductBillLines> {
+        self.with(|conn| {
+            let mut out = Vec::new();
+            for id in product_ids {
+                let rows: Vec<(BillItemRow, BillRow)> = bill_items::table
+                    .inner_join(bills::table)
+                    .filter(bill_items::product_id.eq(*id))
+                    .filter(bills::organization_id.eq(organization_id))
+                    .order(bill_items::id.desc())
+                    .limit(per_product)
+                    .select((BillItemRow::as_select(), BillRow::as_select()))
+                    .load(conn)?;
+                let lines = rows
+                    .into_iter()
+                    .map(|(item, bill)| Ok((item_from_row(item)?, bill.into_bill()?)))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                if !lines.is_empty() {
+                    out.push((*id, lines));
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -1455,11 +1499,13 @@ crate::tx::store_reads! {
     fn collections_page(&self, organization_id: i64, offset: i64, limit: i64) -> Page<Collection>;
     fn collection_by_code(&self, organization_id: i64, code: &str) -> Option<Collection>;
     fn collection_by_code_or_id(&self, organization_id: i64, key: &str) -> Option<Collection>;
+    fn collection_by_id(&self, organization_id: i64, id: i64) -> Option<Collection>;
     fn collection_bills_page(&self, organization_id: i64, collection_code: &str, filter: &BillFilter, offset: i64, limit: i64) -> Option<Page<CollectionBillView>>;
     fn collection_bill(&self, organization_id: i64, collection_code: &str, public_no: &str) -> Option<CollectionBillView>;
     fn products_page(&self, organization_id: i64, filter: &ProductFilter, offset: i64, limit: i64) -> Page<Product>;
     fn missing_products(&self, organization_id: i64, ids: &[i64]) -> Vec<i64>;
     fn product(&self, organization_id: i64, id: i64) -> Option<Product>;
+    fn product_lines(&self, organization_id: i64, product_ids: &[i64], per_product: i64) -> ProductBillLines;
     fn customers_page(&self, organization_id: i64, filter: &CustomerFilter, offset: i64, limit: i64) -> Page<Account>;
     fn customer(&self, organization_id: i64, id: i64) -> Option<Account>;
 }

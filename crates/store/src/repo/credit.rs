@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::pool::AnyConnection;
 use crate::repo::bills::load_account;
+use crate::repo::ledger::balance;
 use crate::repo::payments::fingerprint;
 use crate::repo::posting::{OnRejection, PaymentRequest, PaymentTarget, PostResult, post_in_tx};
 use crate::schema::account_credit_entries as ace;
@@ -32,20 +33,6 @@ pub(crate) fn lock_account(conn: &mut AnyConnection, account_id: i64) -> StoreRe
         .set(accounts::code.eq(accounts::code))
         .execute(conn)?;
     Ok(())
-}
-
-/// The credit of one account in one currency: the sum of its ledger entries.
-pub(crate) fn balance(
-    conn: &mut AnyConnection,
-    account_id: i64,
-    currency: Currency,
-) -> StoreResult<i64> {
-    let amounts: Vec<i64> = ace::table
-        .filter(ace::account_id.eq(account_id))
-        .filter(ace::currency.eq(currency.code()))
-        .select(ace::amount)
-        .load(conn)?;
-    Ok(amounts.iter().sum())
 }
 
 fn entry(
@@ -107,7 +94,13 @@ impl Reader<'_> {
                     .iter_mut()
                     .find(|c| c.account_id == account_id && c.currency == currency)
                 {
-                    Some(c) => c.balance += amount,
+                    Some(c) => {
+                        c.balance = c.balance.checked_add(amount).ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "the {currency} credit of account {account_id} does not fit i64 minor units"
+                            ))
+                        })?;
+                    }
                     None => out.push(CreditBalance {
                         account_id,
                         account_code: code,
@@ -161,7 +154,7 @@ impl Writer<'_> {
             };
             // A replay is answered before the balance is looked at (it was spent the first time).
             let available = balance(conn, account_id, amount.currency())?;
-            let outcome = post_in_tx(conn, &req, now)?;
+            let outcome = post_in_tx(conn, &req, &[], now)?;
             let PostResult::Posted(payment) = outcome.result else {
                 return Err(StoreError::Invalid(InvalidKind::CreditUnapplied));
             };

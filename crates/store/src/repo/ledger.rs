@@ -1,8 +1,8 @@
 //! An account's history for its statement: bills, payments, reversals and account credit applied
 //! or refunded as ledger entries.
 
-use billhub_core::Channel;
 use billhub_core::statement::{EntryKind, LedgerEntry};
+use billhub_core::{Channel, Currency};
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
@@ -13,7 +13,7 @@ use crate::repo::payments::payment_from_row;
 use crate::schema::account_credit_entries as ace;
 use crate::schema::payments;
 use crate::time_conv::{from_db, local_date};
-use crate::{Reader, StoreResult};
+use crate::{Reader, StoreError, StoreResult};
 
 impl Reader<'_> {
     /// The account's history for a statement: non-void bills at their bill date, payments
@@ -122,4 +122,23 @@ fn credit_entries(
 
 crate::tx::store_reads! {
     fn ledger_entries(&self, account_id: i64, offset: time::UtcOffset) -> Vec<LedgerEntry>;
+}
+
+/// The credit of one account in one currency: the sum of its ledger entries.
+pub(crate) fn balance(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    currency: Currency,
+) -> StoreResult<i64> {
+    let amounts: Vec<i64> = ace::table
+        .filter(ace::account_id.eq(account_id))
+        .filter(ace::currency.eq(currency.code()))
+        .select(ace::amount)
+        .load(conn)?;
+    billhub_core::money::checked_sum_minor(amounts).map_err(|_| {
+        StoreError::Corrupt(format!(
+            "the {} credit of account {account_id} does not fit i64 minor units",
+            currency.code()
+        ))
+    })
 }

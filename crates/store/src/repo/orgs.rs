@@ -1,6 +1,7 @@
-//! Organizations, their settings and VA prefixes; channels and enrolments.
+//! Organizations, their settings and VA prefixes; channels, their settings and enrolments.
 
 use billhub_core::SettlementMode;
+use billhub_core::channel_settings::ChannelSettings;
 use billhub_core::org::{Organization, Settings, format_offset};
 use diesel::prelude::*;
 use time::{OffsetDateTime, UtcOffset};
@@ -8,7 +9,8 @@ use time::{OffsetDateTime, UtcOffset};
 use crate::models::OrganizationRow;
 use crate::pool::AnyConnection;
 use crate::schema::{
-    channel_enrolments, channels, organization_settings as os, organizations, va_prefixes,
+    channel_enrolments, channel_settings as cs, channels, organization_settings as os,
+    organizations, va_prefixes,
 };
 use crate::secrets::random_from;
 use crate::time_conv::to_db;
@@ -72,6 +74,30 @@ pub(crate) fn load_settings(
         .select((os::key, os::value))
         .load(conn)?;
     Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A channel's dialect (`va` or `postpaid`), or [`StoreError::NotFound`].
+fn channel_dialect(conn: &mut AnyConnection, channel_id: i64) -> StoreResult<String> {
+    channels::table
+        .filter(channels::id.eq(channel_id))
+        .select(channels::dialect)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found(Entity::Channel, channel_id))
+}
+
+/// A channel's typed settings (defaults for unset keys); the channel must exist.
+pub(crate) fn load_channel_settings(
+    conn: &mut AnyConnection,
+    channel_id: i64,
+) -> StoreResult<ChannelSettings> {
+    channel_dialect(conn, channel_id)?;
+    let pairs: Vec<(String, String)> = cs::table
+        .filter(cs::channel_id.eq(channel_id))
+        .select((cs::key, cs::value))
+        .load(conn)?;
+    ChannelSettings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -200,6 +226,12 @@ impl Reader<'_> {
                 .optional()?;
             Ok(found.is_some())
         })
+    }
+
+    /// A channel's typed settings (defaults for unset keys); [`StoreError::NotFound`] when
+    /// the channel does not exist.
+    pub fn channel_settings(&mut self, channel_id: i64) -> StoreResult<ChannelSettings> {
+        self.with(|conn| load_channel_settings(conn, channel_id))
     }
 
     pub fn enrolled_organizations(&mut self, channel_id: i64) -> StoreResult<Vec<i64>> {
@@ -334,6 +366,44 @@ impl Writer<'_> {
         self.with(|conn| insert_prefix(conn, organization_id, prefix, now))
     }
 
+    /// Validates and stores one channel setting (for the channel's dialect: `va.auth` only on a
+    /// `va` bank, `csq.*` only on a `postpaid` network). An empty value of a key that has no
+    /// empty meaning is refused like any invalid value.
+    pub fn set_channel_setting(
+        &mut self,
+        channel_id: i64,
+        key: &str,
+        value: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.with(|conn| {
+            let dialect = channel_dialect(conn, channel_id)?;
+            let mut settings = load_channel_settings(conn, channel_id)?;
+            settings
+                .set_for(&dialect, key, value)
+                .map_err(StoreError::from)?;
+            let value = value.trim();
+            let n = diesel::update(
+                cs::table
+                    .filter(cs::channel_id.eq(channel_id))
+                    .filter(cs::key.eq(key)),
+            )
+            .set((cs::value.eq(value), cs::updated_at.eq(to_db(now))))
+            .execute(conn)?;
+            if n == 0 {
+                diesel::insert_into(cs::table)
+                    .values((
+                        cs::channel_id.eq(channel_id),
+                        cs::key.eq(key),
+                        cs::value.eq(value),
+                        cs::updated_at.eq(to_db(now)),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Enrols a channel with an organization (idempotent).
     pub fn enroll(
         &mut self,
@@ -380,6 +450,7 @@ crate::tx::store_reads! {
     fn organization_by_va_prefix(&self, prefix: &str) -> Option<i64>;
     fn is_enrolled(&self, channel_id: i64, organization_id: i64) -> bool;
     fn enrolled_organizations(&self, channel_id: i64) -> Vec<i64>;
+    fn channel_settings(&self, channel_id: i64) -> ChannelSettings;
 }
 
 crate::tx::store_writes! {
@@ -403,6 +474,20 @@ impl crate::Store {
     ) -> StoreResult<()> {
         self.transaction(|w| w.set_setting(organization_id, key, value, now))?;
         self.forget_organization(organization_id);
+        Ok(())
+    }
+
+    /// [`Writer::set_channel_setting`] in its own transaction; this process's cache forgets the
+    /// channel's settings at once (other processes see the change within the cache's 5 s).
+    pub fn set_channel_setting(
+        &self,
+        channel_id: i64,
+        key: &str,
+        value: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.transaction(|w| w.set_channel_setting(channel_id, key, value, now))?;
+        self.forget_channel(channel_id);
         Ok(())
     }
 }

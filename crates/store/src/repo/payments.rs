@@ -11,17 +11,11 @@ use crate::schema::{payment_allocations as pa, payments, reversals};
 use crate::time_conv::from_db;
 use crate::{Entity, Reader, StoreError, StoreResult};
 
-/// A stable fingerprint of request content for replay checks: SHA-256 over the parts, each
-/// length-prefixed so that no two different part lists collide by concatenation.
+/// The v1 request fingerprint: SHA-256 over the parts, each length-prefixed so that no two
+/// different part lists collide by concatenation ([`billhub_core::fingerprint::v1`]). Gateways
+/// store v2 ([`billhub_core::fingerprint::Fingerprint`]) and keep this form as a legacy one.
 pub fn fingerprint(parts: &[&str]) -> String {
-    let mut s = String::new();
-    for p in parts {
-        s.push_str(&p.len().to_string());
-        s.push(':');
-        s.push_str(p);
-        s.push(';');
-    }
-    billhub_core::signature::sha256_hex(s.as_bytes())
+    billhub_core::fingerprint::v1(parts)
 }
 
 pub(crate) fn load_payment(conn: &mut AnyConnection, id: i64) -> StoreResult<Payment> {

@@ -21,6 +21,7 @@
 //! fails, so its transaction runs again and finds the first result. A reference is therefore
 //! never both posted and kept as unapplied money.
 
+use billhub_core::fingerprint::Fingerprint;
 use billhub_core::org::Settings;
 use billhub_core::rules::{Allocation, Decision, Target as RuleTarget, decide};
 use billhub_core::{BillTransition, Channel, Money, Payment, Rejection, SettlementMode};
@@ -70,7 +71,9 @@ pub struct PaymentRequest {
     /// `bill24`, `va:{channel_id}`, `postpaid:{channel_id}`, `sandbox`, ...
     pub channel: String,
     pub channel_ref: String,
-    /// A fingerprint of the content that must be identical on a replay (see [`fingerprint`]).
+    /// The fingerprint of the content that must be identical on a replay, as stored (v2 for a
+    /// new payment: [`billhub_core::fingerprint::Fingerprint::current`]; see also
+    /// [`Writer::post_payment_with_legacy`]).
     pub request_hash: String,
     pub target: PaymentTarget,
     pub amount: Money,
@@ -279,9 +282,10 @@ fn account_code_of(conn: &mut AnyConnection, account_id: i64) -> StoreResult<Str
 pub(crate) fn post_in_tx(
     conn: &mut AnyConnection,
     req: &PaymentRequest,
+    legacy: &[String],
     now: OffsetDateTime,
 ) -> StoreResult<PaymentOutcome> {
-    if let Some(outcome) = replay(conn, req)? {
+    if let Some(outcome) = replay(conn, req, legacy)? {
         return Ok(outcome);
     }
     load_org(conn, req.organization_id)?;
@@ -294,6 +298,15 @@ pub(crate) fn post_in_tx(
         Err(rejection) => return refuse_or_record(conn, req, account_id, rejection, now),
     };
 
+    // The overpaid part goes to the account's credit: refused if the balance would not fit.
+    if decision.credit > 0
+        && let Some(account_id) = account_id
+    {
+        let balance = crate::repo::ledger::balance(conn, account_id, req.amount.currency())?;
+        if let Err(rejection) = billhub_core::credit::add_credit(balance, decision.credit) {
+            return refuse_or_record(conn, req, Some(account_id), rejection, now);
+        }
+    }
     let payment_id = insert_payment(conn, req, account_id, decision.credit, now)?;
     for alloc in &decision.allocations {
         apply_allocation(conn, req, payment_id, alloc, &settings, now)?;
@@ -310,13 +323,23 @@ pub(crate) fn post_in_tx(
     })
 }
 
-/// The first result of a repeated request (same content), or the refusal of a different one
-/// (also of a bank's reference that another organization's record holds: never its result).
-fn replay(conn: &mut AnyConnection, req: &PaymentRequest) -> StoreResult<Option<PaymentOutcome>> {
+/// The first result of a repeated request (same content: the stored fingerprint is the
+/// request's, or one of its `legacy` forms), or the refusal of a different one (also of a bank's
+/// reference that another organization's record holds: never its result).
+fn replay(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    legacy: &[String],
+) -> StoreResult<Option<PaymentOutcome>> {
     let Some(existing) = find_existing(conn, req)? else {
         return Ok(None);
     };
-    if existing.hash != req.request_hash || existing.organization_id != Some(req.organization_id) {
+    let same = Fingerprint {
+        current: req.request_hash.clone(),
+        legacy: legacy.to_vec(),
+    }
+    .matches(&existing.hash);
+    if !same || existing.organization_id != Some(req.organization_id) {
         return Err(StoreError::Rejected(Rejection::InconsistentReplay));
     }
     Ok(Some(PaymentOutcome {
@@ -510,13 +533,26 @@ impl Writer<'_> {
         req: &PaymentRequest,
         now: OffsetDateTime,
     ) -> StoreResult<PaymentOutcome> {
+        self.post_payment_with_legacy(req, &[], now)
+    }
+
+    /// [`Writer::post_payment`], where a recorded payment whose fingerprint is one of `legacy`
+    /// (the forms earlier versions wrote for this same request,
+    /// [`billhub_core::fingerprint::Fingerprint::legacy`]) is a repeat too.
+    pub fn post_payment_with_legacy(
+        &mut self,
+        req: &PaymentRequest,
+        legacy: &[String],
+        now: OffsetDateTime,
+    ) -> StoreResult<PaymentOutcome> {
         if req.channel.is_empty() || req.channel_ref.is_empty() {
             return Err(StoreError::Invalid(InvalidKind::MissingReference));
         }
-        self.with(|conn| post_in_tx(conn, req, now))
+        self.with(|conn| post_in_tx(conn, req, legacy, now))
     }
 }
 
 crate::tx::store_writes! {
     fn post_payment(&self, req: &PaymentRequest, now: OffsetDateTime) -> PaymentOutcome;
+    fn post_payment_with_legacy(&self, req: &PaymentRequest, legacy: &[String], now: OffsetDateTime) -> PaymentOutcome;
 }

@@ -304,11 +304,15 @@ impl Writer<'_> {
     ///    leaves the code usable);
     /// 4. the code is marked used by the payment (a concurrent use makes the loser run again
     ///    and find the code used).
+    ///
+    /// `legacy`: the forms earlier versions wrote for this request's fingerprint (see
+    /// [`Writer::post_payment_with_legacy`]).
     pub fn post_postpaid_payment(
         &mut self,
         code: &str,
         holder: &CodeHolder,
         req: &PaymentRequest,
+        legacy: &[String],
         now: OffsetDateTime,
     ) -> StoreResult<PostpaidPosting> {
         if req.channel.is_empty() || req.channel_ref.is_empty() {
@@ -322,7 +326,12 @@ impl Writer<'_> {
                 .first(conn)
                 .optional()?;
             if let Some((id, hash)) = existing {
-                if hash != req.request_hash {
+                let same = billhub_core::fingerprint::Fingerprint {
+                    current: req.request_hash.clone(),
+                    legacy: legacy.to_vec(),
+                }
+                .matches(&hash);
+                if !same {
                     return Err(StoreError::Rejected(
                         billhub_core::Rejection::InconsistentReplay,
                     ));
@@ -338,7 +347,7 @@ impl Writer<'_> {
             if let Err(problem) = stored.check(holder, now) {
                 return Ok(PostpaidPosting::CodeRefused(problem));
             }
-            let outcome = post_in_tx(conn, req, now)?;
+            let outcome = post_in_tx(conn, req, legacy, now)?;
             if let Some(payment) = outcome.payment() {
                 let n = diesel::update(
                     pc::table
@@ -366,5 +375,5 @@ crate::tx::store_reads! {
 
 crate::tx::store_writes! {
     fn create_postpaid_code(&self, new: &NewPostpaidCode, now: OffsetDateTime) -> PostpaidCode;
-    fn post_postpaid_payment(&self, code: &str, holder: &CodeHolder, req: &PaymentRequest, now: OffsetDateTime) -> PostpaidPosting;
+    fn post_postpaid_payment(&self, code: &str, holder: &CodeHolder, req: &PaymentRequest, legacy: &[String], now: OffsetDateTime) -> PostpaidPosting;
 }

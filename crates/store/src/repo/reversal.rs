@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use crate::models::ReversalRow;
 use crate::pool::AnyConnection;
 use crate::repo::bills::{append_event, load_bill, update_bill_versioned};
-use crate::repo::credit::{balance, lock_account};
+use crate::repo::credit::lock_account;
+use crate::repo::ledger::balance;
 use crate::repo::orgs::load_settings;
 use crate::repo::outbox::enqueue_event;
 use crate::repo::outbox::targets_for_bill;
@@ -46,6 +47,7 @@ pub struct ReversalOutcome {
 fn find_repeat(
     conn: &mut AnyConnection,
     req: &ReversalRequest,
+    legacy: &[String],
 ) -> StoreResult<Option<ReversalOutcome>> {
     let existing: Option<ReversalRow> = reversals::table
         .filter(reversals::channel.eq(&req.channel))
@@ -56,7 +58,12 @@ fn find_repeat(
     let Some(r) = existing else {
         return Ok(None);
     };
-    if r.request_hash != req.request_hash || r.payment_id != req.payment_id {
+    let same = billhub_core::fingerprint::Fingerprint {
+        current: req.request_hash.clone(),
+        legacy: legacy.to_vec(),
+    }
+    .matches(&r.request_hash);
+    if !same || r.payment_id != req.payment_id {
         return Err(StoreError::Rejected(Rejection::InconsistentReplay));
     }
     let payment = load_payment(conn, r.payment_id)?;
@@ -73,9 +80,10 @@ fn find_repeat(
 fn reverse_in_tx(
     conn: &mut AnyConnection,
     req: &ReversalRequest,
+    legacy: &[String],
     now: OffsetDateTime,
 ) -> StoreResult<ReversalOutcome> {
-    if let Some(repeat) = find_repeat(conn, req)? {
+    if let Some(repeat) = find_repeat(conn, req, legacy)? {
         return Ok(repeat);
     }
     let payment = load_payment(conn, req.payment_id)?;
@@ -215,10 +223,22 @@ impl Writer<'_> {
         req: &ReversalRequest,
         now: OffsetDateTime,
     ) -> StoreResult<ReversalOutcome> {
-        self.with(|conn| reverse_in_tx(conn, req, now))
+        self.reverse_payment_with_legacy(req, &[], now)
+    }
+
+    /// [`Writer::reverse_payment`], where a recorded reversal whose fingerprint is one of
+    /// `legacy` (earlier versions' forms of this same request) is a repeat too.
+    pub fn reverse_payment_with_legacy(
+        &mut self,
+        req: &ReversalRequest,
+        legacy: &[String],
+        now: OffsetDateTime,
+    ) -> StoreResult<ReversalOutcome> {
+        self.with(|conn| reverse_in_tx(conn, req, legacy, now))
     }
 }
 
 crate::tx::store_writes! {
     fn reverse_payment(&self, req: &ReversalRequest, now: OffsetDateTime) -> ReversalOutcome;
+    fn reverse_payment_with_legacy(&self, req: &ReversalRequest, legacy: &[String], now: OffsetDateTime) -> ReversalOutcome;
 }

@@ -99,7 +99,7 @@ fn resolve_in_tx(
                 paid_at: from_db(row.created_at),
                 on_rejection: OnRejection::Refuse,
             };
-            let outcome = post_in_tx(conn, &req, now)?;
+            let outcome = post_in_tx(conn, &req, &[], now)?;
             let payment = match outcome.result {
                 PostResult::Posted(p) if !outcome.replayed => p,
                 _ => {
