@@ -31,6 +31,30 @@ pub struct Config {
     /// How long a request may run before it is answered with a timeout (a payment that reached
     /// the store still commits).
     pub request_timeout: std::time::Duration,
+    /// Test-only (`BILLHUB_CLOCK_SCALE`, sandbox only): the app clock runs this many times as
+    /// fast as the system clock. `None` in production: the system clock.
+    pub clock_scale: Option<ClockScale>,
+    /// `BILLHUB_TRUSTED_PROXIES`: the proxies (load balancers) whose `X-Forwarded-For` names
+    /// the client's address; none by default (the TCP peer is the client).
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// A sped-up app clock for tests: `factor` app seconds per real second from `epoch`
+/// (`BILLHUB_CLOCK_SCALE_FROM`, or the moment the configuration was read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockScale {
+    pub factor: u32,
+    pub epoch: time::OffsetDateTime,
+}
+
+impl Config {
+    /// The app clock this configuration asks for: the system clock unless a test scale is set.
+    pub fn clock(&self) -> crate::Clock {
+        match self.clock_scale {
+            Some(s) => crate::Clock::scaled(s.factor, s.epoch),
+            None => crate::Clock::system(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +122,63 @@ fn log_format(value: Option<String>) -> Result<LogFormat, ConfigError> {
     }
 }
 
+/// `BILLHUB_CLOCK_SCALE` (an integer 1..=3600, test-only, refused unless `BILLHUB_SANDBOX=true`)
+/// and `BILLHUB_CLOCK_SCALE_FROM` (RFC 3339, not in the future; default: now). Unset or 1: the
+/// system clock.
+fn clock_scale(
+    scale: Option<String>,
+    from: Option<String>,
+    sandbox: bool,
+) -> Result<Option<ClockScale>, ConfigError> {
+    const VAR: &str = "BILLHUB_CLOCK_SCALE";
+    const FROM: &str = "BILLHUB_CLOCK_SCALE_FROM";
+    let from = from.filter(|s| !s.trim().is_empty());
+    let Some(text) = scale.filter(|s| !s.trim().is_empty()) else {
+        return match from {
+            Some(_) => Err(err(FROM, format!("only means something with {VAR} set"))),
+            None => Ok(None),
+        };
+    };
+    let max = crate::clock::MAX_SCALE;
+    let factor: u32 = match text.trim().parse() {
+        Ok(n) if (1..=max).contains(&n) => n,
+        _ => {
+            return Err(err(
+                VAR,
+                format!("`{text}` must be a whole number from 1 to {max}"),
+            ));
+        }
+    };
+    if !sandbox {
+        return Err(err(
+            VAR,
+            "is test-only (it speeds up the app clock) and refused unless BILLHUB_SANDBOX=true; \
+             unset BILLHUB_CLOCK_SCALE in production",
+        ));
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let epoch = match from {
+        None => now,
+        Some(f) => {
+            let at = time::OffsetDateTime::parse(
+                f.trim(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .map_err(|e| {
+                err(
+                    FROM,
+                    format!("`{f}` is not an RFC 3339 time like 2026-01-31T08:00:00Z: {e}"),
+                )
+            })?;
+            if at > now {
+                return Err(err(FROM, format!("`{f}` is in the future")));
+            }
+            at
+        }
+    };
+    Ok((factor > 1).then_some(ClockScale { factor, epoch }))
+}
+
 fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         variable,
@@ -150,6 +231,11 @@ impl Config {
         };
         let log_filter = log_filter(get("BILLHUB_LOG"))?;
         let log_format = log_format(get("BILLHUB_LOG_FORMAT"))?;
+        let clock_scale = clock_scale(
+            get("BILLHUB_CLOCK_SCALE"),
+            get("BILLHUB_CLOCK_SCALE_FROM"),
+            sandbox,
+        )?;
         Ok(Config {
             database_url,
             bind,
@@ -161,6 +247,8 @@ impl Config {
             migrate,
             body_limit: 256 * 1024,
             request_timeout: std::time::Duration::from_secs(30),
+            clock_scale,
+            trusted_proxies: TrustedProxies::parse(get("BILLHUB_TRUSTED_PROXIES"))?,
         })
     }
 
@@ -194,6 +282,8 @@ impl Config {
             migrate: false,
             body_limit: 256 * 1024,
             request_timeout: std::time::Duration::from_secs(30),
+            clock_scale: None,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -248,6 +338,115 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     }
     let mut f = opts.open(path)?;
     f.write_all(content.as_bytes())
+}
+
+/// Proxies trusted to say who their client is (`BILLHUB_TRUSTED_PROXIES`): addresses or CIDR
+/// ranges (`10.0.0.0/8`, `2001:db8::/32`), comma-separated. IPv4-mapped IPv6 addresses match
+/// their IPv4 form.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies {
+    ranges: Vec<(std::net::IpAddr, u8)>,
+}
+
+/// An IPv4-mapped IPv6 address as IPv4; others unchanged.
+fn canonical(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// One `BILLHUB_TRUSTED_PROXIES` entry: an address or `address/prefix`.
+fn proxy_range(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
+        None => (text, None),
+    };
+    let ip = canonical(addr.trim().parse::<std::net::IpAddr>().ok()?);
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let prefix = prefix.unwrap_or(max);
+    (prefix <= max).then_some((ip, prefix))
+}
+
+/// One `X-Forwarded-For` entry: an address, with or without a port.
+fn forwarded_ip(text: &str) -> Option<std::net::IpAddr> {
+    let text = text.trim();
+    text.parse::<std::net::IpAddr>()
+        .or_else(|_| text.parse::<SocketAddr>().map(|s| s.ip()))
+        .ok()
+        .map(canonical)
+}
+
+impl TrustedProxies {
+    /// Reads `BILLHUB_TRUSTED_PROXIES` (unset or blank: none).
+    pub fn parse(value: Option<String>) -> Result<TrustedProxies, ConfigError> {
+        let mut ranges = Vec::new();
+        for entry in value.unwrap_or_default().split(',').map(str::trim) {
+            if entry.is_empty() {
+                continue;
+            }
+            let range = proxy_range(entry).ok_or_else(|| {
+                err(
+                    "BILLHUB_TRUSTED_PROXIES",
+                    format!("`{entry}` is not an IP address or a CIDR range like 10.0.0.0/8"),
+                )
+            })?;
+            ranges.push(range);
+        }
+        Ok(TrustedProxies { ranges })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Whether `ip` is one of the trusted proxies.
+    pub fn trusts(&self, ip: std::net::IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.ranges.iter().any(|&(net, prefix)| match (net, ip) {
+            (std::net::IpAddr::V4(n), std::net::IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (std::net::IpAddr::V6(n), std::net::IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        })
+    }
+
+    /// The client's address: the TCP `peer`, unless the peer is a trusted proxy; then the
+    /// right-most `X-Forwarded-For` address (the header's values in order) that is not a
+    /// trusted proxy, or the left-most when all are. `None` when the peer is unknown, or when a
+    /// trusted proxy forwarded an entry that is not an address (the client cannot be told).
+    /// A trusted proxy that forwards nothing is itself the client.
+    pub fn client_ip<'a>(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        forwarded_for: impl IntoIterator<Item = &'a str>,
+    ) -> Option<std::net::IpAddr> {
+        let peer = canonical(peer?);
+        if !self.trusts(peer) {
+            return Some(peer);
+        }
+        let entries: Vec<&str> = forwarded_for
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .collect();
+        let mut client = peer;
+        for entry in entries.iter().rev() {
+            client = forwarded_ip(entry)?;
+            if !self.trusts(client) {
+                return Some(client);
+            }
+        }
+        Some(client)
+    }
 }
 
 #[cfg(test)]
@@ -340,5 +539,125 @@ mod tests {
         let derived = cfg(&[("BILLHUB_MASTER_KEY", KEY)]).unwrap().for_bind(other);
         assert_eq!(derived.bind, other);
         assert_eq!(derived.public_url, "http://127.0.0.1:8084");
+    }
+
+    #[test]
+    fn clock_scale_is_test_only() {
+        // Unset: the system clock, as in production.
+        let c = cfg(&[("BILLHUB_MASTER_KEY", KEY)]).unwrap();
+        assert_eq!(c.clock_scale, None);
+        assert_eq!(c.clock().scale(), 1);
+        // Outside the sandbox it is refused, naming the variable and the sandbox.
+        let e = cfg(&[("BILLHUB_CLOCK_SCALE", "60"), ("BILLHUB_MASTER_KEY", KEY)]).unwrap_err();
+        assert_eq!(e.variable, "BILLHUB_CLOCK_SCALE");
+        assert!(e.message.contains("BILLHUB_SANDBOX=true"), "{e}");
+        let e = cfg(&[
+            ("BILLHUB_CLOCK_SCALE", "60"),
+            ("BILLHUB_SANDBOX", "false"),
+            ("BILLHUB_MASTER_KEY", KEY),
+        ])
+        .unwrap_err();
+        assert_eq!(e.variable, "BILLHUB_CLOCK_SCALE");
+        // In the sandbox: 1..=3600.
+        let sandbox = |scale: &str, from: Option<&str>| {
+            let mut pairs = vec![
+                ("BILLHUB_CLOCK_SCALE", scale),
+                ("BILLHUB_SANDBOX", "true"),
+                ("BILLHUB_MASTER_KEY", KEY),
+            ];
+            if let Some(f) = from {
+                pairs.push(("BILLHUB_CLOCK_SCALE_FROM", f));
+            }
+            cfg(&pairs)
+        };
+        let c = sandbox("60", None).unwrap();
+        assert_eq!(c.clock_scale.map(|s| s.factor), Some(60));
+        assert_eq!(c.clock().scale(), 60);
+        assert_eq!(sandbox("3600", None).unwrap().clock().scale(), 3600);
+        assert_eq!(sandbox("1", None).unwrap().clock_scale, None);
+        for bad in ["0", "3601", "-5", "1.5", "fast"] {
+            let e = sandbox(bad, None).unwrap_err();
+            assert_eq!(e.variable, "BILLHUB_CLOCK_SCALE", "{bad}");
+            assert!(e.message.contains("1 to 3600"), "{e}");
+        }
+        // The epoch: RFC 3339, not in the future, only with a scale.
+        let c = sandbox("120", Some("2026-01-31T08:00:00Z")).unwrap();
+        assert_eq!(
+            c.clock_scale.map(|s| s.epoch),
+            Some(time::macros::datetime!(2026-01-31 08:00 UTC))
+        );
+        for bad in ["yesterday", "2999-01-01T00:00:00Z"] {
+            assert_eq!(
+                sandbox("60", Some(bad)).unwrap_err().variable,
+                "BILLHUB_CLOCK_SCALE_FROM"
+            );
+        }
+        assert_eq!(
+            cfg(&[
+                ("BILLHUB_CLOCK_SCALE_FROM", "2026-01-31T08:00:00Z"),
+                ("BILLHUB_SANDBOX", "true"),
+                ("BILLHUB_MASTER_KEY", KEY),
+            ])
+            .unwrap_err()
+            .variable,
+            "BILLHUB_CLOCK_SCALE_FROM"
+        );
+    }
+
+    /// `BILLHUB_TRUSTED_PROXIES`: none by default; addresses and CIDR ranges; a bad entry names
+    /// the variable. `X-Forwarded-For` counts only from a trusted peer, read from the right.
+    #[test]
+    fn trusted_proxies() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let none = cfg(&[("BILLHUB_MASTER_KEY", KEY)]).unwrap().trusted_proxies;
+        assert!(none.is_empty());
+        assert_eq!(
+            none.client_ip(Some(ip("10.0.0.5")), ["198.51.100.7"]),
+            Some(ip("10.0.0.5"))
+        );
+        let t = cfg(&[
+            ("BILLHUB_MASTER_KEY", KEY),
+            (
+                "BILLHUB_TRUSTED_PROXIES",
+                " 10.0.0.0/8, 192.0.2.1 ,2001:db8::/32",
+            ),
+        ])
+        .unwrap()
+        .trusted_proxies;
+        assert!(t.trusts(ip("10.200.3.4")) && t.trusts(ip("::ffff:10.0.0.1")));
+        assert!(t.trusts(ip("192.0.2.1")) && !t.trusts(ip("192.0.2.2")));
+        assert!(t.trusts(ip("2001:db8::9")) && !t.trusts(ip("2001:db9::9")));
+        // Untrusted peer: its own address, whatever it forwards.
+        assert_eq!(
+            t.client_ip(Some(ip("203.0.113.9")), ["198.51.100.7"]),
+            Some(ip("203.0.113.9"))
+        );
+        // Trusted peer: the right-most untrusted entry (a client's own spoofed entries are
+        // left of it), over several header values, with ports.
+        assert_eq!(
+            t.client_ip(
+                Some(ip("10.0.0.5")),
+                ["1.2.3.4, 198.51.100.7:443", "10.1.1.1"]
+            ),
+            Some(ip("198.51.100.7"))
+        );
+        assert_eq!(
+            t.client_ip(Some(ip("10.0.0.5")), std::iter::empty()),
+            Some(ip("10.0.0.5"))
+        );
+        assert_eq!(
+            t.client_ip(Some(ip("10.0.0.5")), ["10.0.0.7"]),
+            Some(ip("10.0.0.7"))
+        );
+        assert_eq!(t.client_ip(Some(ip("10.0.0.5")), ["unknown"]), None);
+        assert_eq!(t.client_ip(None, ["198.51.100.7"]), None);
+        for bad in ["10.0.0.0/33", "proxy.local", "10.0.0.1/x"] {
+            let e = cfg(&[
+                ("BILLHUB_MASTER_KEY", KEY),
+                ("BILLHUB_TRUSTED_PROXIES", bad),
+            ])
+            .unwrap_err();
+            assert_eq!(e.variable, "BILLHUB_TRUSTED_PROXIES", "{bad}");
+        }
     }
 }

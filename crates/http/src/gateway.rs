@@ -73,9 +73,29 @@ pub trait Gateway: Send + Sync + 'static {
     fn configure(&self, cfg: &mut web::ServiceConfig);
     /// Renders a plumbing failure in the partner's error shape, with `err.status()`.
     fn render_error(&self, err: &PlumbingError) -> HttpResponse;
+    /// [`Gateway::render_error`] at `now`, the app clock's time, for a dialect whose error
+    /// shape carries a timestamp: what the plumbing should call for its own failures (no route,
+    /// body over the limit, timeout) wherever the app state is at hand. By default it is
+    /// `render_error`.
+    fn render_error_at(&self, err: &PlumbingError, now: time::OffsetDateTime) -> HttpResponse {
+        let _ = now;
+        self.render_error(err)
+    }
     /// The dialect's outbound notifications, if it has any.
     fn notifier(&self) -> Option<Arc<dyn Notifier>> {
         None
+    }
+    /// The way back to the merchant that the hosted bill page (`/b/{public_no}`) offers for
+    /// `bill`: an absolute URL the page links to (a browser `GET`), or `None`. Asked of the
+    /// gateway serving the page, inside the page's read snapshot; a dialect answers only for
+    /// its own bills. Default: no way back.
+    fn bill_page_return(
+        &self,
+        _reader: &mut billhub_store::Reader<'_>,
+        _bill: &billhub_core::Bill,
+        _now: time::OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(None)
     }
 }
 

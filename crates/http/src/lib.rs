@@ -60,7 +60,8 @@ pub fn run_main(gateway: Arc<dyn Gateway>) -> anyhow::Result<()> {
     })
 }
 
-/// Opens the store for a configuration.
+/// Opens the store for a configuration, with the clock it asks for ([`Config::clock`]: the
+/// system clock unless the test-only `BILLHUB_CLOCK_SCALE` is set in the sandbox).
 pub fn open_state(config: Config) -> anyhow::Result<AppState> {
     let store = billhub_store::Store::open(
         &config.database_url,
@@ -69,5 +70,12 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
         config.migrate,
     )
     .map_err(|e| anyhow::anyhow!("BILLHUB_DATABASE_URL: {e}"))?;
-    Ok(AppState::new(store, Clock::system(), config))
+    let clock = config.clock();
+    if clock.scale() > 1 {
+        tracing::warn!(
+            scale = clock.scale(),
+            "BILLHUB_CLOCK_SCALE: the app clock runs faster than real time (test-only, sandbox)"
+        );
+    }
+    Ok(AppState::new(store, clock, config))
 }

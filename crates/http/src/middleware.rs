@@ -203,6 +203,11 @@ where
             request_id = %id,
         );
 
+        // The dialects that stamp their errors use the app clock, as their own answers do.
+        let clock = req
+            .app_data::<actix_web::web::Data<crate::state::AppState>>()
+            .map(|state| state.clock.clone())
+            .unwrap_or_default();
         let work = async move {
             let declared = req
                 .headers()
@@ -211,7 +216,8 @@ where
                 .and_then(|v| v.trim().parse::<u64>().ok());
             let ended = if declared.is_some_and(|n| n > limit as u64) {
                 tracing::info!(limit, "request body above the limit (Content-Length)");
-                let answer = gateway.render_error(&PlumbingError::PayloadTooLarge { limit });
+                let answer =
+                    gateway.render_error_at(&PlumbingError::PayloadTooLarge { limit }, clock.now());
                 Ended::Answer(req.into_response(answer))
             } else {
                 let overflow = Rc::new(Cell::new(false));
@@ -229,36 +235,59 @@ where
                 // extracting is caught too.
                 let guarded =
                     AssertUnwindSafe(async move { service.call(req).await }).catch_unwind();
-                match tokio::time::timeout(timeout, guarded).await {
-                    Err(_) => {
-                        tracing::warn!(
-                            timeout_ms = timeout.as_millis() as u64,
-                            "request timed out; store work already started runs to completion"
-                        );
-                        Ended::Detached(gateway.render_error(&PlumbingError::Timeout), "timeout")
-                    }
-                    Ok(Err(panic)) => {
-                        tracing::error!(panic = %telemetry::panic_text(panic.as_ref()), "handler panicked");
-                        Ended::Detached(gateway.render_error(&PlumbingError::Internal), "panic")
-                    }
-                    Ok(Ok(Err(e))) => {
-                        let status = e.as_response_error().status_code();
-                        if status.is_server_error() {
-                            tracing::error!(error = %e, "request failed");
-                        }
-                        let err = plumbing_error_for(status, Some(&e), limit);
-                        let mut answer = gateway.render_error(&err);
-                        *answer.status_mut() = status;
-                        Ended::Detached(answer, "error")
-                    }
-                    Ok(Ok(Ok(res))) => {
-                        Ended::Answer(reshape(res, &*gateway, limit, overflow.get()))
-                    }
-                }
+                let result = tokio::time::timeout(timeout, guarded).await;
+                settle(result, &*gateway, limit, overflow.get(), &clock, timeout)
             };
             finish(ended, &id, gateway.name(), method, early_route, started)
         };
         Box::pin(work.instrument(span))
+    }
+}
+
+/// The routed service's result under the panic guard and the time limit.
+type Guarded<B> = Result<
+    Result<Result<ServiceResponse<B>, actix_web::Error>, Box<dyn std::any::Any + Send>>,
+    tokio::time::error::Elapsed,
+>;
+
+/// What the guarded, time-limited call of the routed service ended with, as an [`Ended`].
+fn settle<B: MessageBody + 'static>(
+    result: Guarded<B>,
+    gateway: &dyn Gateway,
+    limit: usize,
+    overflowed: bool,
+    clock: &crate::clock::Clock,
+    timeout: Duration,
+) -> Ended {
+    match result {
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = timeout.as_millis() as u64,
+                "request timed out; store work already started runs to completion"
+            );
+            Ended::Detached(
+                gateway.render_error_at(&PlumbingError::Timeout, clock.now()),
+                "timeout",
+            )
+        }
+        Ok(Err(panic)) => {
+            tracing::error!(panic = %telemetry::panic_text(panic.as_ref()), "handler panicked");
+            Ended::Detached(
+                gateway.render_error_at(&PlumbingError::Internal, clock.now()),
+                "panic",
+            )
+        }
+        Ok(Ok(Err(e))) => {
+            let status = e.as_response_error().status_code();
+            if status.is_server_error() {
+                tracing::error!(error = %e, "request failed");
+            }
+            let err = plumbing_error_for(status, Some(&e), limit);
+            let mut answer = gateway.render_error_at(&err, clock.now());
+            *answer.status_mut() = status;
+            Ended::Detached(answer, "error")
+        }
+        Ok(Ok(Ok(res))) => Ended::Answer(reshape(res, gateway, limit, overflowed, clock)),
     }
 }
 
@@ -268,6 +297,7 @@ fn reshape<B: MessageBody + 'static>(
     gateway: &dyn Gateway,
     limit: usize,
     overflowed: bool,
+    clock: &crate::clock::Clock,
 ) -> ServiceResponse<BoxBody> {
     let status = res.status();
     let replacement = if overflowed {
@@ -308,7 +338,7 @@ fn reshape<B: MessageBody + 'static>(
         None => res.map_into_boxed_body(),
         Some((err, status)) => {
             let (req, old) = res.into_parts();
-            let mut answer = gateway.render_error(&err);
+            let mut answer = gateway.render_error_at(&err, clock.now());
             *answer.status_mut() = status;
             for name in [header::ALLOW, header::RETRY_AFTER] {
                 if let Some(v) = old.headers().get(&name) {
@@ -394,6 +424,20 @@ fn finish(
     metrics::counter!(telemetry::HTTP_REQUESTS, &labels).increment(1);
     metrics::histogram!(telemetry::HTTP_DURATION, &labels).record(elapsed.as_secs_f64());
     result
+}
+
+/// The address of the client that made `req`: the TCP peer, or behind a proxy listed in
+/// `BILLHUB_TRUSTED_PROXIES` the address its `X-Forwarded-For` names
+/// ([`crate::config::TrustedProxies::client_ip`]); a forwarded header from any other peer is
+/// ignored. `None` when it cannot be told.
+pub fn client_ip(req: &HttpRequest, config: &crate::Config) -> Option<std::net::IpAddr> {
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .map(|v| v.to_str().unwrap_or("not an address"));
+    config
+        .trusted_proxies
+        .client_ip(req.peer_addr().map(|a| a.ip()), forwarded)
 }
 
 /// A bounded label for the method (custom methods would make unbounded series).

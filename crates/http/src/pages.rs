@@ -16,6 +16,7 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
+use crate::gateway::Gateway;
 use crate::state::AppState;
 
 const DATE: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
@@ -88,6 +89,48 @@ struct ReceiptPage {
 struct MessagePage<'a> {
     title: &'a str,
     message: &'a str,
+}
+
+/// The way back to the merchant, under the bill (see [`Gateway::bill_page_return`]).
+#[derive(Template)]
+#[template(
+    source = r#"<p class="return"><a href="{{ url }}">Return to the merchant</a></p>
+"#,
+    ext = "html"
+)]
+struct ReturnBlock<'a> {
+    url: &'a str,
+}
+
+/// Where the return block goes in the rendered bill page: before the page's closing note.
+const RETURN_BEFORE: &str = "<p class=\"note\">";
+
+/// The gateway serving the pages, as app data: the bill page asks it for the way back to the
+/// merchant ([`Gateway::bill_page_return`]). `server::configure` registers it for every
+/// gateway; a gateway whose hook answers `None` (the default) offers no return.
+pub struct PageGateway(pub std::sync::Arc<dyn Gateway>);
+
+impl PageGateway {
+    pub fn data(gateway: std::sync::Arc<dyn Gateway>) -> web::Data<PageGateway> {
+        web::Data::new(PageGateway(gateway))
+    }
+}
+
+/// The bill page with the way back to the merchant, when there is one.
+fn with_return(page: String, url: Option<&str>) -> Result<String, askama::Error> {
+    let Some(url) = url else {
+        return Ok(page);
+    };
+    let block = ReturnBlock { url }.render()?;
+    Ok(
+        match page
+            .rfind(RETURN_BEFORE)
+            .and_then(|at| page.split_at_checked(at))
+        {
+            Some((head, tail)) => format!("{head}{block}{tail}"),
+            None => format!("{page}{block}"),
+        },
+    )
 }
 
 /// How a status reads for a person, and its CSS class.
@@ -169,7 +212,11 @@ fn sane(id: &str) -> bool {
 }
 
 /// `GET /b/{public_no}`.
-pub async fn bill(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+pub async fn bill(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    gateway: Option<web::Data<PageGateway>>,
+) -> HttpResponse {
     let public_no = path.into_inner();
     if !sane(&public_no) {
         return message(
@@ -179,8 +226,9 @@ pub async fn bill(state: web::Data<AppState>, path: web::Path<String>) -> HttpRe
         );
     }
     let now = state.now();
+    let gateway = gateway.map(|g| g.0.clone());
     let found = state
-        .run(move |s| s.snapshot(|r| bill_facts(r, &public_no)))
+        .run(move |s| s.snapshot(|r| bill_facts(r, &public_no, gateway.as_deref(), now)))
         .await;
     let facts = match found {
         Ok(Some(found)) => found,
@@ -193,19 +241,34 @@ pub async fn bill(state: web::Data<AppState>, path: web::Path<String>) -> HttpRe
         }
         Err(e) => return unavailable(e),
     };
+    let return_url = facts.return_url.clone();
     let page = bill_page(&state, now, facts);
-    match page.render() {
+    match page
+        .render()
+        .and_then(|body| with_return(body, return_url.as_deref()))
+    {
         Ok(body) => html(StatusCode::OK, body),
         Err(e) => unavailable(e),
     }
 }
 
-/// The bill page's facts, in the caller's snapshot.
-fn bill_facts(r: &mut Reader<'_>, public_no: &str) -> Result<Option<BillFacts>, StoreError> {
+/// The bill page's facts, in the caller's snapshot; the way back to the merchant is asked of
+/// `gateway`.
+fn bill_facts(
+    r: &mut Reader<'_>,
+    public_no: &str,
+    gateway: Option<&dyn Gateway>,
+    now: OffsetDateTime,
+) -> Result<Option<BillFacts>, StoreError> {
     let Some(bill) = r.bill_by_public_no_anywhere(public_no)? else {
         return Ok(None);
     };
+    let return_url = match gateway {
+        Some(g) => g.bill_page_return(r, &bill, now)?,
+        None => None,
+    };
     Ok(Some(BillFacts {
+        return_url,
         org: r.organization(bill.organization_id)?,
         account: r.account(bill.account_id)?,
         items: r.bill_items(bill.id)?,
@@ -223,6 +286,8 @@ struct BillFacts {
     items: Vec<billhub_store::BillItem>,
     vas: Vec<billhub_store::VaNumber>,
     payments: Vec<Payment>,
+    /// The way back to the merchant ([`Gateway::bill_page_return`]).
+    return_url: Option<String>,
 }
 
 /// The bill page's contents.
@@ -234,6 +299,7 @@ fn bill_page(state: &AppState, now: time::OffsetDateTime, facts: BillFacts) -> B
         items,
         vas,
         payments,
+        return_url: _,
     } = facts;
     let offset = org.utc_offset;
     let status = bill.status_at(now);
@@ -403,5 +469,21 @@ fn receipt_page(state: &AppState, (payment, org, bills): ReceiptFacts) -> Receip
             .as_ref()
             .map(|r| local(r.created_at, org.utc_offset))
             .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_return_goes_before_the_note_and_is_escaped() {
+        let page = "<main><h1>Bill</h1>\n<p class=\"note\">Published through billhub.</p>\n</main>";
+        assert_eq!(with_return(page.into(), None).unwrap(), page);
+        let out = with_return(page.into(), Some("https://shop.test/?a=1&b=\"x\"")).unwrap();
+        let link = "<p class=\"return\"><a href=\"https://shop.test/?a=1&#38;b=&#34;x&#34;\">";
+        assert!(out.contains(link), "{out}");
+        let at = out.find("<p class=\"return\">").unwrap();
+        assert!(at < out.find("<p class=\"note\">").unwrap());
     }
 }

@@ -39,7 +39,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, gateway: &Arc<dyn Gateway>) {
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
         .route("/b/{public_no}", web::get().to(crate::pages::bill))
-        .route("/r/{uid}", web::get().to(crate::pages::receipt));
+        .route("/r/{uid}", web::get().to(crate::pages::receipt))
+        .app_data(crate::pages::PageGateway::data(gateway.clone()));
     gateway.configure(cfg);
 }
 
@@ -82,13 +83,21 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 
 /// What a request no route took gets: 405 when some route has this path (another method),
 /// 404 otherwise.
-async fn unrouted(req: HttpRequest, gateway: web::Data<GatewayRef>) -> HttpResponse {
+async fn unrouted(
+    req: HttpRequest,
+    gateway: web::Data<GatewayRef>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     // The resource map matches the path without guards, so a pattern here means a route for
     // this path exists, only not for this method.
     if req.match_pattern().is_some() {
-        gateway.0.render_error(&PlumbingError::MethodNotAllowed)
+        gateway
+            .0
+            .render_error_at(&PlumbingError::MethodNotAllowed, state.now())
     } else {
-        gateway.0.render_error(&PlumbingError::NotFound)
+        gateway
+            .0
+            .render_error_at(&PlumbingError::NotFound, state.now())
     }
 }
 

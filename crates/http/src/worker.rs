@@ -22,6 +22,12 @@
 //! - **Driving.** [`Worker::run_once`] is one round (tests call it with a fixed clock, no
 //!   sleeping); [`Worker::spawn_until`] runs rounds on an interval until told to stop, finishing
 //!   the round in progress.
+//! - **A scaled test clock.** Under the test-only `BILLHUB_CLOCK_SCALE=N` (sandbox only) the app
+//!   clock runs N times real time, so the worker's real-time waits shrink with it: rounds come
+//!   every `every / N` (at least 10 ms), a send times out after `timeout / N` but never under
+//!   [`MIN_SCALED_SEND_TIMEOUT`] real, and the lease (app time) is stretched to at least twice
+//!   that timeout's app length, so a send still always ends inside its lease. With the scale
+//!   unset (production) every figure is the one given.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +44,12 @@ pub const EVENT_ID_HEADER: &str = "X-Billhub-Event-Id";
 
 /// At most this much of a receiver's answer is read (for `Notifier::acknowledged`).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Under a scaled test clock, a send's real timeout is never shorter than this.
+pub const MIN_SCALED_SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Under a scaled test clock, rounds never come faster than this.
+const MIN_SCALED_EVERY: Duration = Duration::from_millis(10);
 
 /// Counts of one round.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -62,7 +74,7 @@ impl Worker {
     /// Defaults: a 60 s lease, batches of 20 sent 10 at a time, 10 s per request; a round thus
     /// ends well inside its lease.
     pub fn new(state: AppState, notifier: Arc<dyn Notifier>) -> Worker {
-        let send_timeout = Duration::from_secs(10);
+        let send_timeout = scaled_send_timeout(Duration::from_secs(10), state.clock.scale());
         Worker {
             state,
             notifier,
@@ -74,7 +86,8 @@ impl Worker {
         }
     }
 
-    /// How long a claim holds before another worker may take the delivery.
+    /// How long a claim holds before another worker may take the delivery (app time; under a
+    /// scaled test clock at least twice a send's app length, see the module docs).
     pub fn with_lease(mut self, lease: time::Duration) -> Worker {
         self.lease = lease;
         self
@@ -89,9 +102,29 @@ impl Worker {
 
     /// The timeout of one outbound request.
     pub fn with_send_timeout(mut self, timeout: Duration) -> Worker {
-        self.send_timeout = timeout;
-        self.http = http_client(timeout);
+        self.send_timeout = scaled_send_timeout(timeout, self.state.clock.scale());
+        self.http = http_client(self.send_timeout);
         self
+    }
+
+    /// A send's timeout in app time: the real timeout times the clock's scale.
+    fn send_app_time(&self) -> time::Duration {
+        let send = time::Duration::try_from(self.send_timeout).unwrap_or(time::Duration::MAX);
+        send.checked_mul(i32::try_from(self.state.clock.scale()).unwrap_or(i32::MAX))
+            .unwrap_or(time::Duration::MAX)
+    }
+
+    /// The lease a claim takes: as configured, stretched under a scaled test clock to twice a
+    /// send's app length so a send can still start inside it.
+    fn lease(&self) -> time::Duration {
+        if self.state.clock.scale() <= 1 {
+            return self.lease;
+        }
+        let two_sends = self
+            .send_app_time()
+            .checked_mul(2)
+            .unwrap_or(time::Duration::MAX);
+        self.lease.max(two_sends)
     }
 
     pub fn dialect(&self) -> &'static str {
@@ -103,7 +136,7 @@ impl Worker {
         let mut report = RoundReport::default();
         let now = self.state.now();
         let dialect = self.notifier.dialect();
-        let (lease, batch) = (self.lease, self.batch);
+        let (lease, batch) = (self.lease(), self.batch);
         let claimed = match self
             .state
             .run(move |s| s.claim_deliveries(dialect, now, lease, batch))
@@ -181,7 +214,7 @@ impl Worker {
 
     /// Whether a send started now ends before the lease does.
     fn lease_covers_a_send(&self, lease_ends: time::OffsetDateTime) -> bool {
-        let send = time::Duration::try_from(self.send_timeout).unwrap_or(time::Duration::MAX);
+        let send = self.send_app_time();
         self.state
             .now()
             .checked_add(send)
@@ -316,13 +349,15 @@ impl Worker {
         }
     }
 
-    /// Runs rounds every `every` until `stop` turns true (or its sender is dropped); a round in
-    /// progress is finished first, so nothing claimed is left half recorded.
+    /// Runs rounds every `every` (divided by a scaled test clock's factor) until `stop` turns
+    /// true (or its sender is dropped); a round in progress is finished first, so nothing
+    /// claimed is left half recorded.
     pub fn spawn_until(
         self,
         every: Duration,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
+        let every = scaled_every(every, self.state.clock.scale());
         let dialect = self.dialect();
         let worker = Arc::new(self);
         tokio::spawn(async move {
@@ -363,6 +398,24 @@ pub(crate) async fn run_periodic<F, Fut>(
             }
         }
     }
+}
+
+/// A real-time polling interval standing for app time: `every / scale`, at least 10 ms when
+/// scaled; `every` itself at scale 1.
+fn scaled_every(every: Duration, scale: u32) -> Duration {
+    if scale <= 1 {
+        return every;
+    }
+    (every / scale).max(MIN_SCALED_EVERY)
+}
+
+/// A send's real timeout under a scaled test clock: `timeout / scale`, at least
+/// [`MIN_SCALED_SEND_TIMEOUT`] (and never longer than `timeout`); `timeout` itself at scale 1.
+fn scaled_send_timeout(timeout: Duration, scale: u32) -> Duration {
+    if scale <= 1 {
+        return timeout;
+    }
+    (timeout / scale).max(MIN_SCALED_SEND_TIMEOUT).min(timeout)
 }
 
 fn http_client(timeout: Duration) -> reqwest::Client {
@@ -408,5 +461,37 @@ fn describe(e: &reqwest::Error) -> String {
     match std::error::Error::source(e) {
         Some(cause) => format!("{kind}: {cause}"),
         None => kind.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_time_waits_follow_a_scaled_clock_and_are_unchanged_without_one() {
+        let five = Duration::from_secs(5);
+        let ten = Duration::from_secs(10);
+        // Production (scale 1): exactly the figures given.
+        assert_eq!(scaled_every(five, 1), five);
+        assert_eq!(scaled_send_timeout(ten, 1), ten);
+        // Scaled: polling shrinks by the factor, down to 10 ms.
+        assert_eq!(
+            scaled_every(five, 60),
+            Duration::from_millis(83) + Duration::from_nanos(333_333)
+        );
+        assert_eq!(scaled_every(five, 3600), MIN_SCALED_EVERY);
+        // A send keeps at least 5 s real (a loaded machine), and never more than given.
+        assert_eq!(MIN_SCALED_SEND_TIMEOUT, Duration::from_secs(5));
+        assert_eq!(scaled_send_timeout(ten, 2), Duration::from_secs(5));
+        assert_eq!(scaled_send_timeout(ten, 60), MIN_SCALED_SEND_TIMEOUT);
+        assert_eq!(
+            scaled_send_timeout(Duration::from_secs(30), 3),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            scaled_send_timeout(Duration::from_secs(1), 60),
+            Duration::from_secs(1)
+        );
     }
 }
