@@ -24,13 +24,13 @@ use billhub_http::{FieldErrors, PlumbingError};
 use billhub_store::collections::{BillRefusal, CreateProblem};
 use billhub_store::{StoreError, TxError};
 
-/// The integer `status` of a bill, as the collections API writes it. `2` is what a new bill
-/// shows (the partner's own example); the others are billhub's, documented in
-/// `docs/dialects/collections.md`.
+/// The integer `status` of a bill, as the collections API writes it in bills and callbacks.
+/// The partner's two public data points fix `2` (a new bill) and `4` (a paid bill's
+/// callback); the others follow them, documented in `docs/dialects/collections.md`.
 pub const BILL_STATUS_CODES: [(BillStatus, i32, &str); 5] = [
     (BillStatus::Active, 2, "active"),
-    (BillStatus::Paid, 3, "paid"),
-    (BillStatus::PartiallyPaid, 4, "partially_paid"),
+    (BillStatus::PartiallyPaid, 3, "partially_paid"),
+    (BillStatus::Paid, 4, "paid"),
     (BillStatus::Void, 5, "cancelled"),
     (BillStatus::Expired, 6, "expired"),
 ];
@@ -367,7 +367,8 @@ pub fn from_rejection(r: &Rejection) -> ApiError {
         | Rejection::ReversalAmountMismatch
         | Rejection::ReversalWindowPassed
         | Rejection::CreditAlreadyUsed
-        | Rejection::InsufficientCredit { .. } => ApiError::Forbidden(format!("Refused: {r}.")),
+        | Rejection::InsufficientCredit { .. }
+        | Rejection::TooLarge => ApiError::Forbidden(format!("Refused: {r}.")),
         Rejection::MoneyOnBill { .. } => ApiError::Forbidden(MONEY_ON_BILL.into()),
     }
 }

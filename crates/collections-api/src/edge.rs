@@ -13,7 +13,8 @@ use time::OffsetDateTime;
 use crate::auth::{Caller, RateLimiter, authenticate};
 use crate::codes::{ApiError, Cause};
 use crate::query::Query;
-use crate::wire::Ctx;
+use crate::requests::{Object, parse_body};
+use crate::wire::{Ctx, OrganizationOut};
 
 /// An authenticated request of the dialect: extracting it authenticates the caller (401) and
 /// counts the request against the token's limit (429) before anything else is read.
@@ -62,11 +63,37 @@ impl Api {
 
     /// What renderings need: links, the organization's offset, the time.
     pub fn ctx(&self) -> Ctx {
+        let org = &self.caller.organization;
         Ctx {
             public_url: self.state.config.public_url.clone(),
-            offset: self.caller.organization.utc_offset,
+            offset: org.utc_offset,
             now: self.state.now(),
+            organization: OrganizationOut {
+                id: org.id,
+                code: org.code.clone(),
+                name: org.name.clone(),
+            },
         }
+    }
+
+    /// The request's query with the `include` and filters its body carries (see
+    /// [`Query::with_body`]).
+    pub fn query_with(&self, body: &Object) -> Result<Query, ApiError> {
+        Ok(self.query()?.with_body(body))
+    }
+
+    /// The body as an object: a form (`application/x-www-form-urlencoded`, PHP's bracket
+    /// nesting read as Laravel reads it) or JSON.
+    pub fn object(&self, body: &[u8]) -> Result<Object, ApiError> {
+        parse_body(body, self.is_form())
+    }
+
+    /// Whether the body is a form.
+    pub fn is_form(&self) -> bool {
+        use actix_web::HttpMessage;
+        self.req
+            .content_type()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
     }
 
     /// The absolute URL of this route (the paginator's `path`).

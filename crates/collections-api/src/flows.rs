@@ -19,9 +19,9 @@ use billhub_store::collections::{
 use time::OffsetDateTime;
 
 use crate::codes::{ApiError, create_problem};
-use crate::query::BillIncludes;
+use crate::query::{BillIncludes, Includes, MAX_PRODUCT_LINES};
 use crate::requests::BillDraft;
-use crate::wire::{Ctx, created_body};
+use crate::wire::{Ctx, ProductLines, created_body};
 
 /// A rendered answer to a create: what was made now, or the stored first answer to the same
 /// `Idempotency-Key`.
@@ -42,7 +42,7 @@ pub fn create(
     op: &CollectionsCreate,
     idem: Option<&IdempotencyKey>,
     ctx: &Ctx,
-    inc: BillIncludes,
+    inc: Includes,
 ) -> Result<Rendered, ApiError> {
     let render = |c: &Created| created_body(ctx, &inc, c);
     let outcome = store.transaction(|w| {
@@ -97,7 +97,7 @@ pub fn create_bill(
             &CollectionsCreate::Bill(new),
             idem?.as_ref(),
             ctx,
-            inc,
+            Includes::bill(inc),
         ),
         _ => Err(refuse_draft(store, organization_id, draft)?),
     }
@@ -208,23 +208,46 @@ fn parse_id(text: &str) -> Option<i64> {
     text.trim().parse::<i64>().ok().filter(|n| *n > 0)
 }
 
-/// A page of the organization's products.
+/// A page of the organization's products, with their bill lines when `lines` (the include
+/// `product-collections`).
 pub fn products(
     store: &Store,
     organization_id: i64,
     filter: &ProductFilter,
     offset: i64,
     limit: i64,
-) -> Result<Page<Product>, ApiError> {
-    store.snapshot(|r| Ok(r.products_page(organization_id, filter, offset, limit)?))
+    lines: bool,
+) -> Result<(Page<Product>, ProductLines), ApiError> {
+    store.snapshot(|r| {
+        let page = r.products_page(organization_id, filter, offset, limit)?;
+        let lines = if lines {
+            let ids: Vec<i64> = page.items.iter().map(|p| p.id).collect();
+            r.product_lines(organization_id, &ids, MAX_PRODUCT_LINES)?
+        } else {
+            Vec::new()
+        };
+        Ok((page, lines))
+    })
 }
 
-/// One product by the id of the path.
-pub fn product(store: &Store, organization_id: i64, id: &str) -> Result<Product, ApiError> {
+/// One product by the id of the path, with its bill lines when `lines`.
+pub fn product(
+    store: &Store,
+    organization_id: i64,
+    id: &str,
+    lines: bool,
+) -> Result<(Product, ProductLines), ApiError> {
     let id = parse_id(id).ok_or(ApiError::NotFound("Product"))?;
     store.snapshot(|r| {
-        r.product(organization_id, id)?
-            .ok_or(ApiError::NotFound("Product"))
+        let p = r
+            .product(organization_id, id)?
+            .ok_or(ApiError::NotFound("Product"))?;
+        let lines = if lines {
+            r.product_lines(organization_id, &[p.id], MAX_PRODUCT_LINES)?
+        } else {
+            Vec::new()
+        };
+        Ok((p, lines))
     })
 }
 
@@ -236,16 +259,24 @@ pub fn update_product(
     organization_id: i64,
     id: &str,
     now: OffsetDateTime,
+    lines: bool,
     patch: impl Fn(&Product) -> Result<ProductPatch, ApiError>,
-) -> Result<Product, ApiError> {
+) -> Result<(Product, ProductLines), ApiError> {
     let id = parse_id(id).ok_or(ApiError::NotFound("Product"))?;
     store.transaction(|w| {
         let current = w
             .product(organization_id, id)?
             .ok_or(ApiError::NotFound("Product"))?;
         let patch = patch(&current)?;
-        w.update_product(organization_id, current.id, &patch, now)?
-            .ok_or(ApiError::NotFound("Product"))
+        let p = w
+            .update_product(organization_id, current.id, &patch, now)?
+            .ok_or(ApiError::NotFound("Product"))?;
+        let lines = if lines {
+            w.product_lines(organization_id, &[p.id], MAX_PRODUCT_LINES)?
+        } else {
+            Vec::new()
+        };
+        Ok((p, lines))
     })
 }
 

@@ -34,7 +34,10 @@ pub mod wire;
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, ResponseError, web};
+use billhub_core::Bill;
 use billhub_http::{Gateway, Notifier, PlumbingError};
+use billhub_store::{Reader, StoreError};
+use time::OffsetDateTime;
 
 /// The collections gateway. Clones share one rate limiter.
 #[derive(Debug, Clone, Default)]
@@ -66,5 +69,14 @@ impl Gateway for CollectionsGateway {
 
     fn notifier(&self) -> Option<Arc<dyn Notifier>> {
         Some(Arc::new(notify::CollectionsNotifier))
+    }
+
+    fn bill_page_return(
+        &self,
+        reader: &mut Reader<'_>,
+        bill: &Bill,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
+        notify::return_url(reader, bill, now)
     }
 }

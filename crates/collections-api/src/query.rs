@@ -33,6 +33,22 @@ pub const TRANSACTION_INCLUDES: [&str; 2] = ["bill", "bill.collection"];
 /// What collection reads may include.
 pub const COLLECTION_INCLUDES: [&str; 1] = ["organization"];
 
+/// What product reads and writes may include (rpclient asks for
+/// `organization,product-collections.bill` by default).
+pub const PRODUCT_INCLUDES: [&str; 3] = [
+    "organization",
+    "product-collections",
+    "product-collections.bill",
+];
+
+/// What customer reads and writes may include (rpclient asks for
+/// `organization,account-groups.group` by default; billhub has no customer groups, so the
+/// groups are always empty).
+pub const CUSTOMER_INCLUDES: [&str; 3] = ["organization", "account-groups", "account-groups.group"];
+
+/// The most bill lines `product-collections` shows per product (the newest).
+pub const MAX_PRODUCT_LINES: i64 = 100;
+
 /// The filters of each list.
 pub const BILL_FILTERS: [&str; 6] = ["status", "ref1", "ref2", "acc_no", "due_from", "due_to"];
 pub const PRODUCT_FILTERS: [&str; 4] = ["title", "code", "description", "price"];
@@ -62,6 +78,40 @@ pub struct BillIncludes {
     pub collection: bool,
     pub organization: bool,
     pub transaction: bool,
+}
+
+/// The includes of a collection, product or customer answer (and of a bill, in `bill`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Includes {
+    pub bill: BillIncludes,
+    /// `organization`: the caller's organization.
+    pub organization: bool,
+    /// `product-collections`: a product's bill lines.
+    pub product_lines: bool,
+    /// `product-collections.bill`: each with its bill.
+    pub line_bills: bool,
+    /// `account-groups` (and `.group`): a customer's groups (none).
+    pub account_groups: bool,
+}
+
+impl Includes {
+    pub fn from_names(names: &[String]) -> Includes {
+        let has = |n: &str| names.iter().any(|x| x == n);
+        Includes {
+            bill: BillIncludes::from_names(names),
+            organization: has("organization"),
+            product_lines: has("product-collections") || has("product-collections.bill"),
+            line_bills: has("product-collections.bill"),
+            account_groups: has("account-groups") || has("account-groups.group"),
+        }
+    }
+
+    pub fn bill(bill: BillIncludes) -> Includes {
+        Includes {
+            bill,
+            ..Includes::default()
+        }
+    }
 }
 
 impl BillIncludes {
@@ -104,6 +154,35 @@ impl Query {
             per_page,
             per_page_error,
         })
+    }
+
+    /// This query with the `include` and filters a POST or PATCH body carries (rpclient puts
+    /// its query into the JSON body): `include` as a string or a list of strings, `filter` as
+    /// an object or `filter[name]` keys; they count as if sent in the query string.
+    pub fn with_body(mut self, body: &serde_json::Map<String, serde_json::Value>) -> Query {
+        use serde_json::Value;
+        let text = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        for (k, v) in body {
+            match (k.as_str(), v) {
+                ("include", Value::Array(items)) => self
+                    .pairs
+                    .extend(items.iter().filter_map(text).map(|t| ("include".into(), t))),
+                ("include", v) => self.pairs.extend(text(v).map(|t| ("include".into(), t))),
+                ("filter", Value::Object(m)) => self.pairs.extend(
+                    m.iter()
+                        .filter_map(|(name, v)| text(v).map(|t| (format!("filter[{name}]"), t))),
+                ),
+                (k, v) if k.starts_with("filter[") => {
+                    self.pairs.extend(text(v).map(|t| (k.to_string(), t)));
+                }
+                _ => {}
+            }
+        }
+        self
     }
 
     /// For list routes: a `per_page` that is not a whole number of at least 1 is a 422.
@@ -190,6 +269,11 @@ impl Query {
     /// The includes of a bill response.
     pub fn bill_includes(&self) -> Result<BillIncludes, ApiError> {
         Ok(BillIncludes::from_names(&self.includes(&BILL_INCLUDES)?))
+    }
+
+    /// The includes of a response, each one of `allowed`.
+    pub fn includes_of(&self, allowed: &[&str]) -> Result<Includes, ApiError> {
+        Ok(Includes::from_names(&self.includes(allowed)?))
     }
 
     /// `filter[...]` of a bill list; a bad status or date is a 422 naming every bad filter.

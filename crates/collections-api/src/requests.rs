@@ -17,7 +17,11 @@ use time::macros::format_description;
 
 use crate::codes::{ApiError, line_problem};
 
-type Object = Map<String, Value>;
+/// A decoded request body.
+pub type Object = Map<String, Value>;
+
+/// The deepest bracket nesting a form field may have (`a[b][c]` is 3).
+const MAX_FORM_DEPTH: usize = 32;
 
 /// Longest text field.
 const MAX_TEXT: usize = 255;
@@ -51,6 +55,141 @@ pub fn parse_object(body: &[u8]) -> Result<Object, ApiError> {
         Err(e) => Err(ApiError::BadRequest(format!(
             "The request body is not valid JSON: {e}."
         ))),
+    }
+}
+
+/// The body as an object: a form when `form` (see [`form_object`]), else JSON
+/// ([`parse_object`]).
+pub fn parse_body(body: &[u8], form: bool) -> Result<Object, ApiError> {
+    if !form {
+        return parse_object(body);
+    }
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ApiError::BadRequest(
+            "Missing parameters: the request body is empty; send them as a JSON object or a form."
+                .into(),
+        ));
+    }
+    let m = form_object(body)?;
+    let mut e = FieldErrors::new();
+    for path in input::nul_paths(&Value::Object(m.clone()), "") {
+        e.add(
+            path.clone(),
+            format!("The {path} must not contain a NUL character."),
+        );
+    }
+    finish(e, Some(m))
+}
+
+/// A form body (`application/x-www-form-urlencoded`) as Laravel reads it: PHP's bracket
+/// nesting makes objects (`customer[email]=...`) and lists (`product[0][price]=...`,
+/// `tags[]=a`); every value is a string; a later repeat of a field wins.
+pub fn form_object(body: &[u8]) -> Result<Object, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| ApiError::BadRequest("The request body is not a valid form.".into()))?;
+    let mut root = Value::Object(Map::new());
+    // The next `[]` index under each parent path (PHP's largest integer key + 1), kept here so
+    // that many `[]` cost one step each.
+    let mut next: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for (key, value) in pairs {
+        let mut path = form_path(&key).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "The form field `{key}` is malformed (brackets unbalanced or nested deeper than {MAX_FORM_DEPTH})."
+            ))
+        })?;
+        let mut parent = String::new();
+        for segment in &mut path {
+            let counter = next.entry(parent.clone()).or_insert(0);
+            if segment.is_empty() {
+                *segment = counter.to_string();
+                *counter = counter.saturating_add(1);
+            } else if let Ok(n) = segment.parse::<u64>() {
+                *counter = (*counter).max(n.saturating_add(1));
+            }
+            parent.push('\0');
+            parent.push_str(segment);
+        }
+        form_insert(&mut root, &path, Value::String(value));
+    }
+    match listify(root) {
+        Value::Object(m) => Ok(m),
+        _ => Ok(Map::new()),
+    }
+}
+
+/// `a[b][0][]` is `["a", "b", "0", ""]`; `None` for unbalanced brackets or too deep a nesting.
+fn form_path(key: &str) -> Option<Vec<String>> {
+    let (head, mut rest) = match key.find('[') {
+        Some(at) => key.split_at_checked(at)?,
+        None => (key, ""),
+    };
+    if head.is_empty() {
+        return None;
+    }
+    let mut out = vec![head.to_string()];
+    while !rest.is_empty() {
+        let inner = rest.strip_prefix('[')?;
+        let (segment, after) = inner.split_once(']')?;
+        out.push(segment.to_string());
+        rest = after;
+        if out.len() > MAX_FORM_DEPTH {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Puts `value` at `path` under `node` (a scalar in the way becomes an object).
+fn form_insert(node: &mut Value, path: &[String], value: Value) {
+    let Some((first, rest)) = path.split_first() else {
+        *node = value;
+        return;
+    };
+    if !node.is_object() {
+        *node = Value::Object(Map::new());
+    }
+    let Value::Object(map) = node else {
+        return;
+    };
+    form_insert(map.entry(first.clone()).or_insert(Value::Null), rest, value);
+}
+
+/// Objects keyed `0`, `1`, ... `n-1` become lists (PHP's lists), everywhere.
+fn listify(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let n = map.len();
+            let is_list = n > 0 && (0..n).all(|i| map.contains_key(&i.to_string()));
+            if is_list {
+                let mut map = map;
+                Value::Array(
+                    (0..n)
+                        .map(|i| listify(map.remove(&i.to_string()).unwrap_or(Value::Null)))
+                        .collect(),
+                )
+            } else {
+                Value::Object(map.into_iter().map(|(k, v)| (k, listify(v))).collect())
+            }
+        }
+        other => other,
+    }
+}
+
+/// A required reference (`ref1`): a non-blank string, or a number as its text (plugins send
+/// order ids as integers).
+fn req_ref(l: &Lenient, e: &mut FieldErrors, field: &str) -> Option<String> {
+    match l.get(field) {
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => req_string(l, e, field, MAX_TEXT),
+    }
+}
+
+/// A reference that must be present and may be empty (`ref2`): a string, a number (its
+/// text) or null (empty).
+fn present_ref(l: &Lenient, e: &mut FieldErrors, field: &str) -> Option<String> {
+    match l.get(field) {
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => present_string(l, e, field, MAX_TEXT),
     }
 }
 
@@ -505,8 +644,8 @@ pub fn new_bill(body: &Object, collection_code: String) -> BillDraft {
     let mut e = FieldErrors::new();
     let l = Lenient::new(body, "");
     let due = date(&l, &mut e, "due", true);
-    let ref1 = req_string(&l, &mut e, "ref1", MAX_TEXT);
-    let ref2 = present_string(&l, &mut e, "ref2", MAX_TEXT);
+    let ref1 = req_ref(&l, &mut e, "ref1");
+    let ref2 = present_ref(&l, &mut e, "ref2");
     let cur = currency(&l, &mut e, "currency", true);
     let cust =
         object(&l, &mut e, "customer").and_then(|c| customer(&Lenient::new(c, "customer"), &mut e));
@@ -551,12 +690,12 @@ pub fn bill_patch(body: &Object) -> Result<BillPatch, ApiError> {
     let l = Lenient::new(body, "");
     let due = date(&l, &mut e, "due", false);
     let ref1 = if l.object.contains_key("ref1") {
-        req_string(&l, &mut e, "ref1", MAX_TEXT)
+        req_ref(&l, &mut e, "ref1")
     } else {
         None
     };
     let ref2 = if l.object.contains_key("ref2") {
-        present_string(&l, &mut e, "ref2", MAX_TEXT)
+        present_ref(&l, &mut e, "ref2")
     } else {
         None
     };
@@ -656,7 +795,8 @@ pub fn product_patch(
 ) -> Result<ProductPatch, ApiError> {
     let mut e = FieldErrors::new();
     let l = Lenient::new(body, "");
-    let title = if l.object.contains_key("title") {
+    // `null` leaves a field as it is (rpclient sends every field, null when unchanged).
+    let title = if l.get("title").is_some() {
         req_string(&l, &mut e, "title", MAX_TEXT)
     } else {
         None
@@ -731,8 +871,10 @@ pub fn customer_patch(body: &Object, current_acc_no: &str) -> Result<CustomerPat
     {
         e.add("acc_no", "The acc_no cannot be changed.");
     }
+    // `null` leaves a field as it is (rpclient's update sends every field, null when
+    // unchanged).
     let name = |e: &mut FieldErrors, f: &str| {
-        if l.object.contains_key(f) {
+        if l.get(f).is_some() {
             req_string(&l, e, f, MAX_TEXT)
         } else {
             None
@@ -817,6 +959,88 @@ mod tests {
         assert_eq!(b.lines[1].quantity, Decimal::new(15, 1));
         assert_eq!(b.ref2, "");
         assert!(b.customer.acc_no.is_none());
+    }
+
+    #[test]
+    fn php_form_nesting() {
+        let m = form_object(
+            b"a=1&customer%5Bemail%5D=x%40y.co&product[0][price]=10.50&product[1][title]=B\
+              &product[0][title]=A&tag[]=p&tag[]=q&m[2]=z&ref2=",
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(m),
+            serde_json::json!({
+                "a": "1",
+                "customer": {"email": "x@y.co"},
+                "product": [{"price": "10.50", "title": "A"}, {"title": "B"}],
+                "tag": ["p", "q"],
+                "m": {"2": "z"},
+                "ref2": ""
+            })
+        );
+        // A later repeat wins; a scalar then an object becomes the object.
+        let m = form_object(b"a=1&a=2&b=x&b[c]=y").unwrap();
+        assert_eq!(
+            Value::Object(m),
+            serde_json::json!({"a": "2", "b": {"c": "y"}})
+        );
+        for bad in [&b"a[b=1"[..], b"[x]=1", b"a]b[=1"] {
+            assert!(
+                matches!(form_object(bad), Err(ApiError::BadRequest(_))),
+                "{bad:?}"
+            );
+        }
+        let deep = format!("a{}=1", "[x]".repeat(MAX_FORM_DEPTH));
+        assert!(form_object(deep.as_bytes()).is_err());
+        let ok = format!("a{}=1", "[x]".repeat(MAX_FORM_DEPTH - 1));
+        assert!(form_object(ok.as_bytes()).is_ok());
+        // `[]` after an integer key continues after it, as PHP does; many are cheap.
+        let m = form_object(b"x[5]=a&x[]=b").unwrap();
+        assert_eq!(
+            Value::Object(m),
+            serde_json::json!({"x": {"5": "a", "6": "b"}})
+        );
+        let many = "x[]=1&".repeat(40_000);
+        let m = form_object(many.as_bytes()).unwrap();
+        assert_eq!(m["x"].as_array().map(Vec::len), Some(40_000));
+        // Forms and JSON decode alike.
+        assert_eq!(
+            parse_body(b"name=N", true).unwrap(),
+            parse_body(br#"{"name":"N"}"#, false).unwrap()
+        );
+        assert!(matches!(
+            parse_body(b"  ", true),
+            Err(ApiError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn references_may_be_numbers() {
+        let body: Value = serde_json::from_str(
+            r#"{"due":"2030-01-02","ref1":17,"ref2":1234,"currency":"MYR",
+                "customer":{"acc_no":"A-1"},"product":[{"title":"x","price":1,"quantity":1}]}"#,
+        )
+        .unwrap();
+        let b = new_bill(&obj(body), "C".into()).bill.unwrap();
+        assert_eq!((b.ref1.as_str(), b.ref2.as_str()), ("17", "1234"));
+        let p = bill_patch(&obj(serde_json::json!({"ref1": 5, "ref2": 6}))).unwrap();
+        assert_eq!(
+            (p.ref1.as_deref(), p.ref2.as_deref()),
+            (Some("5"), Some("6"))
+        );
+    }
+
+    #[test]
+    fn null_leaves_a_customer_field() {
+        let p = customer_patch(
+            &obj(serde_json::json!({"first_name": null, "last_name": "B", "email": null})),
+            "A-1",
+        )
+        .unwrap();
+        assert_eq!(p.first_name, None);
+        assert_eq!(p.last_name.as_deref(), Some("B"));
+        assert_eq!(p.email, None);
     }
 
     #[test]

@@ -13,9 +13,14 @@ use crate::auth::RateLimiter;
 use crate::codes::ApiError;
 use crate::edge::Api;
 use crate::flows::{self, Rendered};
-use crate::query::{BillIncludes, COLLECTION_INCLUDES, Query, TRANSACTION_INCLUDES};
+use crate::query::{
+    COLLECTION_INCLUDES, CUSTOMER_INCLUDES, Includes, PRODUCT_INCLUDES, Query, TRANSACTION_INCLUDES,
+};
 use crate::requests;
-use crate::wire::{BillOut, BillTransactionOut, CollectionOut, CustomerOut, Paginator, ProductOut};
+use crate::wire::{
+    BillOut, BillTransactionOut, CollectionOut, CustomerOut, Paginator, ProductOut, callback_ref_id,
+};
+use billhub_core::Payment;
 
 pub use crate::edge::IDEMPOTENCY_TTL_HOURS;
 
@@ -112,9 +117,9 @@ fn list_query<I>(
 }
 
 /// The collection, product and customer creates: the body was decoded into `op`.
-async fn create(api: &Api, op: CollectionsCreate, body: &[u8]) -> Res {
+async fn create(api: &Api, op: CollectionsCreate, body: &[u8], inc: Includes) -> Res {
     let idem = api.idempotency_key(body)?;
-    let (org, ctx, inc) = (api.org(), api.ctx(), BillIncludes::default());
+    let (org, ctx) = (api.org(), api.ctx());
     rendered(
         api.flow(move |s| flows::create(s, org, &op, idem.as_ref(), &ctx, inc))
             .await?,
@@ -150,16 +155,21 @@ async fn get_collection(api: Api, path: Id) -> Res {
 }
 
 async fn create_collection(api: Api, payload: web::Payload) -> Res {
-    api.query()?.includes(&[])?;
     let body = api.body(payload).await?;
-    let new = requests::new_collection(&requests::parse_object(&body)?)?;
-    create(&api, CollectionsCreate::Collection(new), &body).await
+    let obj = api.object(&body)?;
+    let inc = api.query_with(&obj)?.includes_of(&COLLECTION_INCLUDES)?;
+    let new = requests::new_collection(&obj)?;
+    create(&api, CollectionsCreate::Collection(new), &body, inc).await
 }
 
 async fn update_collection(api: Api, path: Id, payload: web::Payload) -> Res {
-    let with_org = !api.query()?.includes(&COLLECTION_INCLUDES)?.is_empty();
     let body = api.body(payload).await?;
-    let patch = requests::collection_patch(&requests::parse_object(&body)?)?;
+    let obj = api.object(&body)?;
+    let with_org = !api
+        .query_with(&obj)?
+        .includes(&COLLECTION_INCLUDES)?
+        .is_empty();
+    let patch = requests::collection_patch(&obj)?;
     let (org, key, now) = (api.org(), path.into_inner(), api.now());
     let c = api
         .flow(move |s| flows::update_collection(s, org, &key, &patch, now))
@@ -181,9 +191,10 @@ async fn list_bills(api: Api, path: Id) -> Res {
 }
 
 async fn create_bill(api: Api, path: Id, payload: web::Payload) -> Res {
-    let inc = api.query()?.bill_includes()?;
     let body = api.body(payload).await?;
-    let draft = requests::new_bill(&requests::parse_object(&body)?, path.into_inner());
+    let obj = api.object(&body)?;
+    let inc = api.query_with(&obj)?.bill_includes()?;
+    let draft = requests::new_bill(&obj, path.into_inner());
     let idem = api.idempotency_key(&body);
     let (org, ctx) = (api.org(), api.ctx());
     rendered(
@@ -202,9 +213,10 @@ async fn get_bill(api: Api, path: BillPath) -> Res {
 }
 
 async fn update_bill(api: Api, path: BillPath, payload: web::Payload) -> Res {
-    let inc = api.query()?.bill_includes()?;
     let body = api.body(payload).await?;
-    let patch = requests::bill_patch(&requests::parse_object(&body)?)?;
+    let obj = api.object(&body)?;
+    let inc = api.query_with(&obj)?.bill_includes()?;
+    let patch = requests::bill_patch(&obj)?;
     let ((code, bill_no), org, now) = (path.into_inner(), api.org(), api.now());
     let view = api
         .flow(move |s| flows::update_bill(s, org, &code, &bill_no, &patch, now))
@@ -243,10 +255,17 @@ async fn get_transaction(api: Api, path: web::Path<(String, String, String)>) ->
         .flow(move |s| flows::bill(s, org, &code, &bill_no))
         .await?;
     let ctx = api.ctx();
+    // By the channel's reference, or by the `ref_id` callbacks carry (`{bill_no}__{YmdHis}`).
+    let all: Vec<Payment> = view.payments.iter().map(|p| p.payment.clone()).collect();
     let p = view
         .payments
         .iter()
         .find(|p| p.payment.channel_ref == ref_id)
+        .or_else(|| {
+            view.payments
+                .iter()
+                .find(|p| callback_ref_id(&view.bill, &p.payment, &all, ctx.offset) == ref_id)
+        })
         .ok_or(ApiError::NotFound("Transaction"))?;
     json(&BillTransactionOut {
         bill: BillTransactionOut::bill_include(&ctx, &view, &names),
@@ -257,45 +276,67 @@ async fn get_transaction(api: Api, path: web::Path<(String, String, String)>) ->
 // ---- products ----
 
 async fn list_products(api: Api) -> Res {
-    let (q, _) = list_query(&api, |q| q.includes(&[]))?;
+    let (q, inc) = list_query(&api, |q| q.includes_of(&PRODUCT_INCLUDES))?;
     let filter = q.product_filter()?;
     let (org, offset, limit) = (api.org(), q.offset(), q.per_page);
-    let page = api
-        .flow(move |s| flows::products(s, org, &filter, offset, limit))
+    let (page, lines) = api
+        .flow(move |s| flows::products(s, org, &filter, offset, limit, inc.product_lines))
         .await?;
     let ctx = api.ctx();
-    paginated(&api, &q, &page, |p| ProductOut::new(&ctx, p))
+    paginated(&api, &q, &page, |p| ProductOut::with(&ctx, p, &inc, &lines))
 }
 
 async fn get_product(api: Api, path: Id) -> Res {
-    api.query()?.includes(&[])?;
+    let inc = api.query()?.includes_of(&PRODUCT_INCLUDES)?;
     let (org, id) = (api.org(), path.into_inner());
-    let p = api.flow(move |s| flows::product(s, org, &id)).await?;
-    json(&ProductOut::new(&api.ctx(), &p))
+    let (p, lines) = api
+        .flow(move |s| flows::product(s, org, &id, inc.product_lines))
+        .await?;
+    json(&ProductOut::with(&api.ctx(), &p, &inc, &lines))
 }
 
 async fn create_product(api: Api, payload: web::Payload) -> Res {
-    api.query()?.includes(&[])?;
     let body = api.body(payload).await?;
-    let input = requests::new_product(&requests::parse_object(&body)?)?;
-    create(&api, CollectionsCreate::Product(input), &body).await
+    let obj = api.object(&body)?;
+    let inc = api.query_with(&obj)?.includes_of(&PRODUCT_INCLUDES)?;
+    let input = requests::new_product(&obj)?;
+    create(&api, CollectionsCreate::Product(input), &body, inc).await
 }
 
-/// The body is decoded against the product as stored, once it was found (a missing product is
-/// a 404 whatever the body).
+/// The body is read, then decoded against the product as stored, once it was found (a
+/// missing product is a 404 whatever the body).
 async fn update_product(api: Api, path: Id, payload: web::Payload) -> Res {
-    api.query()?.includes(&[])?;
-    let body = api.body(payload).await;
+    let (obj, q) = body_and_query(&api, payload).await?;
+    let inc = q.includes_of(&PRODUCT_INCLUDES)?;
     let (org, id, now) = (api.org(), path.into_inner(), api.now());
-    let p = api
+    let (p, lines) = api
         .flow(move |s| {
-            flows::update_product(s, org, &id, now, |current| {
-                let body = requests::parse_object(body.as_ref().map_err(Clone::clone)?)?;
-                requests::product_patch(&body, current.currency.as_deref())
+            flows::update_product(s, org, &id, now, inc.product_lines, |current| {
+                requests::product_patch(
+                    obj.as_ref().map_err(Clone::clone)?,
+                    current.currency.as_deref(),
+                )
             })
         })
         .await?;
-    json(&ProductOut::new(&api.ctx(), &p))
+    json(&ProductOut::with(&api.ctx(), &p, &inc, &lines))
+}
+
+/// A PATCH body as an object (or why it is not one, answered only once the target is found)
+/// and the query with what the body carries.
+async fn body_and_query(
+    api: &Api,
+    payload: web::Payload,
+) -> Result<(Result<requests::Object, ApiError>, Query), ApiError> {
+    let obj = match api.body(payload).await {
+        Ok(b) => api.object(&b),
+        Err(e) => Err(e),
+    };
+    let q = match &obj {
+        Ok(o) => api.query_with(o)?,
+        Err(_) => api.query()?,
+    };
+    Ok((obj, q))
 }
 
 async fn delete_product(api: Api, path: Id) -> Res {
@@ -308,43 +349,43 @@ async fn delete_product(api: Api, path: Id) -> Res {
 // ---- customers ----
 
 async fn list_customers(api: Api) -> Res {
-    let (q, _) = list_query(&api, |q| q.includes(&[]))?;
+    let (q, inc) = list_query(&api, |q| q.includes_of(&CUSTOMER_INCLUDES))?;
     let filter = q.customer_filter()?;
     let (org, offset, limit) = (api.org(), q.offset(), q.per_page);
     let page = api
         .flow(move |s| flows::customers(s, org, &filter, offset, limit))
         .await?;
     let ctx = api.ctx();
-    paginated(&api, &q, &page, |a| CustomerOut::new(&ctx, a))
+    paginated(&api, &q, &page, |a| CustomerOut::with(&ctx, a, &inc))
 }
 
 async fn get_customer(api: Api, path: Id) -> Res {
-    api.query()?.includes(&[])?;
+    let inc = api.query()?.includes_of(&CUSTOMER_INCLUDES)?;
     let (org, id) = (api.org(), path.into_inner());
     let a = api.flow(move |s| flows::customer(s, org, &id)).await?;
-    json(&CustomerOut::new(&api.ctx(), &a))
+    json(&CustomerOut::with(&api.ctx(), &a, &inc))
 }
 
 async fn create_customer(api: Api, payload: web::Payload) -> Res {
-    api.query()?.includes(&[])?;
     let body = api.body(payload).await?;
-    let input = requests::new_customer(&requests::parse_object(&body)?)?;
-    create(&api, CollectionsCreate::Customer(input), &body).await
+    let obj = api.object(&body)?;
+    let inc = api.query_with(&obj)?.includes_of(&CUSTOMER_INCLUDES)?;
+    let input = requests::new_customer(&obj)?;
+    create(&api, CollectionsCreate::Customer(input), &body, inc).await
 }
 
 /// The body is decoded against the customer as stored (its `acc_no` cannot change), once it
-/// was found.
+/// was found. `null` leaves a field as it is.
 async fn update_customer(api: Api, path: Id, payload: web::Payload) -> Res {
-    api.query()?.includes(&[])?;
-    let body = api.body(payload).await;
+    let (obj, q) = body_and_query(&api, payload).await?;
+    let inc = q.includes_of(&CUSTOMER_INCLUDES)?;
     let (org, id, now) = (api.org(), path.into_inner(), api.now());
     let a = api
         .flow(move |s| {
             flows::update_customer(s, org, &id, now, |current| {
-                let body = requests::parse_object(body.as_ref().map_err(Clone::clone)?)?;
-                requests::customer_patch(&body, &current.code)
+                requests::customer_patch(obj.as_ref().map_err(Clone::clone)?, &current.code)
             })
         })
         .await?;
-    json(&CustomerOut::new(&api.ctx(), &a))
+    json(&CustomerOut::with(&api.ctx(), &a, &inc))
 }

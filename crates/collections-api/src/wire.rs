@@ -4,7 +4,7 @@
 
 use billhub_core::money::Money;
 use billhub_core::org::Organization;
-use billhub_core::{Account, Payment};
+use billhub_core::{Account, Bill, Payment};
 use billhub_http::json::plain_number;
 use billhub_store::collections::{BillPayment, Collection, CollectionBillView, Created, Product};
 use rust_decimal::Decimal;
@@ -14,7 +14,7 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime, UtcOffset};
 
 use crate::codes::{ApiError, status_code, type_code};
-use crate::query::{BillIncludes, Query};
+use crate::query::{BillIncludes, Includes, Query};
 
 const TIMESTAMP: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
@@ -26,6 +26,8 @@ pub struct Ctx {
     pub public_url: String,
     pub offset: UtcOffset,
     pub now: OffsetDateTime,
+    /// The caller's organization (`?include=organization`).
+    pub organization: OrganizationOut,
 }
 
 impl Ctx {
@@ -74,6 +76,38 @@ pub fn payment_method(p: &Payment) -> String {
         p.channel.clone()
     } else {
         p.method.clone()
+    }
+}
+
+const STAMP: &[BorrowedFormatItem<'static>] =
+    format_description!("[year][month][day][hour][minute][second]");
+
+/// The partner's transaction reference of `payment` on `bill`, as callbacks carry it:
+/// `{bill_no}__{YmdHis}`, the time the payment was made in the organization's local time; a
+/// second payment of the bill in the same second gets `-2`, a third `-3`, ... (by payment
+/// time, then payment id). `payments` are the bill's payments.
+pub fn callback_ref_id(
+    bill: &billhub_core::Bill,
+    payment: &Payment,
+    payments: &[Payment],
+    offset: UtcOffset,
+) -> String {
+    let stamp = |p: &Payment| {
+        billhub_store::local(p.paid_at, offset)
+            .format(STAMP)
+            .unwrap_or_default()
+    };
+    let own = stamp(payment);
+    let earlier = payments
+        .iter()
+        .filter(|p| p.id != payment.id && stamp(p) == own)
+        .filter(|p| (p.paid_at, p.id) < (payment.paid_at, payment.id))
+        .count();
+    let base = format!("{}__{own}", bill.public_no);
+    if earlier == 0 {
+        base
+    } else {
+        format!("{base}-{}", earlier.saturating_add(1))
     }
 }
 
@@ -139,9 +173,111 @@ pub struct ProductOut {
     pub organization_id: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// `?include=organization`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationOut>,
+    /// `?include=product-collections` (`.bill`): the product's bill lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_collections: Option<Vec<ProductLineOut>>,
+}
+
+/// The bill lines of products, by product id (what `product-collections` shows).
+pub type ProductLines = billhub_store::collections::ProductBillLines;
+
+/// A bill line of a product (`?include=product-collections`), with its bill when asked.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductLineOut {
+    pub id: i64,
+    pub bill_id: i64,
+    pub product_id: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub quantity: serde_json::Number,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bill: Option<BillBrief>,
+}
+
+/// A bill without its lines, payments or includes (`product-collections.bill`).
+#[derive(Debug, Clone, Serialize)]
+pub struct BillBrief {
+    pub id: i64,
+    pub bill_no: String,
+    pub due: Option<String>,
+    pub status: i32,
+    pub collection_id: Option<i64>,
+    #[serde(rename = "type")]
+    pub kind: i32,
+    pub account_id: i64,
+    pub ref1: String,
+    pub ref2: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub currency: String,
+    pub bill_url: String,
+    pub payment_url: String,
+    pub total_amount: String,
+    pub total_paid: String,
+    pub balance: String,
+    pub paid: bool,
+}
+
+impl BillBrief {
+    pub fn new(ctx: &Ctx, b: &Bill) -> BillBrief {
+        let status = b.status_at(ctx.now);
+        let page = ctx.link(&format!("/b/{}", b.public_no));
+        BillBrief {
+            id: b.id,
+            bill_no: b.public_no.clone(),
+            due: b.due_date.map(date),
+            status: status_code(status),
+            collection_id: b.collection_id,
+            kind: type_code(b.rule),
+            account_id: b.account_id,
+            ref1: b.ref1.clone(),
+            ref2: b.ref2.clone(),
+            created_at: ctx.timestamp(b.created_at),
+            updated_at: ctx.timestamp(b.updated_at),
+            currency: b.currency.code().to_string(),
+            bill_url: page.clone(),
+            payment_url: page,
+            total_amount: fixed(b.billed, b.currency),
+            total_paid: fixed(b.paid, b.currency),
+            balance: fixed(b.outstanding(), b.currency),
+            paid: status == billhub_core::BillStatus::Paid,
+        }
+    }
 }
 
 impl ProductOut {
+    /// A product with what `inc` asks for; `lines` are the bill lines read for it.
+    pub fn with(ctx: &Ctx, p: &Product, inc: &Includes, lines: &ProductLines) -> ProductOut {
+        let mut out = ProductOut::new(ctx, p);
+        if inc.organization {
+            out.organization = Some(ctx.organization.clone());
+        }
+        if inc.product_lines {
+            let mine = lines
+                .iter()
+                .find(|(id, _)| *id == p.id)
+                .map(|(_, l)| l.as_slice())
+                .unwrap_or_default();
+            out.product_collections = Some(
+                mine.iter()
+                    .map(|(item, bill)| ProductLineOut {
+                        id: item.id,
+                        bill_id: item.bill_id,
+                        product_id: item.product_id,
+                        created_at: ctx.timestamp(item.created_at),
+                        updated_at: ctx.timestamp(item.updated_at),
+                        quantity: quantity_number(item.quantity),
+                        bill: inc.line_bills.then(|| BillBrief::new(ctx, bill)),
+                    })
+                    .collect(),
+            );
+        }
+        out
+    }
+
     pub fn new(ctx: &Ctx, p: &Product) -> ProductOut {
         ProductOut {
             id: p.id,
@@ -154,6 +290,8 @@ impl ProductOut {
             organization_id: p.organization_id,
             created_at: ctx.timestamp(p.created_at),
             updated_at: ctx.timestamp(p.updated_at),
+            organization: None,
+            product_collections: None,
         }
     }
 }
@@ -171,9 +309,27 @@ pub struct CustomerOut {
     pub organization_id: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// `?include=organization`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationOut>,
+    /// `?include=account-groups` (`.group`): billhub has no customer groups, so always `[]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_groups: Option<Vec<serde_json::Value>>,
 }
 
 impl CustomerOut {
+    /// A customer with what `inc` asks for.
+    pub fn with(ctx: &Ctx, a: &Account, inc: &Includes) -> CustomerOut {
+        let mut out = CustomerOut::new(ctx, a);
+        if inc.organization {
+            out.organization = Some(ctx.organization.clone());
+        }
+        if inc.account_groups {
+            out.account_groups = Some(Vec::new());
+        }
+        out
+    }
+
     /// An account made elsewhere (Bill24, VA, the CLI) may have only a name: it is shown as
     /// `first_name` (the Latin one when there is one).
     pub fn new(ctx: &Ctx, a: &Account) -> CustomerOut {
@@ -197,6 +353,8 @@ impl CustomerOut {
             organization_id: a.organization_id,
             created_at: ctx.timestamp(a.created_at),
             updated_at: ctx.timestamp(a.updated_at),
+            organization: None,
+            account_groups: None,
         }
     }
 }
@@ -469,12 +627,19 @@ impl BillTransactionOut {
 }
 
 /// The status and body of a successful create (also what an `Idempotency-Key` replays).
-pub fn created_body(ctx: &Ctx, inc: &BillIncludes, created: &Created) -> (u16, String) {
+pub fn created_body(ctx: &Ctx, inc: &Includes, created: &Created) -> (u16, String) {
     let body = match created {
-        Created::Collection(c) => serde_json::to_string(&CollectionOut::new(ctx, c)),
-        Created::Bill(v) => serde_json::to_string(&BillOut::new(ctx, v, inc)),
-        Created::Product(p) => serde_json::to_string(&ProductOut::new(ctx, p)),
-        Created::Customer(a) => serde_json::to_string(&CustomerOut::new(ctx, a)),
+        Created::Collection(c) => {
+            let mut out = CollectionOut::new(ctx, c);
+            if inc.organization {
+                out.organization = Some(ctx.organization.clone());
+            }
+            serde_json::to_string(&out)
+        }
+        Created::Bill(v) => serde_json::to_string(&BillOut::new(ctx, v, &inc.bill)),
+        // A new product is on no bill yet.
+        Created::Product(p) => serde_json::to_string(&ProductOut::with(ctx, p, inc, &Vec::new())),
+        Created::Customer(a) => serde_json::to_string(&CustomerOut::with(ctx, a, inc)),
         Created::Invalid(problems) => {
             serde_json::to_string(&ApiError::from_problems(problems, "").body())
         }

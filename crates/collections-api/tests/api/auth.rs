@@ -75,7 +75,7 @@ async fn tenant_isolation(db: TestDb) {
     }
     // Nothing changed for A.
     let r = env.get(&bill).await;
-    assert_eq!(r.ok()["status"], 3);
+    assert_eq!(r.ok()["status"], 4);
     assert_eq!(
         env.get(&format!("/api/products/{pid}")).await.ok()["title"],
         "Secret"

@@ -473,13 +473,13 @@ async fn bill_filters(db: TestDb) {
     };
     let q = |f: &str| format!("{}?{f}", bills_path(&code));
     let no = |v: &Value| v["bill_no"].as_str().unwrap().to_string();
-    let r = env.get(&q("filter[status]=3")).await;
+    let r = env.get(&q("filter[status]=4")).await;
     assert_eq!(nos(&r), vec![no(&b)]);
     let r = env.get(&q("filter[status]=paid")).await;
     assert_eq!(nos(&r), vec![no(&b)]);
     let r = env.get(&q("filter[status]=2")).await;
     assert_eq!(nos(&r), vec![no(&a), no(&c)]);
-    let r = env.get(&q("filter[status]=2,3")).await;
+    let r = env.get(&q("filter[status]=2,4")).await;
     assert_eq!(r.ok()["total"], 3);
     let r = env.get(&q("filter[ref1]=A-1")).await;
     assert_eq!(nos(&r), vec![no(&a)]);
@@ -561,7 +561,7 @@ async fn update_and_cancel(db: TestDb) {
         .invalid(&["currency"]);
     let r = env.patch(&ppath, &json!({"ref2": "receipt sent"})).await;
     assert_eq!(r.ok()["ref2"], "receipt sent");
-    assert_eq!(r.body["status"], 3);
+    assert_eq!(r.body["status"], 4);
     assert_eq!(r.body["paid"], true);
     // `cancel: false` is no cancel.
     let q = env.bill(&code, "U-3", "3.00", 1).await;

@@ -9,6 +9,7 @@ mod common;
 
 mod auth;
 mod bills;
+mod clients;
 mod collections;
 mod customers;
 mod hostile;

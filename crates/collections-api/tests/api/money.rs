@@ -155,8 +155,8 @@ async fn expiry_sends_a_callback(db: TestDb) {
         ("ref1", "E-2"),
         ("ref2", ""),
         ("payment_method", ""),
-        ("status", "expired"),
-        ("paid", "false"),
+        ("status", "6"),
+        ("paid", "0"),
         ("currency", "MYR"),
         ("amount", "12.50"),
     ]

@@ -203,9 +203,10 @@ async fn a_callback_render_costs_one_snapshot(db: TestDb) {
         .render(&env.db, &env.app.state.config, &deliveries[0])
         .unwrap();
     assert_eq!(env.db.transactions_started() - before, 1);
-    assert!(
-        String::from_utf8(request.body)
-            .unwrap()
-            .contains("ref_id=SBX-CB-1")
+    // The partner's ref_id: `{bill_no}__{YmdHis}` (organization time), not the channel's.
+    let ref_id = format!(
+        "ref_id={}__20261121110000&",
+        bill["bill_no"].as_str().unwrap()
     );
+    assert!(String::from_utf8(request.body).unwrap().contains(&ref_id));
 }

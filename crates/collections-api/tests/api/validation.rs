@@ -19,7 +19,7 @@ async fn validation_names_every_field(db: TestDb) {
             &json!({
                 "due": "25/06/2020",
                 "ref1": "",
-                "ref2": 5,
+                "ref2": [5],
                 "currency": "RM",
                 "customer": {"first_name": "A", "email": "not-an-email", "mobile": "call me"},
                 "product": [
