@@ -6,7 +6,9 @@
 //! The webhook also accepts a call without the token from an address listed in an organization's
 //! `bill24.webhook_allow_ips` (Bill24's docs show no token on the webhook); the address then
 //! selects the organization, and an address listed by several organizations is refused (send the
-//! token). A token that is sent is always checked, allow-listed or not. The allow list is read
+//! token). The address is the TCP peer's, or behind a proxy listed in `BILLHUB_TRUSTED_PROXIES`
+//! the client its `X-Forwarded-For` names (billhub-http's `middleware::client_ip`). A token
+//! that is sent is always checked, allow-listed or not. The allow list is read
 //! inside the webhook flow's one transaction ([`organization_of`]), never cached.
 
 use std::net::IpAddr;
@@ -73,7 +75,8 @@ pub async fn organization_by_token(
 }
 
 /// A webhook call's caller: the token's organization (through the cache), else the caller's
-/// address (refused when there is none).
+/// address: the TCP peer, or the client a trusted proxy names in `X-Forwarded-For` (refused
+/// when it cannot be told).
 pub async fn webhook_caller(
     state: &AppState,
     req: &HttpRequest,
@@ -84,8 +87,10 @@ pub async fn webhook_caller(
             .await
             .map(WebhookCaller::Organization);
     }
-    match req.peer_addr() {
-        Some(addr) => Ok(WebhookCaller::Address(addr.ip())),
+    // Behind a load balancer listed in `BILLHUB_TRUSTED_PROXIES`, the address it forwards;
+    // a forwarded header from anyone else counts for nothing.
+    match billhub_http::middleware::client_ip(req, &state.config) {
+        Some(ip) => Ok(WebhookCaller::Address(ip)),
         None => Err(AuthError::Missing.into()),
     }
 }

@@ -76,7 +76,8 @@ pub fn code_for(rejection: &Rejection) -> Code {
         Rejection::NonPositiveAmount
         | Rejection::BelowMinimum { .. }
         | Rejection::AboveOutstanding { .. }
-        | Rejection::MustEqualOutstanding { .. } => Code::NoAmountToPay,
+        | Rejection::MustEqualOutstanding { .. }
+        | Rejection::TooLarge => Code::NoAmountToPay,
         // Replays and reversals are not inquiries either.
         Rejection::InconsistentReplay
         | Rejection::AlreadyReversed

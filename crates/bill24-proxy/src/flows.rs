@@ -31,10 +31,11 @@
 //! Webhook notifications are recorded as one store payment per customer share, under the
 //! channel `Channel::Bill24`, idempotent by the share's channel reference.
 
+use billhub_core::fingerprint::{self as fp, Fingerprint};
 use billhub_core::input;
 use billhub_core::org::Organization;
 use billhub_core::rules::{account_bounds, bill_bounds, payability};
-use billhub_core::statement::{EntryKind, LedgerEntry, account_statement};
+use billhub_core::statement::{EntryKind, LedgerEntry, try_account_statement};
 use billhub_core::{Bill, Channel, Currency, Money, PaymentRule, Rejection, SettlementMode};
 use billhub_http::json::money_number;
 use billhub_store::bill24::Bill24Consumer;
@@ -252,14 +253,21 @@ fn statement_data(
     from: Date,
     max_entries: u32,
     currency: Currency,
-) -> PendingBillsData {
-    let statement = account_statement(
+) -> Result<PendingBillsData, Bill24Error> {
+    // A running balance beyond i64 minor units cannot be shown truthfully: billhub's failure
+    // (logged), never a capped number.
+    let statement = try_account_statement(
         entries,
         from,
         usize::try_from(max_entries).unwrap_or(usize::MAX),
-    );
+    )
+    .map_err(|e| {
+        Bill24Error::Store(billhub_store::StoreError::Corrupt(format!(
+            "the account statement does not fit: {e}"
+        )))
+    })?;
     let money = |minor: i64| money_number(Money::from_minor(minor, currency));
-    PendingBillsData {
+    Ok(PendingBillsData {
         opening_balance: money(statement.opening_balance),
         pending_bills: statement
             .lines
@@ -278,7 +286,7 @@ fn statement_data(
                 },
             })
             .collect(),
-    }
+    })
 }
 
 /// `POST /pending_bills`: core's account statement of the account the code names, or code 1/4.
@@ -302,13 +310,13 @@ pub fn pending_bills(
         let entries = r.ledger_entries(consumer.account.id, org.utc_offset)?;
         let today = billhub_store::local_date(now, org.utc_offset);
         let from = window_start(today, section.statement_months);
-        Ok(statement_data(
+        statement_data(
             public_url,
             &entries,
             from,
             section.statement_max_entries,
             currency,
-        ))
+        )
     })
 }
 
@@ -338,7 +346,8 @@ pub fn share_reference(tran_id: &str, index: usize) -> String {
     }
 }
 
-/// The fingerprint of the whole transaction's payment content.
+/// The v1 fingerprint of the whole transaction's payment content (written before v2; kept as
+/// a legacy form so a retry of a delivery recorded before the upgrade is still recognised).
 fn transaction_fingerprint(n: &Notification) -> String {
     let mut parts: Vec<String> = vec![
         n.generation.as_str().to_string(),
@@ -362,6 +371,62 @@ fn transaction_fingerprint(n: &Notification) -> String {
     fingerprint(&refs)
 }
 
+/// The v2 fingerprint of the whole transaction: every field its payments record, normalised
+/// (names trimmed, the paid date as a UTC instant, or as sent when it was replaced by the time
+/// of receipt; nothing when none was sent), in a fixed order.
+fn transaction_print(n: &Notification, paid_at: PaidAt) -> String {
+    let paid_date = match (&n.paid_date, paid_at.replaced) {
+        (None, _) => String::new(),
+        (Some(_), None) => fp::instant(paid_at.at),
+        (Some(given), Some(_)) => format!("as sent {}", fp::text(given)),
+    };
+    let mut fields: Vec<(String, String)> = vec![
+        ("generation".into(), n.generation.as_str().to_string()),
+        ("tran_id".into(), n.tran_id.clone()),
+        ("currency".into(), n.currency.code().to_string()),
+        ("tran_amount".into(), n.tran_amount.minor().to_string()),
+        ("customer_fee".into(), n.fee.to_string()),
+        ("method".into(), fp::text(&n.method)),
+        ("paid_date".into(), paid_date),
+        ("shares".into(), n.shares.len().to_string()),
+    ];
+    if n.unreadable.is_some() {
+        // Kept whole as unapplied: the body as sent is what is recorded, so all of it counts.
+        let body = serde_json::Value::Object(n.transaction.clone());
+        let sent = n.raw_body.clone().unwrap_or_else(|| body.to_string());
+        fields.push(("unreadable_body".into(), sent));
+    }
+    for (i, s) in n.shares.iter().enumerate() {
+        let bills = s
+            .bills
+            .iter()
+            .map(|refs| refs.join("|"))
+            .collect::<Vec<_>>()
+            .join(",");
+        fields.push((format!("{i}.customer_code"), s.customer_code.clone()));
+        fields.push((format!("{i}.customer_name"), fp::text(&s.customer_name)));
+        fields.push((format!("{i}.bills"), bills));
+        fields.push((format!("{i}.amount"), s.amount.minor().to_string()));
+    }
+    let named: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    Fingerprint::v2("bill24-transaction", &named).current
+}
+
+/// The fingerprint of share `i` of a transaction: v2 over the transaction's v2 `print`, v1
+/// over its v1 form `tx`.
+fn share_print(print: &str, tx: &str, i: usize, unreadable: bool) -> Fingerprint {
+    let index = i.to_string();
+    let v2 = Fingerprint::v2("bill24-share", &[("transaction", print), ("share", &index)]);
+    if unreadable {
+        // No delivery before v2 was kept unread: nothing older to recognise.
+        return v2;
+    }
+    v2.with_legacy(fingerprint(&[tx, &index]))
+}
+
 /// The first bill any of `refs` names, tried in order.
 fn named_bill(
     r: &mut Reader<'_>,
@@ -382,12 +447,17 @@ fn named_bill(
 fn target(
     r: &mut Reader<'_>,
     organization_id: i64,
+    n: &Notification,
     share: &CustomerShare,
     now: OffsetDateTime,
 ) -> StoreResult<PaymentTarget> {
     let unknown = || PaymentTarget::Unknown {
         account_code: share.customer_code.clone(),
     };
+    if n.unreadable.is_some() {
+        // A delivery that does not read in full is not applied anywhere: an operator decides.
+        return Ok(unknown());
+    }
     if !share.bills.is_empty() {
         let mut found = Vec::with_capacity(share.bills.len());
         for refs in &share.bills {
@@ -424,13 +494,13 @@ fn target(
     )
 }
 
-/// The store payment of share `i` of the transaction whose fingerprint is `tx`.
+/// The store payment of share `i`, stored with fingerprint `print`.
 fn share_payment(
     org: &Organization,
     n: &Notification,
     i: usize,
     share: &CustomerShare,
-    (tx, target, paid_at): (&str, PaymentTarget, PaidAt),
+    (print, target, paid_at): (&Fingerprint, PaymentTarget, PaidAt),
 ) -> PaymentRequest {
     let mut details = serde_json::Map::new();
     details.insert("generation".into(), n.generation.as_str().into());
@@ -440,6 +510,9 @@ fn share_payment(
     details.insert("customer".into(), share.raw.clone());
     if let Some(raw) = &n.raw_body {
         details.insert("raw_body".into(), raw.clone().into());
+    }
+    if let Some(why) = &n.unreadable {
+        details.insert("unreadable".into(), why.clone().into());
     }
     if let Some(reason) = paid_at.replaced {
         details.insert(
@@ -452,7 +525,7 @@ fn share_payment(
         organization_id: org.id,
         channel: Channel::Bill24.as_db(),
         channel_ref: share_reference(&n.tran_id, i),
-        request_hash: fingerprint(&[tx, &i.to_string()]),
+        request_hash: print.current.clone(),
         target,
         amount: share.amount,
         fee: if i == 0 { n.fee } else { 0 },
@@ -512,9 +585,10 @@ enum ShareOutcome {
 fn post_share(
     w: &mut Writer<'_>,
     req: &PaymentRequest,
+    legacy: &[String],
     now: OffsetDateTime,
 ) -> Result<ShareOutcome, Bill24Error> {
-    match w.post_payment(req, now) {
+    match w.post_payment_with_legacy(req, legacy, now) {
         Ok(outcome) if outcome.replayed => Ok(ShareOutcome::Replayed),
         Ok(outcome) => Ok(match outcome.result {
             PostResult::Posted(p) => ShareOutcome::Posted {
@@ -553,11 +627,13 @@ fn record(
     let organization_id = organization_of(w, caller)?;
     let org = w.organization(organization_id)?;
     let paid_at = paid_at(n, org.utc_offset, now);
+    let print = transaction_print(n, paid_at);
     let mut shares = Vec::with_capacity(n.shares.len());
     for (i, share) in n.shares.iter().enumerate() {
-        let target = target(w, org.id, share, now)?;
-        let req = share_payment(&org, n, i, share, (tx, target, paid_at));
-        let outcome = post_share(w, &req, now)?;
+        let target = target(w, org.id, n, share, now)?;
+        let share_print = share_print(&print, tx, i, n.unreadable.is_some());
+        let req = share_payment(&org, n, i, share, (&share_print, target, paid_at));
+        let outcome = post_share(w, &req, &share_print.legacy, now)?;
         let stop = outcome == ShareOutcome::Inconsistent;
         shares.push((req.channel_ref, outcome));
         if stop {

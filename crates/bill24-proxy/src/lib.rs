@@ -13,8 +13,11 @@
 //!
 //! ## Errors
 //! Business answers are Merchant Proxy codes 0-4 with HTTP 200 ([`codes::Code`], mapped from
-//! core's `Rejection` in [`codes::code_for`]). Malformed requests are HTTP 400 and auth failures
-//! HTTP 401, in the same envelope with `code` = the HTTP status. Every refusal is one
+//! core's `Rejection` in [`codes::code_for`]); a consumer code that names nobody (missing, blank,
+//! another type) is code 1. Transport refusals keep their HTTP status (a body that is not JSON:
+//! 400, auth: 401, size: 413), in the same envelope with `code` = the HTTP status. The webhook
+//! answers 400 only below its minimum (transaction id, amount, currency): above it, money Bill24
+//! has taken is recorded (applied, or kept as unapplied with its raw body). Every refusal is one
 //! [`error::Bill24Error`]; store failures keep their cause, are logged with it
 //! (`tracing::error!`) and answered as a generic internal error; plumbing failures
 //! ([`PlumbingError`]) render in the same envelope. The webhook answers in Bill24's webhook reply

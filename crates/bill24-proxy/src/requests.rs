@@ -11,10 +11,11 @@ use actix_web::web::Bytes;
 use billhub_core::input;
 use billhub_core::{Currency, Money};
 use billhub_http::PlumbingError;
-use billhub_http::json::{AmountError, money_from_number};
+use billhub_http::json::{AmountError, money_from_number, money_from_number_or_string};
 use billhub_http::validation::{FieldErrors, Lenient};
 use serde_json::{Map, Value};
 
+use crate::codes::Code;
 use crate::error::Bill24Error;
 
 // ---------------------------------------------------------------------------------------------
@@ -83,22 +84,16 @@ pub struct ConsumerRequest {
 }
 
 impl ConsumerRequest {
-    pub fn read(body: &Map<String, Value>) -> Result<ConsumerRequest, FieldErrors> {
-        let mut errors = FieldErrors::new();
-        for path in input::nul_paths(&Value::Object(body.clone()), "") {
-            errors.add(
-                path.clone(),
-                format!("The {path} must not contain a NUL character."),
-            );
+    /// The consumer code: a string, or a whole number taken as its text. Whatever names no
+    /// consumer (no code, a blank one, another type, NUL) is a business answer, code 1 (not
+    /// found), never an HTTP error: `code` carries Bill24's 0-4 for everything but transport.
+    pub fn read(body: &Map<String, Value>) -> Result<ConsumerRequest, Code> {
+        match code_text(body.get("consumer_code")) {
+            Some(code) if !code.contains('\u{0}') => Ok(ConsumerRequest {
+                consumer_code: code,
+            }),
+            _ => Err(Code::NotFound),
         }
-        errors.into_result()?;
-        let mut errors = FieldErrors::new();
-        let l = Lenient::new(body, "");
-        let code = l.string(&mut errors, "consumer_code", true, false);
-        errors.into_result()?;
-        Ok(ConsumerRequest {
-            consumer_code: code.unwrap_or_default().trim().to_string(),
-        })
     }
 }
 
@@ -152,15 +147,16 @@ pub struct CustomerShare {
     pub raw: Value,
 }
 
-/// A webhook delivery, validated.
+/// A webhook delivery, read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
     pub generation: Generation,
     /// `tran_id` (current) or `tnx_id` (older): the idempotency key.
     pub tran_id: String,
     pub currency: Currency,
+    /// `tran_amount`, else `total_amount` (the 2025 schema makes every field optional).
     pub tran_amount: Money,
-    /// Lower-cased; the older generation has none and means `success`.
+    /// Lower-cased; `success` when none was sent.
     pub status: String,
     /// `tran_date` (current) or `paid_date` (older) as sent.
     pub paid_date: Option<String>,
@@ -171,34 +167,37 @@ pub struct Notification {
     pub shares: Vec<CustomerShare>,
     /// Top-level fields other than the shares (kept in the payment's details).
     pub transaction: Map<String, Value>,
-    /// The body as sent (JSON, NUL escaped as `\u0000`) when any key or string in it held NUL:
-    /// everything else here was read with NUL removed, and this is kept in the details.
+    /// The body as sent (JSON, NUL escaped as `\u0000`) when any key or string in it held NUL,
+    /// or when it could not be read in full: kept in the details.
     pub raw_body: Option<String>,
+    /// Why the delivery could not be read in full (every bad field), when it could not: its
+    /// money is then kept whole as unapplied, under one share naming the best code it carries.
+    pub unreadable: Option<String>,
 }
 
 fn optional_string(l: &Lenient<'_>, errors: &mut FieldErrors, field: &str) -> Option<String> {
     l.string(errors, field, false, true)
 }
 
-/// A required positive amount of `currency` (when the currency is known).
-fn amount(
-    l: &Lenient<'_>,
-    errors: &mut FieldErrors,
+/// A string, or a whole number taken as its text; `None` when absent, null or blank.
+fn code_text(v: Option<&Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An amount of `currency` that must be greater than zero: a JSON number (or decimal text),
+/// read exactly.
+fn positive_amount(
+    v: &Value,
+    path: String,
     field: &str,
-    currency: Option<Currency>,
+    currency: Currency,
+    errors: &mut FieldErrors,
 ) -> Option<Money> {
-    let path = l.path(field);
-    let Some(v) = l.get(field) else {
-        errors.add(path, format!("The {field} field is required."));
-        return None;
-    };
-    let Some(currency) = currency else {
-        if !v.is_number() {
-            errors.add(path, format!("The {field} must be a number."));
-        }
-        return None;
-    };
-    match money_from_number(v, currency) {
+    match money_from_number_or_string(v, currency) {
         Ok(m) if m.is_positive() => Some(m),
         Ok(_) => {
             errors.add(path, format!("The {field} must be greater than zero."));
@@ -220,32 +219,46 @@ fn amount(
 
 /// A bill reference of the older generation: a string or a whole number.
 fn bill_ref(v: Option<&Value>) -> Option<String> {
-    match v {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    }
+    code_text(v)
 }
 
-/// The transaction id (at most 128 characters).
+/// The least a delivery must carry to be recorded (below it: 400).
+struct Minimum {
+    generation: Generation,
+    tran_id: String,
+    currency: Currency,
+    /// The field the amount came from (`tran_amount`, else `total_amount`).
+    amount_field: &'static str,
+    amount: Money,
+}
+
+/// The transaction id: a string or a whole number (at most 128 characters).
 fn tran_id(l: &Lenient<'_>, errors: &mut FieldErrors, id_field: &str) -> Option<String> {
-    let tran_id = l
-        .string(errors, id_field, true, false)
-        .map(|s| s.trim().to_string());
-    if let Some(id) = &tran_id
-        && id.len() > 128
-    {
+    let Some(v) = l.get(id_field) else {
+        errors.add(id_field, format!("The {id_field} field is required."));
+        return None;
+    };
+    let Some(id) = code_text(Some(v)) else {
+        errors.add(
+            id_field,
+            format!("The {id_field} must be a string that is not blank."),
+        );
+        return None;
+    };
+    if id.len() > 128 {
         errors.add(
             id_field,
             format!("The {id_field} must be at most 128 characters."),
         );
+        return None;
     }
-    tran_id
+    Some(id)
 }
 
+/// The currency, an ISO 4217 code in any case.
 fn currency(l: &Lenient<'_>, errors: &mut FieldErrors) -> Option<Currency> {
     let code = l.string(errors, "currency", true, false)?;
-    match Currency::from_code(code.trim()) {
+    match Currency::from_code(&code.trim().to_ascii_uppercase()) {
         Ok(c) => Some(c),
         Err(_) => {
             errors.add(
@@ -257,15 +270,48 @@ fn currency(l: &Lenient<'_>, errors: &mut FieldErrors) -> Option<Currency> {
     }
 }
 
-/// `status`, lower-cased; required in the current generation, `success` when the older one
-/// has none.
-fn status(l: &Lenient<'_>, errors: &mut FieldErrors, generation: Generation) -> String {
-    match generation {
-        Generation::Current => l.string(errors, "status", true, false),
-        Generation::Older => optional_string(l, errors, "status").filter(|s| !s.trim().is_empty()),
+/// Transaction id, currency and amount (`tran_amount`, else `total_amount`), or every reason
+/// why not.
+fn minimum(l: &Lenient<'_>) -> Result<Minimum, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let generation = if l.get("tran_id").is_some() || l.get("tnx_id").is_none() {
+        Generation::Current
+    } else {
+        Generation::Older
+    };
+    let tran_id = tran_id(l, &mut errors, generation.id_field());
+    let currency = currency(l, &mut errors);
+    let amount_field = if l.get("tran_amount").is_none() && l.get("total_amount").is_some() {
+        "total_amount"
+    } else {
+        "tran_amount"
+    };
+    let amount = match (l.get(amount_field), currency) {
+        (None, _) => {
+            errors.add(amount_field, "The tran_amount field is required.");
+            None
+        }
+        (Some(v), Some(c)) => positive_amount(v, amount_field.into(), amount_field, c, &mut errors),
+        (Some(_), None) => None,
+    };
+    match (tran_id, currency, amount) {
+        (Some(tran_id), Some(currency), Some(amount)) => Ok(Minimum {
+            generation,
+            tran_id,
+            currency,
+            amount_field,
+            amount,
+        }),
+        _ => Err(errors),
     }
-    .map(|s| s.trim().to_ascii_lowercase())
-    .unwrap_or_else(|| "success".into())
+}
+
+/// `status`, lower-cased; `success` when none was sent.
+fn status(l: &Lenient<'_>, errors: &mut FieldErrors) -> String {
+    optional_string(l, errors, "status")
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().to_ascii_lowercase())
+        .unwrap_or_else(|| "success".into())
 }
 
 /// The first of `bank_name`, `bank_code`, `payment_service_type` that is not blank.
@@ -283,14 +329,9 @@ fn method(l: &Lenient<'_>, errors: &mut FieldErrors) -> String {
 }
 
 /// The older generation's `customer_fee`, minor units (0 otherwise).
-fn fee(
-    l: &Lenient<'_>,
-    errors: &mut FieldErrors,
-    generation: Generation,
-    currency: Option<Currency>,
-) -> i64 {
-    match (generation, currency, l.get("customer_fee")) {
-        (Generation::Older, Some(c), Some(v)) => match money_from_number(v, c) {
+fn fee(l: &Lenient<'_>, errors: &mut FieldErrors, generation: Generation, c: Currency) -> i64 {
+    match (generation, l.get("customer_fee")) {
+        (Generation::Older, Some(v)) => match money_from_number(v, c) {
             Ok(m) if m.minor() >= 0 => m.minor(),
             _ => {
                 errors.add(
@@ -304,12 +345,23 @@ fn fee(
     }
 }
 
+/// What the delivery carries besides its shares.
+struct Context<'a> {
+    currency: Currency,
+    /// The transaction's amount (a lone customer without an amount pays it).
+    total: Money,
+    /// `identity_code`: the code of a customer whose code is blank (KHQR and device flows).
+    identity: Option<&'a str>,
+    /// `customers[]` has exactly one item.
+    alone: bool,
+}
+
 /// One item of the current generation's `customers[]`.
 fn current_share(
     item: &Value,
     i: usize,
     errors: &mut FieldErrors,
-    currency: Option<Currency>,
+    cx: &Context<'_>,
 ) -> Option<CustomerShare> {
     let prefix = format!("customers.{i}");
     let Some(obj) = item.as_object() else {
@@ -317,15 +369,41 @@ fn current_share(
         return None;
     };
     let c = Lenient::new(obj, &prefix);
-    let code = c.string(errors, "customer_code", true, false);
+    let code = match (c.get("customer_code"), code_text(c.get("customer_code"))) {
+        (_, Some(code)) => Some(code),
+        (None | Some(Value::String(_)), None) if cx.identity.is_some() => {
+            cx.identity.map(String::from)
+        }
+        (None | Some(Value::String(_)), None) => {
+            errors.add(
+                c.path("customer_code"),
+                "The customer_code field is required (or identity_code).",
+            );
+            None
+        }
+        (Some(_), None) => {
+            errors.add(
+                c.path("customer_code"),
+                "The customer_code must be a string.",
+            );
+            None
+        }
+    };
     let name = optional_string(&c, errors, "customer_name").unwrap_or_default();
     let latin = optional_string(&c, errors, "customer_name_latin").unwrap_or_default();
     let bill_no = optional_string(&c, errors, "bill_no").unwrap_or_default();
-    let amt = amount(&c, errors, "amount", currency);
+    let amt = match c.get("amount") {
+        None if cx.alone => Some(cx.total),
+        None => {
+            errors.add(c.path("amount"), "The amount field is required.");
+            None
+        }
+        Some(v) => positive_amount(v, c.path("amount"), "amount", cx.currency, errors),
+    };
     let (code, amt) = (code?, amt?);
     let bill_no = bill_no.trim().to_string();
     Some(CustomerShare {
-        customer_code: code.trim().to_string(),
+        customer_code: code,
         customer_name: if name.trim().is_empty() { latin } else { name },
         bills: if bill_no.is_empty() {
             vec![]
@@ -337,25 +415,40 @@ fn current_share(
     })
 }
 
-/// The current generation's `customers[]` (at least one).
+/// The current generation's `customers[]`; absent or empty: the `identity_code` pays the whole
+/// amount.
 fn current_shares(
     l: &Lenient<'_>,
     errors: &mut FieldErrors,
-    currency: Option<Currency>,
+    cx: &Context<'_>,
 ) -> Vec<CustomerShare> {
     match l.get("customers") {
-        None => errors.add("customers", "The customers field is required."),
-        Some(Value::Array(items)) if items.is_empty() => errors.add(
-            "customers",
-            "The customers must list at least one customer.",
-        ),
-        Some(Value::Array(items)) => {
+        Some(Value::Array(items)) if !items.is_empty() => {
+            let cx = Context {
+                alone: items.len() == 1,
+                ..*cx
+            };
             return items
                 .iter()
                 .enumerate()
-                .filter_map(|(i, item)| current_share(item, i, errors, currency))
+                .filter_map(|(i, item)| current_share(item, i, errors, &cx))
                 .collect();
         }
+        None | Some(Value::Array(_)) => match cx.identity {
+            Some(code) => {
+                return vec![CustomerShare {
+                    customer_code: code.to_string(),
+                    customer_name: String::new(),
+                    bills: vec![],
+                    amount: cx.total,
+                    raw: Value::Null,
+                }];
+            }
+            None => errors.add(
+                "customers",
+                "The customers must list at least one customer (or identity_code name one).",
+            ),
+        },
         Some(_) => errors.add("customers", "The customers must be a list."),
     }
     Vec::new()
@@ -390,17 +483,29 @@ fn older_bills(l: &Lenient<'_>, errors: &mut FieldErrors) -> Vec<Vec<String>> {
     bills
 }
 
-/// The older generation's one customer, paying `tran_amount`.
+/// The older generation's one customer, paying the whole amount.
 fn older_share(
     body: &Map<String, Value>,
     l: &Lenient<'_>,
     errors: &mut FieldErrors,
-    tran_amount: Option<Money>,
+    cx: &Context<'_>,
 ) -> Option<CustomerShare> {
-    let code = l.string(errors, "customer_code", true, false);
+    let code = match (l.get("customer_code"), code_text(l.get("customer_code"))) {
+        (_, Some(code)) => Some(code),
+        (None | Some(Value::String(_)), None) if cx.identity.is_some() => {
+            cx.identity.map(String::from)
+        }
+        (None | Some(Value::String(_)), None) => {
+            errors.add("customer_code", "The customer_code field is required.");
+            None
+        }
+        (Some(_), None) => {
+            errors.add("customer_code", "The customer_code must be a string.");
+            None
+        }
+    };
     let name = optional_string(l, errors, "customer_name").unwrap_or_default();
     let bills = older_bills(l, errors);
-    let (code, amt) = (code?, tran_amount?);
     let mut raw = Map::new();
     for k in [
         "customer_code",
@@ -414,34 +519,32 @@ fn older_share(
         }
     }
     Some(CustomerShare {
-        customer_code: code.trim().to_string(),
+        customer_code: code?,
         customer_name: name,
         bills,
-        amount: amt,
+        amount: cx.total,
         raw: Value::Object(raw),
     })
 }
 
-/// `tran_amount` must equal the sum of the shares, exactly (checked when all else is valid).
-fn check_total(shares: &[CustomerShare], total: Option<Money>, errors: &mut FieldErrors) {
-    let (Some(total), true) = (total, errors.is_empty()) else {
+/// The amount must equal the sum of the shares, exactly (checked when all else is valid).
+fn check_total(shares: &[CustomerShare], min: &Minimum, errors: &mut FieldErrors) {
+    if !errors.is_empty() {
         return;
-    };
+    }
+    let (total, field) = (min.amount, min.amount_field);
     let sum = shares
         .iter()
         .try_fold(0i64, |acc, s| acc.checked_add(s.amount.minor()));
     let Some(sum) = sum else {
-        errors.add(
-            "tran_amount",
-            "The sum of the customers' amounts is too large.",
-        );
+        errors.add(field, "The sum of the customers' amounts is too large.");
         return;
     };
     if sum != total.minor() {
         errors.add(
-            "tran_amount",
+            field,
             format!(
-                "The tran_amount {} does not equal the sum of the customers' amounts {}.",
+                "The {field} {} does not equal the sum of the customers' amounts {}.",
                 total.to_plain_string(),
                 Money::from_minor(sum, total.currency()).to_plain_string()
             ),
@@ -449,10 +552,25 @@ fn check_total(shares: &[CustomerShare], total: Option<Money>, errors: &mut Fiel
     }
 }
 
+/// The code an unreadable delivery is kept under: the first customer code it carries, else
+/// its `identity_code`, else none.
+fn best_code(body: &Map<String, Value>, identity: Option<&str>) -> String {
+    let first_customer = match body.get("customers") {
+        Some(Value::Array(items)) => items.iter().find_map(|i| code_text(i.get("customer_code"))),
+        _ => None,
+    };
+    first_customer
+        .or_else(|| code_text(body.get("customer_code")))
+        .or_else(|| identity.map(String::from))
+        .unwrap_or_default()
+}
+
 impl Notification {
     /// Reads either generation (`tran_id` makes it the current one, `tnx_id` the older one).
-    /// The money is already taken, so NUL is never a refusal: a body holding NUL is read with NUL
-    /// removed from every key and string, and kept as sent in [`Notification::raw_body`].
+    /// The money is already taken, so only a body without a transaction id, an amount and a
+    /// currency is refused: NUL is removed from every key and string (the body is kept as sent
+    /// in [`Notification::raw_body`]), and a body that does not read in full is kept whole as
+    /// unapplied money ([`Notification::unreadable`]).
     pub fn read(body: &Map<String, Value>) -> Result<Notification, FieldErrors> {
         let original = Value::Object(body.clone());
         if input::nul_paths(&original, "").is_empty() {
@@ -469,45 +587,52 @@ impl Notification {
         body: &Map<String, Value>,
         raw_body: Option<String>,
     ) -> Result<Notification, FieldErrors> {
-        let mut errors = FieldErrors::new();
         let l = Lenient::new(body, "");
-        let generation = if l.get("tran_id").is_some() || l.get("tnx_id").is_none() {
-            Generation::Current
-        } else {
-            Generation::Older
-        };
-        let id_field = generation.id_field();
-        let tran_id = tran_id(&l, &mut errors, id_field);
-        let currency = currency(&l, &mut errors);
-        let tran_amount = amount(&l, &mut errors, "tran_amount", currency);
-        let status = status(&l, &mut errors, generation);
+        let min = minimum(&l)?;
+        let mut errors = FieldErrors::new();
+        let generation = min.generation;
+        let status = status(&l, &mut errors);
         let paid_date = optional_string(&l, &mut errors, generation.date_field())
             .filter(|s| !s.trim().is_empty());
         let method = method(&l, &mut errors);
-        let fee = fee(&l, &mut errors, generation, currency);
-        let shares = match generation {
-            Generation::Current => current_shares(&l, &mut errors, currency),
-            Generation::Older => older_share(body, &l, &mut errors, tran_amount)
+        let fee = fee(&l, &mut errors, generation, min.currency);
+        let identity = code_text(l.get("identity_code"));
+        let cx = Context {
+            currency: min.currency,
+            total: min.amount,
+            identity: identity.as_deref(),
+            alone: false,
+        };
+        let mut shares = match generation {
+            Generation::Current => current_shares(&l, &mut errors, &cx),
+            Generation::Older => older_share(body, &l, &mut errors, &cx)
                 .into_iter()
                 .collect(),
         };
-        check_total(&shares, tran_amount, &mut errors);
-        errors.into_result()?;
-        let (Some(tran_id), Some(currency), Some(tran_amount)) = (tran_id, currency, tran_amount)
-        else {
-            // Unreachable: each missing part added an error above.
-            let mut e = FieldErrors::new();
-            e.add(id_field, format!("The {id_field} field is required."));
-            return Err(e);
+        check_total(&shares, &min, &mut errors);
+        let unreadable = (!errors.is_empty()).then(|| errors.summary());
+        if unreadable.is_some() {
+            shares = vec![CustomerShare {
+                customer_code: best_code(body, identity.as_deref()),
+                customer_name: String::new(),
+                bills: vec![],
+                amount: min.amount,
+                raw: Value::Null,
+            }];
+        }
+        let raw_body = match (raw_body, &unreadable) {
+            (Some(raw), _) => Some(raw),
+            (None, Some(_)) => Some(Value::Object(body.clone()).to_string()),
+            (None, None) => None,
         };
         let mut transaction = body.clone();
         transaction.remove("customers");
         transaction.remove("bills");
         Ok(Notification {
             generation,
-            tran_id,
-            currency,
-            tran_amount,
+            tran_id: min.tran_id,
+            currency: min.currency,
+            tran_amount: min.amount,
             status,
             paid_date,
             method,
@@ -515,6 +640,7 @@ impl Notification {
             shares,
             transaction,
             raw_body,
+            unreadable,
         })
     }
 }
@@ -554,27 +680,95 @@ mod tests {
         );
     }
 
+    /// Below the minimum (transaction id, amount, currency): every reason, refused.
     #[test]
-    fn reports_every_bad_field() {
-        let bad = json!({ "tran_id": 5, "tran_amount": "45", "currency": "USD", "status": "success",
-            "customers": [{"customer_code": 1, "amount": -2}, {"amount": 0}] });
-        let e = Notification::read(bad.as_object().unwrap()).unwrap_err();
+    fn refuses_below_the_minimum() {
+        let bare = json!({ "status": "success", "customers": [] });
+        let e = Notification::read(bare.as_object().unwrap()).unwrap_err();
+        for f in ["tran_id", "tran_amount", "currency"] {
+            assert!(e.contains(f), "{f} missing in {}", e.summary());
+        }
+        for (amount, currency) in [
+            (json!(0), "USD"),
+            (json!(-2), "USD"),
+            (json!(10.505), "USD"),
+            (json!(true), "USD"),
+            (json!(5), "XYZ"),
+        ] {
+            let b = json!({ "tran_id": "T1", "tran_amount": amount, "currency": currency });
+            assert!(Notification::read(b.as_object().unwrap()).is_err(), "{b}");
+        }
+    }
+
+    /// Above the minimum a body that does not read in full is kept whole, with every reason.
+    #[test]
+    fn keeps_what_does_not_read_in_full() {
+        let bad = json!({ "tran_id": 5, "tran_amount": "45", "currency": "usd", "status": "success",
+            "customers": [{"customer_code": true, "amount": -2}, {"amount": 0}] });
+        let n = Notification::read(bad.as_object().unwrap()).unwrap();
+        assert_eq!((n.tran_id.as_str(), n.tran_amount.minor()), ("5", 4500));
+        assert_eq!(n.currency, Currency::USD);
+        let why = n.unreadable.clone().unwrap();
         for f in [
-            "tran_id",
-            "tran_amount",
             "customers.0.customer_code",
             "customers.0.amount",
             "customers.1.customer_code",
             "customers.1.amount",
         ] {
-            assert!(e.contains(f), "{f} missing in {}", e.summary());
+            assert!(why.contains(f), "{f} missing in {why}");
         }
-        let mismatch = json!({ "tran_id": "T1", "tran_amount": 45, "currency": "USD", "status": "success",
+        assert_eq!(n.shares.len(), 1);
+        assert_eq!(n.shares[0].amount.minor(), 4500);
+        assert_eq!(n.raw_body, Some(bad.to_string()));
+
+        let mismatch = json!({ "tran_id": "T1", "tran_amount": 45, "currency": "USD",
             "customers": [{"customer_code": "A", "amount": 20}, {"customer_code": "B", "amount": 20}] });
-        let e = Notification::read(mismatch.as_object().unwrap()).unwrap_err();
-        assert!(e.summary().contains("does not equal"), "{}", e.summary());
-        let precise = json!({ "tran_id": "T1", "tran_amount": 10.505, "currency": "USD", "status": "success",
-            "customers": [{"customer_code": "A", "amount": 10.505}] });
-        assert!(Notification::read(precise.as_object().unwrap()).is_err());
+        let n = Notification::read(mismatch.as_object().unwrap()).unwrap();
+        assert!(n.unreadable.unwrap().contains("does not equal"));
+        assert_eq!(n.shares[0].customer_code, "A");
+    }
+
+    /// The 2025 schema: `total_amount` without `tran_amount`, no status, no customers: the
+    /// `identity_code` pays; a blank customer code is the `identity_code`.
+    #[test]
+    fn reads_the_2025_schema() {
+        let khqr = json!({ "tran_id": "K1", "total_amount": 1.0E7, "currency": "khr",
+            "identity_code": "CU1", "customers": [] });
+        let n = Notification::read(khqr.as_object().unwrap()).unwrap();
+        assert_eq!(n.unreadable, None);
+        assert_eq!(n.status, "success");
+        assert_eq!(n.tran_amount.minor(), 1_000_000_000);
+        assert_eq!(n.shares[0].customer_code, "CU1");
+        let device = json!({ "tran_id": "K2", "tran_amount": 45, "currency": "USD",
+            "identity_code": 37627011, "customers": [{"customer_code": " ", "bill_no": ""}] });
+        let n = Notification::read(device.as_object().unwrap()).unwrap();
+        assert_eq!(n.unreadable, None);
+        assert_eq!(n.shares[0].customer_code, "37627011");
+        assert_eq!(n.shares[0].amount.minor(), 4500);
+    }
+
+    /// A consumer code: a string or a whole number; anything else names nobody (code 1).
+    #[test]
+    fn consumer_codes() {
+        let read = |v: Value| ConsumerRequest::read(v.as_object().unwrap());
+        assert_eq!(
+            read(json!({"consumer_code": " CU1 "}))
+                .unwrap()
+                .consumer_code,
+            "CU1"
+        );
+        assert_eq!(
+            read(json!({"consumer_code": 3035})).unwrap().consumer_code,
+            "3035"
+        );
+        for v in [
+            json!({}),
+            json!({"consumer_code": ""}),
+            json!({"consumer_code": [1]}),
+            json!({"consumer_code": 1.5}),
+            json!({"consumer_code": "A\u{0}"}),
+        ] {
+            assert_eq!(read(v), Err(Code::NotFound));
+        }
     }
 }

@@ -17,7 +17,9 @@ mod common;
 
 mod auth;
 mod duplicates;
+mod fingerprints;
 mod hostile;
+mod lenient;
 mod malformed;
 mod money;
 mod pending_bills;
