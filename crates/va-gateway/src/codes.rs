@@ -160,6 +160,10 @@ pub fn from_rejection(r: &Rejection) -> VaError {
                 idr(*outstanding)
             ),
         ),
+        TooLarge => VaError::with(
+            Rc::InvalidAmount,
+            "The amounts involved are too large to be represented exactly.",
+        ),
         MustEqualOutstanding { outstanding } => VaError::with(
             Rc::InvalidAmount,
             format!(
@@ -237,6 +241,7 @@ mod tests {
             Rejection::CreditAlreadyUsed,
             Rejection::InsufficientCredit { available: 1 },
             Rejection::MoneyOnBill { paid: 1 },
+            Rejection::TooLarge,
         ];
         samples
             .into_iter()
@@ -261,6 +266,7 @@ mod tests {
                     Rejection::CreditAlreadyUsed => "CreditAlreadyUsed",
                     Rejection::InsufficientCredit { .. } => "InsufficientCredit",
                     Rejection::MoneyOnBill { .. } => "MoneyOnBill",
+                    Rejection::TooLarge => "TooLarge",
                 };
                 (name, r)
             })

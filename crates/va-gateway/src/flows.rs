@@ -10,6 +10,7 @@
 //! `From<StoreError> for VaError`; core's `may_reverse` decides reversals inside the store.
 
 use actix_web::http::StatusCode;
+use billhub_core::fingerprint::{self as fp, Fingerprint};
 use billhub_core::reversal::{Claimed, Requester};
 use billhub_core::rules::payability;
 use billhub_core::{Bill, Channel, Money, Payment, Rejection};
@@ -188,7 +189,7 @@ pub fn mock(
             store.transaction(|w| {
                 let bill = find_bill(w, caller, hash)?.bill;
                 let request = mock_payment(&bill, amount, reference.clone(), now);
-                post_and_row(w, &request, bill.id, now)
+                post_and_row(w, &request, &[], bill.id, now)
             })
         }
         MockRequest::Reversal {
@@ -269,10 +270,11 @@ fn on_bill(payment: Option<Payment>, bill_id: i64) -> Option<Payment> {
 fn post_and_row(
     w: &mut Writer<'_>,
     request: &PaymentRequest,
+    legacy: &[String],
     bill_id: i64,
     now: OffsetDateTime,
 ) -> Result<VaPaymentRow, VaError> {
-    let outcome = w.post_payment(request, now)?;
+    let outcome = w.post_payment_with_legacy(request, legacy, now)?;
     let payment = outcome
         .payment()
         .ok_or_else(|| VaError::internal("the payment was not applied"))?;
@@ -391,8 +393,9 @@ pub fn pay(
             .ok_or_else(|| VaError::code(Rc::BillNotFound))?;
         let org = w.organization(bill.organization_id)?;
         let paid_at = parse_local(&req.fields.transaction_date, org.utc_offset).unwrap_or(now);
-        let request = bank_payment(&bill, channel.clone(), &req, paid_at);
-        let row = post_and_row(w, &request, bill.id, now)?;
+        let print = bank_fingerprint(&req, paid_at);
+        let request = bank_payment(&bill, channel.clone(), &req, (&print, paid_at));
+        let row = post_and_row(w, &request, &print.legacy, bill.id, now)?;
         Ok(Posted {
             offset: org.utc_offset,
             row,
@@ -400,18 +403,41 @@ pub fn pay(
     })
 }
 
+/// What a retry of a bank's payment must repeat: every field the payment records, normalised
+/// (v2), and the v1 form written before (VA number and amount), so a retry of a payment made
+/// before the upgrade is still recognised.
+fn bank_fingerprint(req: &PayRequest, paid_at: OffsetDateTime) -> Fingerprint {
+    let f = &req.fields;
+    let minor = req.amount.minor().to_string();
+    let terminal = fp::text(f.terminal_id.as_deref().unwrap_or_default());
+    let name = fp::text(req.customer_name.as_deref().unwrap_or_default());
+    Fingerprint::v2(
+        "va-payment",
+        &[
+            ("va_number", &f.va_number),
+            ("ref_id", &f.ref_id),
+            ("currency", req.amount.currency().code()),
+            ("amount", &minor),
+            ("terminal_id", &terminal),
+            ("customer_name", &name),
+            ("transaction_date", &fp::instant(paid_at)),
+        ],
+    )
+    .with_legacy(fingerprint(&["va-payment", &f.va_number, &minor]))
+}
+
 fn bank_payment(
     bill: &Bill,
     channel: String,
     req: &PayRequest,
-    paid_at: OffsetDateTime,
+    (print, paid_at): (&Fingerprint, OffsetDateTime),
 ) -> PaymentRequest {
     let f = &req.fields;
     PaymentRequest {
         organization_id: bill.organization_id,
         channel,
         channel_ref: f.ref_id.clone(),
-        request_hash: fingerprint(&["va-payment", &f.va_number, &req.amount.minor().to_string()]),
+        request_hash: print.current.clone(),
         target: PaymentTarget::Bill { bill_id: bill.id },
         amount: req.amount,
         fee: 0,

@@ -45,10 +45,10 @@ pub fn gateway() -> Arc<dyn Gateway> {
     Arc::new(VaGateway)
 }
 
-/// A plumbing failure in the dialect's envelope (no organization in context: WIB timestamps).
-pub fn render_plumbing(err: &PlumbingError) -> HttpResponse {
+/// A plumbing failure in the dialect's envelope, stamped `now` (the app clock's time; no
+/// organization in context: WIB timestamps).
+pub fn render_plumbing(err: &PlumbingError, now: time::OffsetDateTime) -> HttpResponse {
     let (rc, message) = codes::from_plumbing(err);
-    let now = time::OffsetDateTime::now_utc();
     HttpResponse::build(err.status()).json(wire::Envelope {
         rc: rc.code(),
         message,
@@ -70,8 +70,14 @@ impl Gateway for VaGateway {
         routes::configure(cfg);
     }
 
+    /// For plumbing that does not pass the app clock ([`Gateway::render_error_at`] takes it):
+    /// stamped by the system clock, which is the app clock outside tests.
     fn render_error(&self, err: &PlumbingError) -> HttpResponse {
-        render_plumbing(err)
+        render_plumbing(err, time::OffsetDateTime::now_utc())
+    }
+
+    fn render_error_at(&self, err: &PlumbingError, now: time::OffsetDateTime) -> HttpResponse {
+        render_plumbing(err, now)
     }
 
     fn notifier(&self) -> Option<Arc<dyn Notifier>> {

@@ -185,7 +185,9 @@ fn page_of(pairs: &[(String, String)], e: &mut FieldErrors) -> i64 {
 }
 
 /// One end of `date.0` / `date.1`: a `Y-m-d` local day of the organization (the end is
-/// inclusive: the next day's start) or an ISO 8601 instant.
+/// inclusive: the next day's start) or an ISO 8601 instant (any form [`parse_iso`] reads). An
+/// inclusive end on the last representable day or second has no instant after it: the range is
+/// then open at that end (no panic).
 fn date_bound(
     pairs: &[(String, String)],
     offset: UtcOffset,
@@ -201,14 +203,14 @@ fn date_bound(
     let text = query_get(pairs, &names)?;
     if let Ok(d) = time::Date::parse(text, day) {
         let start = time::PrimitiveDateTime::new(d, time::Time::MIDNIGHT).assume_offset(offset);
-        return Some(if end {
-            start + time::Duration::days(1)
+        return if end {
+            start.checked_add(time::Duration::days(1))
         } else {
-            start
-        });
+            Some(start)
+        };
     }
     match parse_iso(text) {
-        Some(t) if end => Some(t + time::Duration::seconds(1)),
+        Some(t) if end => t.checked_add(time::Duration::seconds(1)),
         Some(t) => Some(t),
         None => {
             e.add(
@@ -258,7 +260,7 @@ fn check_institution(pairs: &[(String, String)], org_code: &str, e: &mut FieldEr
     }
 }
 
-/// `type`: `payment` or `reversal`.
+/// `type`: `payment` or `reversal` (given in lower case: callers fold the case first).
 fn check_payment_kind(kind: Option<&str>, e: &mut FieldErrors) {
     if let Some(k) = kind
         && k != "payment"
@@ -377,7 +379,7 @@ pub fn list_payments(
     {
         e.add("va_number", "The va_number must be 10 or 16 digits.");
     }
-    let kind = query_get(&pairs, &["type"]).map(str::to_string);
+    let kind = query_get(&pairs, &["type"]).map(|k| k.trim().to_ascii_lowercase());
     check_payment_kind(kind.as_deref(), &mut e);
     let order = match query_get(&pairs, &["order_by"]).unwrap_or("created_at") {
         "created_at" => VaPaymentOrder::CreatedAt,
@@ -421,12 +423,33 @@ pub enum MockRequest {
     },
 }
 
-/// `POST /api/v2/gw/bill/{hash}/mock`.
+/// `POST /api/v2/gw/bill/{hash}/mock`: the fields in a JSON body.
 pub fn mock(body: &[u8]) -> Result<MockRequest, VaError> {
-    let obj = json_object(body)?;
-    let l = Lenient::new(&obj, "");
+    mock_fields(&json_object(body)?, FieldErrors::new())
+}
+
+/// `GET /api/v2/gw/bill/{hash}/mock?type=payment&amount=100000` (as IPG's docs list it): the
+/// same fields in the query string, as text (`amount` a decimal string); `institution_code`,
+/// when given, must be the caller's.
+pub fn mock_query(req: &HttpRequest, org_code: &str) -> Result<MockRequest, VaError> {
+    let pairs = query_pairs(req)?;
     let mut e = FieldErrors::new();
-    let kind = l.string(&mut e, "type", true, false);
+    check_institution(&pairs, org_code, &mut e);
+    let mut obj = Map::new();
+    for name in ["type", "amount", "ref_id", "payment_ref"] {
+        if let Some(v) = query_get(&pairs, &[name]) {
+            obj.insert(name.to_string(), Value::String(v.to_string()));
+        }
+    }
+    mock_fields(&obj, e)
+}
+
+/// The mock's fields, with the errors found so far: every bad field is answered at once.
+fn mock_fields(obj: &Map<String, Value>, mut e: FieldErrors) -> Result<MockRequest, VaError> {
+    let l = Lenient::new(obj, "");
+    let kind = l
+        .string(&mut e, "type", true, false)
+        .map(|k| k.trim().to_ascii_lowercase());
     check_payment_kind(kind.as_deref(), &mut e);
     let payment = kind.as_deref() == Some("payment");
     let amount = amount(&l, &mut e, "amount", payment);

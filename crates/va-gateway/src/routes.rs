@@ -34,15 +34,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(revoke_bill)),
         )
         .service(resource("/api/v2/gw/bill/{hash}/payment").route(web::get().to(bill_payments)))
-        .service(resource("/api/v2/gw/bill/{hash}/mock").route(web::post().to(mock)))
+        .service(
+            resource("/api/v2/gw/bill/{hash}/mock")
+                .route(web::post().to(mock))
+                .route(web::get().to(mock)),
+        )
         .service(resource("/api/v2/gw/payment").route(web::get().to(list_payments)))
         .service(resource("/api/v2/ch/inquiry").route(web::post().to(inquiry)))
         .service(resource("/api/v2/ch/payment").route(web::post().to(pay)))
         .service(resource("/api/v2/ch/reversal").route(web::post().to(reverse)));
 }
 
-async fn not_allowed() -> HttpResponse {
-    crate::render_plumbing(&PlumbingError::MethodNotAllowed)
+async fn not_allowed(state: Data<AppState>) -> HttpResponse {
+    crate::render_plumbing(&PlumbingError::MethodNotAllowed, state.now())
 }
 
 /// A success envelope.
@@ -214,7 +218,8 @@ async fn list_payments(
 }
 
 /// Sandbox only: a payment or reversal on the bill, through the same store path as a bank's
-/// (channel `sandbox`).
+/// (channel `sandbox`). `POST` takes the fields as a JSON body; `GET` (as IPG's docs list the
+/// route) takes them in the query string, signed over it.
 async fn mock(
     state: Data<AppState>,
     req: HttpRequest,
@@ -222,11 +227,19 @@ async fn mock(
     body: Bytes,
 ) -> Result<HttpResponse, VaError> {
     if !state.config.sandbox {
-        return Ok(crate::render_plumbing(&PlumbingError::NotFound));
+        return Ok(crate::render_plumbing(
+            &PlumbingError::NotFound,
+            state.now(),
+        ));
     }
     let caller = auth::biller(&state, &req, &body).await?;
     let (now, offset) = (state.now(), caller.org.utc_offset);
-    let request = requests::mock(&body).map_err(at(now, offset))?;
+    let request = if req.method() == actix_web::http::Method::GET {
+        requests::mock_query(&req, &caller.org.code)
+    } else {
+        requests::mock(&body)
+    }
+    .map_err(at(now, offset))?;
     let hash = path.into_inner();
     let row = state
         .flow(move |s| flows::mock(s, &caller, &hash, request, now))

@@ -32,16 +32,48 @@ pub fn iso(t: OffsetDateTime, offset: UtcOffset) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
-/// Parses an ISO 8601 timestamp with an offset (`2022-04-04T11:46:56+07:00`, `...Z`, with or
-/// without fractional seconds).
+/// The forms of an ISO 8601 date with an offset that clients write besides RFC 3339: PHP's
+/// `DATE_ISO8601` (`2022-04-04T11:46:56+0700`, its offset without a colon), and either offset
+/// form without seconds (`2022-04-04T11:46+07:00`, `2022-04-04T11:46+0700`). Fractional seconds
+/// may follow the seconds in each. (`Z` is read as `+00:00` first.)
+const ISO_FORMS: [&[BorrowedFormatItem<'static>]; 2] = [
+    format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]][offset_hour sign:mandatory][optional [:]][offset_minute]"
+    ),
+    format_description!(
+        "[year]-[month]-[day]T[hour]:[minute][offset_hour sign:mandatory][optional [:]][offset_minute]"
+    ),
+];
+
+/// The channel's local times: `Y-m-d H:i:s`, and `Y-m-d H:i` (seconds 0).
+const LOCAL_FORMS: [&[BorrowedFormatItem<'static>]; 2] = [
+    LOCAL,
+    format_description!("[year]-[month]-[day] [hour]:[minute]"),
+];
+
+/// Parses an ISO 8601 timestamp with an offset: RFC 3339 (`2022-04-04T11:46:56+07:00`, `...Z`,
+/// with or without fractional seconds), PHP's `DATE_ISO8601` (`2022-04-04T11:46:56+0700`), or
+/// either without seconds (`2022-04-04T11:46+07:00`, `2022-04-04T11:46+0700`, `2022-04-04T11:46Z`).
 pub fn parse_iso(text: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()
+    let text = text.trim();
+    if let Ok(t) = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+        return Some(t);
+    }
+    let zulu = text
+        .strip_suffix(['Z', 'z'])
+        .map(|rest| format!("{rest}+00:00"));
+    let text = zulu.as_deref().unwrap_or(text);
+    ISO_FORMS
+        .iter()
+        .find_map(|form| OffsetDateTime::parse(text, form).ok())
 }
 
-/// Parses the channel's `Y-m-d H:i:s` local time in `offset`.
+/// Parses the channel's `Y-m-d H:i:s` (or `Y-m-d H:i`) local time in `offset`.
 pub fn parse_local(text: &str, offset: UtcOffset) -> Option<OffsetDateTime> {
-    PrimitiveDateTime::parse(text.trim(), LOCAL)
-        .ok()
+    let text = text.trim();
+    LOCAL_FORMS
+        .iter()
+        .find_map(|form| PrimitiveDateTime::parse(text, form).ok())
         .map(|t| t.assume_offset(offset))
 }
 
@@ -172,7 +204,7 @@ pub fn type_of(rule: PaymentRule) -> &'static str {
 
 /// The payment rule of a dialect `type`.
 pub fn rule_of(kind: &str) -> Option<PaymentRule> {
-    match kind {
+    match kind.trim().to_ascii_lowercase().as_str() {
         "close" => Some(PaymentRule::Exact),
         "partial" => Some(PaymentRule::Partial { minimum: None }),
         "open" => Some(PaymentRule::Open),
@@ -363,6 +395,42 @@ mod tests {
         assert_eq!(parse_local("2022-04-04 11:46:56", DEFAULT_OFFSET), Some(t));
     }
 
+    /// PHP's `DATE_ISO8601` (`date('c')` is RFC 3339; `DATE_ISO8601` writes `+0700`), dates
+    /// without seconds, `Z`, fractions: each the same instant; no offset or garbage is refused.
+    #[test]
+    fn client_date_forms() {
+        let t = parse_iso("2022-04-04T11:46:56+07:00").unwrap();
+        let minute = parse_iso("2022-04-04T11:46:00+07:00").unwrap();
+        let table = [
+            ("2022-04-04T11:46:56+0700", Some(t)),
+            (" 2022-04-04T11:46:56+0700 ", Some(t)),
+            ("2022-04-04T04:46:56Z", Some(t)),
+            ("2022-04-04T04:46:56+0000", Some(t)),
+            ("2022-04-04T04:46:56.000Z", Some(t)),
+            ("2022-04-04T11:46:56.000+0700", Some(t)),
+            ("2022-04-04T06:46:56+0200", Some(t)),
+            ("2022-04-04T11:46+07:00", Some(minute)),
+            ("2022-04-04T11:46+0700", Some(minute)),
+            ("2022-04-04T04:46Z", Some(minute)),
+            ("2022-04-04T11:46", None),
+            ("2022-04-04T11:46:56", None),
+            ("2022-04-04T11+0700", None),
+            ("2022-04-04T11:46:56+07", None),
+            ("2022-04-04T11:46:56+07000", None),
+            ("2022-04-04", None),
+            ("Z", None),
+            ("", None),
+        ];
+        for (text, expected) in table {
+            assert_eq!(parse_iso(text), expected, "{text:?}");
+        }
+        let local = |s| parse_local(s, DEFAULT_OFFSET);
+        assert_eq!(local("2022-04-04 11:46"), Some(minute));
+        assert_eq!(local("2022-04-04 11:46:56"), Some(t));
+        assert_eq!(local("2022-04-04 11"), None);
+        assert_eq!(local("2022-04-04T11:46:56"), None);
+    }
+
     #[test]
     fn statuses_and_types() {
         assert_eq!(status_label(BillStatus::PartiallyPaid, false), "active");
@@ -372,6 +440,9 @@ mod tests {
             assert_eq!(rule_of(t).map(type_of), Some(t));
         }
         assert_eq!(rule_of("closed"), None);
+        assert_eq!(rule_of("Close"), Some(PaymentRule::Exact));
+        assert_eq!(rule_of(" OPEN "), Some(PaymentRule::Open));
+        assert_eq!(rule_of("Partial").map(type_of), Some("partial"));
     }
 
     #[test]

@@ -245,7 +245,8 @@ async fn every_validation_rule_is_reported(db: TestDb) {
             "customer_name",
             Box::new(|b| b["customer_name"] = json!("  ")),
         ),
-        ("type", Box::new(|b| b["type"] = json!("CLOSE"))),
+        // (`CLOSE` is read as `close` since issue 11: the case of `type` does not matter.)
+        ("type", Box::new(|b| b["type"] = json!("CLOSED"))),
         (
             "valid_until",
             Box::new(|b| b["valid_until"] = json!("2026-12-21 10:00:00")),

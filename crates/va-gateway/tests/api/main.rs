@@ -12,7 +12,9 @@ mod common;
 
 mod auth;
 mod bills;
+mod clients;
 mod docs;
+mod fingerprints;
 mod hostile;
 mod money;
 mod payments;
