@@ -3,17 +3,23 @@
 //! [`billhub_core::signature::csq::verify`] against the network's stored password hash, with at
 //! most 30 seconds between `ST` and the server's clock.
 //!
-//! Because `SH` covers neither the path nor the body, a `(U, ST, SH)` triple that was used on a
-//! payment or revert route is refused for the rest of its 30-second window ([`use_once`]).
+//! `SH` covers neither the path nor the body. A network's terminals share one `U` and a retry
+//! resends identical headers, so a `(U, ST, SH)` may be used again within its 30-second window
+//! on lookups and payments (payments stay idempotent by `localReference`); on reverts it is
+//! single-use (a captured header could otherwise revert any payment of its window), and the
+//! channel setting `csq.single_use_salts=all` makes it single-use on every route ([`use_salt`]).
+//! Only single-use routes record the salt.
 //! Every failure is HTTP 401 with the dialect's error body; an unknown user and a wrong hash
 //! get the same answer.
 //!
 //! The network and its password hash come from the store's authentication cache (at most 5 s
-//! old), so an authenticated request costs no transaction for its authentication; recording a
-//! signature's use is part of the payment's or revert's one write transaction.
+//! old), and so do the channel's settings, so an authenticated request costs no transaction for
+//! its authentication; recording a single-use salt is part of the route's one write
+//! transaction.
 
 use actix_web::HttpRequest;
 use billhub_core::Channel;
+use billhub_core::channel_settings::{SaltUse, SingleUseSalts};
 use billhub_core::signature::csq::{self, CsqAuthError};
 use billhub_http::AppState;
 use billhub_store::{Principal, Store, Writer};
@@ -32,6 +38,8 @@ const NO_SUCH_USER_HASH: &str = "00000000000000000000000000000000000000000000000
 pub struct Network {
     pub credential_id: i64,
     pub channel_id: i64,
+    /// Where the network's salts are single-use (`csq.single_use_salts`).
+    pub salts: SingleUseSalts,
     st: String,
     sh: String,
 }
@@ -40,6 +48,11 @@ impl Network {
     /// The channel name payments of this network are recorded under.
     pub fn channel(&self) -> String {
         Channel::Postpaid(self.channel_id).as_db()
+    }
+
+    /// Whether this request's salt may be used only once on a route of kind `route`.
+    pub fn single_use(&self, route: SaltUse) -> bool {
+        self.salts.single_use(route)
     }
 }
 
@@ -86,7 +99,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Network
     let now = now.unix_timestamp();
     let stored = found
         .as_ref()
-        .map(|(_, _, secret)| secret.as_str())
+        .map(|(_, _, secret, _)| secret.as_str())
         .unwrap_or(NO_SUCH_USER_HASH);
     match csq::verify(stored, &st, &sh, now, MAX_SKEW_SECONDS) {
         Ok(()) => {}
@@ -105,9 +118,10 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Network
         }
     }
     match found {
-        Some((credential_id, channel_id, _)) => Ok(Network {
+        Some((credential_id, channel_id, _, salts)) => Ok(Network {
             credential_id,
             channel_id,
+            salts,
             st,
             sh,
         }),
@@ -115,13 +129,13 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Network
     }
 }
 
-/// The network behind username `user`: its credential id, channel id and stored password
-/// hash, when it is a postpaid channel credential; through the cache.
+/// The network behind username `user`: its credential id, channel id, stored password hash and
+/// salt setting, when it is a postpaid channel credential; through the cache.
 fn network_secret(
     store: &Store,
     user: &str,
     now: OffsetDateTime,
-) -> billhub_store::StoreResult<Option<(i64, i64, String)>> {
+) -> billhub_store::StoreResult<Option<(i64, i64, String, SingleUseSalts)>> {
     let Some(cred) = store.cached_username(user, now)? else {
         return Ok(None);
     };
@@ -132,16 +146,24 @@ fn network_secret(
         return Ok(None);
     }
     let secret = store.cached_secret(cred.id, now)?;
-    Ok(Some((cred.id, channel_id, secret)))
+    let salts = store
+        .cached_channel_settings(channel_id, now)?
+        .csq_single_use_salts;
+    Ok(Some((cred.id, channel_id, secret, salts)))
 }
 
-/// Records the request's `(U, ST, SH)` as used; refuses it (401) when it was used before on a
-/// payment or revert route within its window. Part of the payment's and revert's transaction.
-pub fn use_once(
+/// On a route of kind `route` where the network's salts are single-use, records the request's
+/// `(U, ST, SH)` as used, and refuses it (401) when it was used before within its window; on
+/// any other route, records nothing. Part of the route's one write transaction.
+pub fn use_salt(
     w: &mut Writer<'_>,
     network: &Network,
+    route: SaltUse,
     now: OffsetDateTime,
 ) -> Result<(), PostpaidError> {
+    if !network.single_use(route) {
+        return Ok(());
+    }
     // The scope names the credential, not the channel (a network's credentials sign apart).
     let scope = format!("postpaid:{}", network.credential_id);
     let nonce = format!("{}:{}", network.st, network.sh);
@@ -152,10 +174,14 @@ pub fn use_once(
     if w.use_nonce(&scope, &nonce, expires)
         .during("recording ST/SH")?
     {
-        Ok(())
-    } else {
-        Err(unauthorized(
-            "Unauthorized: this ST/SH was already used for a payment or revert; sign each one with a new ST",
-        ))
+        return Ok(());
     }
+    Err(unauthorized(match network.salts {
+        SingleUseSalts::Reverts => {
+            "Unauthorized: this ST/SH was already used for a revert; sign each revert with a new ST"
+        }
+        SingleUseSalts::All => {
+            "Unauthorized: this ST/SH was already used (csq.single_use_salts=all); sign each request with a new ST"
+        }
+    }))
 }

@@ -10,6 +10,9 @@
 //! | -1 | `927`      | wrong amount                                                |
 //! | -1 | `991`      | system error (details in the log only)                      |
 //!
+//! A refusal's result item has `finalstatus: -1` (as live CSQ answers), the code in
+//! `resultcode`; transaction info of a reverted payment is `rc -1` with `resultcode "20"`.
+//!
 //! Every one of them is answered with HTTP 200; only authentication (401) and `Accept` (406)
 //! use HTTP statuses (see `docs/dialects/postpaid.md`, whose table a test keeps in step).
 //!
@@ -76,6 +79,10 @@ impl ResultCode {
         }
     }
 }
+
+/// `finalstatus` of every refusal's item, as live CSQ answers carry it (the code is in
+/// `resultcode`).
+pub const REFUSED_FINAL_STATUS: i64 = -1;
 
 /// A refusal in the dialect's terms: a result code and a message for the terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,7 +153,7 @@ impl Refusal {
             resultcode: self.code.as_string(),
             message: self.message.clone(),
             items: vec![ResultItem {
-                finalstatus: self.code.number(),
+                finalstatus: REFUSED_FINAL_STATUS,
                 resultcode: self.code.as_string(),
                 resultmessage: self.message.clone(),
                 supplierreference: String::new(),
@@ -167,6 +174,14 @@ fn x100_text(minor: i64, currency: Option<Currency>) -> String {
         .and_then(|c| to_x100(minor, c))
         .map(|v| v.to_string())
         .unwrap_or_else(|| format!("{minor} minor units"))
+}
+
+/// `minor` plus the fee, as X100 text; an amount beyond any payment when it does not fit.
+fn with_fee(minor: i64, fee: i64, currency: Option<Currency>) -> String {
+    match minor.checked_add(fee) {
+        Some(v) => x100_text(v, currency),
+        None => "an amount beyond any payment".into(),
+    }
 }
 
 /// A core refusal. `fee` (minor units) is added to the amounts named, since the terminal sends
@@ -195,17 +210,20 @@ pub fn refusal_of(rejection: &Rejection, fee: i64, currency: Option<Currency>) -
         Rejection::NonPositiveAmount => {
             Refusal::wrong_amount("Wrong amount: it must be more than the service fee")
         }
+        Rejection::TooLarge => {
+            Refusal::wrong_amount("Wrong amount: the amounts involved are too large")
+        }
         Rejection::MustEqualOutstanding { outstanding } => Refusal::wrong_amount(format!(
             "Wrong amount: it must be exactly {} (X100, service fee included)",
-            x100_text(outstanding + fee, currency)
+            with_fee(*outstanding, fee, currency)
         )),
         Rejection::AboveOutstanding { outstanding } => Refusal::wrong_amount(format!(
             "Wrong amount: it must not exceed {} (X100, service fee included)",
-            x100_text(outstanding + fee, currency)
+            with_fee(*outstanding, fee, currency)
         )),
         Rejection::BelowMinimum { minimum } => Refusal::wrong_amount(format!(
             "Wrong amount: it must be at least {} (X100, service fee included)",
-            x100_text(minimum + fee, currency)
+            with_fee(*minimum, fee, currency)
         )),
         Rejection::InconsistentReplay => Refusal::duplicate(),
         Rejection::AlreadyReversed => {
@@ -428,7 +446,7 @@ mod tests {
         let body = serde_json::to_value(Refusal::invalid("x").body()).unwrap();
         assert_eq!(body["rc"], -1);
         assert_eq!(body["resultcode"], "900");
-        assert_eq!(body["items"][0]["finalstatus"], 900);
+        assert_eq!(body["items"][0]["finalstatus"], -1);
         assert_eq!(body["items"][0]["resultcode"], "900");
         let internal = PostpaidError::internal("testing", "boom".to_string());
         assert_eq!(internal.refusal().code, ResultCode::SystemError);

@@ -11,16 +11,20 @@
 //! Revert. The operator's organization and settings come from the store's cache (at most 5 s
 //! old); whether the network is enrolled with it is read inside the transaction.
 //!
-//! On the payment and revert routes the order is: the idempotency check by channel reference (a
-//! repeat gets its first answer, another request under the same reference gets 12), then the
-//! one-time use of `(U, ST, SH)` (401 when already used), then validation (900) and the business
-//! rules. A refusal after the signature was recorded still commits it ([`Signed`]): the
-//! signature is used up whatever the answer, as before.
+//! On the payment and revert routes the order is: the operator (a payment's recorded
+//! `additionalData` are the operator's `pay` fields), the idempotency check by channel reference
+//! (a repeat gets its first answer, another request under the same reference gets 12), then the
+//! salt `(U, ST, SH)` where it is single-use (reverts; every route with
+//! `csq.single_use_salts=all`: 401 when already used), then validation (900, an unknown
+//! operator among them) and the business rules. A refusal after a single-use salt was recorded
+//! still commits it ([`Signed`]): the salt is used up whatever the answer. Where salts may be
+//! reused, nothing about them is recorded.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use billhub_core::Channel;
+use billhub_core::channel_settings::SaltUse;
 use billhub_core::org::Organization;
 use billhub_core::postpaid::{
     self, Offer, Quote, QuoteError, QuoteTerms, TRANSACTION_CODE, TerminalFields,
@@ -86,20 +90,28 @@ fn enrolled<'o>(
     operator_id: i32,
     cached: Option<&'o Operator>,
 ) -> Result<&'o Operator, PostpaidError> {
-    let unknown = || PostpaidError::from(Refusal::unknown_operator(operator_id));
-    let op = cached.ok_or_else(unknown)?;
-    if r.is_enrolled(network.channel_id, op.organization.id)
-        .during("reading the operator")?
-    {
-        Ok(op)
-    } else {
-        Err(unknown())
-    }
+    enrolled_or_none(r, network, cached)?
+        .ok_or_else(|| Refusal::unknown_operator(operator_id).into())
 }
 
-/// What a payment or revert ends with once its signature is recorded. A refusal is an answer
-/// too: the transaction commits, so the signature stays used (nothing else was written: the
-/// store refuses a posting or reversal before writing anything).
+/// The operator when it exists and the network is enrolled with it, else `None`.
+fn enrolled_or_none<'o>(
+    r: &mut Reader<'_>,
+    network: &Network,
+    cached: Option<&'o Operator>,
+) -> Result<Option<&'o Operator>, PostpaidError> {
+    let Some(op) = cached else {
+        return Ok(None);
+    };
+    let enrolled = r
+        .is_enrolled(network.channel_id, op.organization.id)
+        .during("reading the operator")?;
+    Ok(enrolled.then_some(op))
+}
+
+/// What a route ends with once its salt is dealt with. A refusal is an answer too: the
+/// transaction commits, so a single-use salt stays used (nothing else was written: the store
+/// refuses a posting or reversal before writing anything).
 enum Signed<T> {
     Answered(T),
     Refused(Refusal),
@@ -148,7 +160,8 @@ fn x100(minor: i64, currency: Currency) -> Result<i64, Refusal> {
 // ----------------------------------------------------------------------------------------------
 // Get Parameters
 
-/// The fields the operator's terminals ask for: one snapshot (the enrolment).
+/// The fields the operator's terminals ask for: one snapshot (the enrolment), or one write
+/// transaction where lookups use their salt once.
 pub fn parameters(
     store: &Store,
     network: &Network,
@@ -156,10 +169,41 @@ pub fn parameters(
     now: OffsetDateTime,
 ) -> Result<TerminalFields, PostpaidError> {
     let cached = cached_operator(store, operator_id, now)?;
-    store.snapshot(|r| {
+    let read = |r: &mut Reader<'_>| {
         let op = enrolled(r, network, operator_id, cached.as_deref())?;
         Ok(op.settings.postpaid().fields.clone())
-    })
+    };
+    if network.single_use(SaltUse::Lookup) {
+        signed_lookup(store, network, now, |w| read(w))
+    } else {
+        store.snapshot(read)
+    }
+}
+
+/// A read-only route in one write transaction that first uses the request's salt (401 when it
+/// was used before); a refusal commits the salt's use too.
+fn signed_lookup<T>(
+    store: &Store,
+    network: &Network,
+    now: OffsetDateTime,
+    read: impl Fn(&mut Writer<'_>) -> Result<T, PostpaidError>,
+) -> Result<T, PostpaidError> {
+    store
+        .transaction(|w| {
+            auth::use_salt(w, network, SaltUse::Lookup, now)?;
+            Signed::of(read(w))
+        })
+        .and_then(Signed::into_result)
+}
+
+/// A signed ping: nothing to read; where lookups use their salt once, it is used up (one write
+/// transaction), else no store work at all.
+pub fn ping(store: &Store, network: &Network, now: OffsetDateTime) -> Result<(), PostpaidError> {
+    if network.single_use(SaltUse::Lookup) {
+        signed_lookup(store, network, now, |_| Ok(()))
+    } else {
+        Ok(())
+    }
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -174,10 +218,15 @@ pub fn get_invoices(
     now: OffsetDateTime,
 ) -> Result<InvoicesResponse, PostpaidError> {
     let cached = cached_operator(store, req.operator_id, now)?;
-    store.transaction(|w| {
-        let op = enrolled(w, network, req.operator_id, cached.as_deref())?;
-        invoices_in(w, network, req.clone(), op, now)
-    })
+    store
+        .transaction(|w| {
+            auth::use_salt(w, network, SaltUse::Lookup, now)?;
+            Signed::of(
+                enrolled(w, network, req.operator_id, cached.as_deref())
+                    .and_then(|op| invoices_in(w, network, req.clone(), op, now)),
+            )
+        })
+        .and_then(Signed::into_result)
 }
 
 /// Get Invoices inside its transaction, the operator known.
@@ -285,6 +334,7 @@ fn listing(quote: &Quote<'_>, org: &Organization) -> Result<InvoicesResponse, Re
             .unwrap_or_default(),
         items,
         payment_type: payment_type_name(quote.payment_type).into(),
+        kind: payment_type_name(quote.payment_type).into(),
     })
 }
 
@@ -303,15 +353,21 @@ pub fn pay(
     let cached = cached_operator_of(store, &ids, now)?;
     store
         .transaction(|w| {
-            // 1. Idempotency, before anything else.
-            if let Some(first) = replayed_payment(w, &channel, &req)? {
+            // 1. The operator, whose `pay` fields are what a payment records.
+            let op = match &ids {
+                Ok(_) => enrolled_or_none(w, network, cached.as_deref())?,
+                Err(_) => None,
+            };
+            let fields = op.map(|o| &o.settings.postpaid().fields);
+            // 2. Idempotency, before anything else is judged.
+            if let Some(first) = replayed_payment(w, &channel, &req, fields)? {
                 return Ok(Signed::Answered(first));
             }
-            // 2. The signature may pay once.
-            auth::use_once(w, network, now)?;
-            // 3. Validation and the rules.
+            // 3. The salt, where it is single-use.
+            auth::use_salt(w, network, SaltUse::Payment, now)?;
+            // 4. Validation and the rules.
             let ids = ids.clone()?;
-            let op = enrolled(w, network, ids.operator_id, cached.as_deref())?;
+            let op = op.ok_or_else(|| Refusal::unknown_operator(ids.operator_id))?;
             Signed::of(pay_in(w, network, req.clone(), ids, op, now))
         })
         .and_then(Signed::into_result)
@@ -360,7 +416,7 @@ fn pay_in(
     // Post it, using the code up.
     let fee = posting.fee;
     let posted = w
-        .post_postpaid_payment(&code, &holder, &request, now)
+        .post_postpaid_payment(&code, &holder, &request, &pay.print.legacy, now)
         .map_err(|e| from_store(e, fee, currency, "posting a payment"))?;
     match posted {
         PostpaidPosting::Posted(outcome) => match outcome.result {
@@ -411,20 +467,21 @@ fn settled_request(
 }
 
 /// The first answer to this very payment, when it was recorded; 12 when its reference was used
-/// with another request.
+/// with another request. `fields`: the operator's, when known.
 fn replayed_payment(
     r: &mut Reader<'_>,
     channel: &str,
     req: &PayRequest,
+    fields: Option<&TerminalFields>,
 ) -> Result<Option<TransactionResponse>, PostpaidError> {
-    let Some(replay) = req.replay_key() else {
+    let Some(replay) = req.replay_key(fields) else {
         return Ok(None);
     };
     match r
         .payment_with_request_hash(channel, &replay.channel_ref)
         .during("looking a payment up")?
     {
-        Some((h, p)) if h == replay.request_hash => {
+        Some((h, p)) if replay.print.matches(&h) => {
             Ok(Some(TransactionResponse::payment_accepted(&p)))
         }
         Some(_) => Err(Refusal::duplicate().into()),
@@ -471,7 +528,7 @@ fn payment_request(
         organization_id: posting.op.organization.id,
         channel: posting.channel.as_db(),
         channel_ref: pay.ids.channel_ref(&pay.date),
-        request_hash: pay.request_hash.clone(),
+        request_hash: pay.print.current.clone(),
         target: PaymentTarget::Account {
             account_id: posting.account.id,
             mode: Some(settlement.mode),
@@ -507,8 +564,8 @@ pub fn revert(
             if let Some(first) = replayed_revert(w, &channel, &req)? {
                 return Ok(Signed::Answered(first));
             }
-            // 2. The signature may revert once.
-            auth::use_once(w, network, now)?;
+            // 2. The salt may revert once.
+            auth::use_salt(w, network, SaltUse::Revert, now)?;
             // 3. Validation and the rules.
             let ids = ids.clone()?;
             let op = enrolled(w, network, ids.operator_id, cached.as_deref())?;
@@ -531,7 +588,7 @@ fn replayed_revert(
         .reversal_with_request_hash(channel, &replay.channel_ref)
         .during("looking a revert up")?
     {
-        Some(rec) if rec.request_hash == replay.request_hash => {
+        Some(rec) if replay.print.matches(&rec.request_hash) => {
             Ok(Some(TransactionResponse::revert_accepted(&rec.payment)))
         }
         Some(_) => Err(Refusal::duplicate().into()),
@@ -568,14 +625,14 @@ fn revert_in(
         payment_id: original.id,
         channel: network.channel(),
         channel_ref: ids.channel_ref(&rev.date),
-        request_hash: rev.request_hash.clone(),
+        request_hash: rev.print.current.clone(),
         reason: format!("postpaid revert by terminal {}", ids.terminal_id),
         requester: Requester::Channel,
         claimed: Claimed::AmountWithFee(claimed),
         window: Some(settings.revert_window()),
     };
     let outcome = w
-        .reverse_payment(&request, now)
+        .reverse_payment_with_legacy(&request, &rev.print.legacy, now)
         .map_err(|e| from_store(e, 0, currency, "reverting a payment"))?;
     Ok(TransactionResponse::revert_accepted(&outcome.payment))
 }
@@ -622,16 +679,24 @@ fn original_payment(
 // ----------------------------------------------------------------------------------------------
 // Transaction info
 
-/// A payment of this network by the terminal's reference and local date: one snapshot.
+/// A payment of this network by the terminal's reference and local date: one snapshot (one
+/// write transaction where lookups use their salt once). A reverted payment is `rc -1`,
+/// `resultcode "20"`.
 pub fn transaction_info(
     store: &Store,
     network: &Network,
     req: InfoRequest,
+    now: OffsetDateTime,
 ) -> Result<TransactionResponse, PostpaidError> {
-    let found = store.snapshot(|r| {
+    let read = |r: &mut Reader<'_>| {
         r.payment_with_request_hash(&network.channel(), &req.channel_ref())
             .during("looking a payment up")
-    })?;
+    };
+    let found = if network.single_use(SaltUse::Lookup) {
+        signed_lookup(store, network, now, |w| read(w))?
+    } else {
+        store.snapshot(read)?
+    };
     let Some((_, p)) = found else {
         return Err(Refusal::invalid(format!(
             "no transaction {} of terminal {} on {}",

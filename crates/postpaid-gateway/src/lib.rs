@@ -8,7 +8,8 @@
 //!
 //! - [`wire`]: the partner's spelling of every request and response.
 //! - [`requests`]: lenient reading and validation of each request (every bad field at once).
-//! - [`auth`]: `U` / `ST` / `SH` and the one-time use of a signature on payment routes.
+//! - [`auth`]: `U` / `ST` / `SH`, and the one-time use of a salt where it is single-use
+//!   (reverts; every route with the channel setting `csq.single_use_salts=all`).
 //! - [`flows`]: one function per use case over the store; the rules are core's
 //!   (`billhub_core::postpaid::{quote, settle}`).
 //! - [`routes`]: thin handlers: authenticate, read, run a flow, render.

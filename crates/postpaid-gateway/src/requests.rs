@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use billhub_core::fingerprint::{self as fp, Fingerprint};
 use billhub_core::postpaid::{INSTALLMENTS_FIELD, TRANSACTION_CODE, TerminalFields, installments};
 use billhub_http::FieldErrors;
 use billhub_store::fingerprint;
@@ -19,6 +20,7 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 use crate::codes::Refusal;
 use billhub_core::input::{self, InputError};
+use billhub_core::money::{MoneyError, parse_whole};
 
 /// The partner's message for a payment that informs both amounts.
 pub const BOTH_AMOUNTS: &str = "amountToSendX100 and destinationAmountX100 must not be informed at the same time, please inform only one of it";
@@ -149,21 +151,33 @@ fn json_body(errors: &mut FieldErrors, body: &[u8]) -> Option<Value> {
     }
 }
 
-/// A `[{"key": ..., "value": ...}]` list; values may be strings or numbers.
-fn key_values(
-    errors: &mut FieldErrors,
-    path: &str,
-    value: Option<&Value>,
-) -> Vec<(String, String)> {
+/// The message for a `{"key", "value"}` item that does not read.
+const NOT_A_PAIR: &str = "must be an object with a string \"key\" and a string \"value\"";
+
+/// A `{"key", "value"}` item that does not read: its index, and its key when that is a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BadPair {
+    index: usize,
+    key: Option<String>,
+}
+
+/// The pairs of a `{"key", "value"}` list that read, and the items that do not.
+type ReadPairs = (Vec<(String, String)>, Vec<BadPair>);
+
+/// A `[{"key": ..., "value": ...}]` list read: the pairs whose value is a string or a number
+/// (trimmed), and the items that are not such pairs. `None` when the value is no list (the
+/// error added).
+fn read_pairs(errors: &mut FieldErrors, path: &str, value: Option<&Value>) -> Option<ReadPairs> {
     let Some(Value::Array(items)) = value else {
         match value {
             None => errors.add(path, "is required"),
             Some(_) => errors.add(path, "must be a list of {\"key\", \"value\"} objects"),
         }
-        return Vec::new();
+        return None;
     };
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
+    let mut good = Vec::with_capacity(items.len());
+    let mut bad = Vec::new();
+    for (index, item) in items.iter().enumerate() {
         let key = item.get("key").and_then(Value::as_str);
         let value = match item.get("value") {
             Some(Value::String(s)) => Some(s.trim().to_string()),
@@ -171,14 +185,40 @@ fn key_values(
             _ => None,
         };
         match (key, value) {
-            (Some(k), Some(v)) => out.push((k.to_string(), v)),
-            _ => errors.add(
-                format!("{path}[{i}]"),
-                "must be an object with a string \"key\" and a string \"value\"",
-            ),
+            (Some(k), Some(v)) => good.push((k.to_string(), v)),
+            (key, _) => bad.push(BadPair {
+                index,
+                key: key.map(str::to_string),
+            }),
         }
     }
-    out
+    Some((good, bad))
+}
+
+/// A `[{"key": ..., "value": ...}]` list; values may be strings or numbers; every item that is
+/// not such a pair is an error.
+fn key_values(
+    errors: &mut FieldErrors,
+    path: &str,
+    value: Option<&Value>,
+) -> Vec<(String, String)> {
+    let Some((good, bad)) = read_pairs(errors, path, value) else {
+        return Vec::new();
+    };
+    for b in bad {
+        errors.add(format!("{path}[{}]", b.index), NOT_A_PAIR);
+    }
+    good
+}
+
+/// What a list of pairs may hold besides the expected fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Extras {
+    /// Any other key is an error (the lookup's body).
+    Refused,
+    /// Other keys are ignored (a payment's `additionalData`: terminals echo what step 2
+    /// answered).
+    Ignored,
 }
 
 /// Checks pairs against the expected field names: unknown keys, repeats, missing fields and
@@ -189,15 +229,18 @@ fn check_keys(
     pairs: &[(String, String)],
     expected: &[&str],
     fields: &TerminalFields,
+    extras: Extras,
 ) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for (key, value) in pairs {
         let at = format!("{path}.{key}");
         if !expected.contains(&key.as_str()) {
-            errors.add(
-                at,
-                format!("unknown key (expected {})", expected.join(", ")),
-            );
+            if extras == Extras::Refused {
+                errors.add(
+                    at,
+                    format!("unknown key (expected {})", expected.join(", ")),
+                );
+            }
         } else if out.contains_key(key) {
             errors.add(at, "appears more than once");
         } else {
@@ -220,16 +263,25 @@ fn check_keys(
     out
 }
 
-/// An `...X100` amount: a whole JSON number that fits an int32 (never wrapped). `0` and
-/// `null` mean "not informed".
+/// An `...X100` amount: a whole JSON number that fits an int32 (never wrapped), in any form
+/// that is exactly whole ([`parse_whole`]: `1.25E4`, `12500.0`). `0` and `null` mean "not
+/// informed".
 fn amount_x100(errors: &mut FieldErrors, obj: &Map<String, Value>, name: &str) -> Option<i64> {
     match obj.get(name) {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(0) => None,
-            Some(v) if (1..=i64::from(i32::MAX)).contains(&v) => Some(v),
-            Some(v) if v < 0 => {
+        // As written (`12500`, `12500.0`, `1.25E4` from a Java double), read exactly.
+        Some(Value::Number(n)) => match parse_whole(&n.to_string()) {
+            Ok(0) => None,
+            Ok(v) if (1..=i64::from(i32::MAX)).contains(&v) => Some(v),
+            Ok(v) if v < 0 => {
                 errors.add(name, "must be positive");
+                None
+            }
+            Err(MoneyError::TooPrecise { .. }) => {
+                errors.add(
+                    name,
+                    "must be a whole number (X100: hundredths of the unit)",
+                );
                 None
             }
             _ => {
@@ -294,9 +346,64 @@ pub fn channel_ref(terminal_id: i32, local_reference: i32, date: &str) -> String
     format!("{terminal_id}:{local_reference}:{date}")
 }
 
-/// What must be identical for a repeat: the route, the operator and the body.
-fn request_hash(kind: &str, operator_id: i32, body: &Value) -> String {
+/// The v1 fingerprint (written before v2): the route, the operator and the whole body.
+fn request_hash_v1(kind: &str, operator_id: i32, body: &Value) -> String {
     fingerprint(&[kind, &operator_id.to_string(), &canonical(body)])
+}
+
+/// `localDateTime` normalised for a fingerprint: an instant in UTC, a local time as read, or
+/// the text as sent (trimmed) when it does not read.
+fn normalised_local_date_time(text: &str) -> String {
+    match parse_local_date_time(text) {
+        Some(LocalDateTime::Instant(t)) => fp::instant(t),
+        Some(LocalDateTime::Local(t)) => format!("local {t}"),
+        None => fp::text(text),
+    }
+}
+
+/// What must be identical for a repeat of a payment or revert of `kind`: the recorded fields
+/// (v2: the path, `localDateTime` as an instant and `fields`, normalised; nothing else in the
+/// body), also recognising the v2 forms over `older` field lists (what earlier versions
+/// recorded, when it differs) and the v1 form of the whole body that earlier versions stored.
+fn request_print(
+    head: &TransactionHead,
+    kind: &str,
+    fields: &[(String, String)],
+    older: &[&[(String, String)]],
+) -> Option<Fingerprint> {
+    let (t, o, r, v) = (
+        head.terminal_id?,
+        head.operator_id?,
+        head.local_reference?,
+        head.value.as_ref()?,
+    );
+    let head_fields: Vec<(String, String)> = vec![
+        ("terminalId".into(), t.to_string()),
+        ("operatorId".into(), o.to_string()),
+        ("localReference".into(), r.to_string()),
+        (
+            "localDateTime".into(),
+            normalised_local_date_time(head.local_date_time.as_deref().unwrap_or_default()),
+        ),
+    ];
+    let v2 = |fields: &[(String, String)]| {
+        let named: Vec<(&str, &str)> = head_fields
+            .iter()
+            .chain(fields)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Fingerprint::v2(kind, &named).current
+    };
+    let mut print = Fingerprint {
+        current: v2(fields),
+        legacy: Vec::new(),
+    };
+    for form in older.iter().map(|f| v2(f)) {
+        if form != print.current && !print.legacy.contains(&form) {
+            print = print.with_legacy(form);
+        }
+    }
+    Some(print.with_legacy(request_hash_v1(kind, o, v)))
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -364,6 +471,7 @@ impl InvoicesRequest {
             &self.pairs,
             &fields.query_names(),
             fields,
+            Extras::Refused,
         );
         if !self.errors.is_empty() {
             return Err(invalid(&self.errors));
@@ -479,19 +587,22 @@ impl TransactionHead {
         }
     }
 
-    /// The channel reference and request fingerprint, when the request names them (checked
-    /// before anything else).
-    fn replay_key(&self, kind: &str) -> Option<Replay> {
-        let (t, o, r, d, v) = (
+    /// The channel reference and request fingerprint over `fields` (besides the head's), when
+    /// the request names them (checked before anything else).
+    fn replay_key(
+        &self,
+        kind: &str,
+        fields: &[(String, String)],
+        older: &[&[(String, String)]],
+    ) -> Option<Replay> {
+        let (t, r, d) = (
             self.terminal_id?,
-            self.operator_id?,
             self.local_reference?,
             self.date.as_deref()?,
-            self.value.as_ref()?,
         );
         Some(Replay {
             channel_ref: channel_ref(t, r, d),
-            request_hash: request_hash(kind, o, v),
+            print: request_print(self, kind, fields, older)?,
         })
     }
 
@@ -512,7 +623,7 @@ impl TransactionHead {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replay {
     pub channel_ref: String,
-    pub request_hash: String,
+    pub print: Fingerprint,
 }
 
 /// The path integers of a payment or revert.
@@ -536,7 +647,12 @@ pub struct PayRequest {
     head: TransactionHead,
     to_send: Option<i64>,
     amount: Option<i64>,
+    /// The `additionalData` pairs that read, every key (extras are dropped once the operator's
+    /// `pay` fields are known).
     pairs: Vec<(String, String)>,
+    /// The `additionalData` items that do not read (refused only when they claim a `pay` field
+    /// or have no key).
+    bad_pairs: Vec<BadPair>,
     invoice_numbers: Vec<String>,
     beneficiary_phone: String,
 }
@@ -555,8 +671,8 @@ pub struct Pay {
     pub values: BTreeMap<String, String>,
     pub invoice_numbers: Vec<String>,
     pub beneficiary_phone: String,
-    /// The fingerprint of the whole request.
-    pub request_hash: String,
+    /// The request's fingerprint (see [`request_print`]).
+    pub print: Fingerprint,
 }
 
 impl Pay {
@@ -630,7 +746,8 @@ impl PayRequest {
         let to_send = amount_x100(errors, &obj, "amountToSendX100");
         let destination = amount_x100(errors, &obj, "destinationAmountX100");
         let amount = one_amount(errors, to_send, destination);
-        let pairs = key_values(errors, "additionalData", obj.get("additionalData"));
+        let (pairs, bad_pairs) =
+            read_pairs(errors, "additionalData", obj.get("additionalData")).unwrap_or_default();
         let invoice_numbers = invoice_numbers(errors, &obj);
         let beneficiary_phone = match obj.get("beneficiaryPhoneNumber") {
             Some(Value::String(s)) => s.trim().to_string(),
@@ -641,35 +758,84 @@ impl PayRequest {
             to_send,
             amount,
             pairs,
+            bad_pairs,
             invoice_numbers,
             beneficiary_phone,
         }
     }
 
-    pub fn replay_key(&self) -> Option<Replay> {
-        self.head.replay_key("payment")
+    /// How a repeat is recognised, `fields` being the operator's when it is known (the `pay`
+    /// fields are recorded, extra keys are not). Also recognised: the form that recorded every
+    /// pair (before extras were ignored) and v1.
+    pub fn replay_key(&self, fields: Option<&TerminalFields>) -> Option<Replay> {
+        let every = self.recorded(None);
+        let pay = fields.map(TerminalFields::pay_names);
+        self.head
+            .replay_key("payment", &self.recorded(pay.as_deref()), &[&every])
+    }
+
+    /// The fields of a payment that are recorded, besides the head's, normalised: of the
+    /// `additionalData` pairs, those named in `pay` (every pair when `None`).
+    fn recorded(&self, pay: Option<&[&str]>) -> Vec<(String, String)> {
+        let amount_field = if self.to_send.is_some() {
+            "amountToSendX100"
+        } else {
+            "destinationAmountX100"
+        };
+        let mut pairs: Vec<(String, String)> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| pay.is_none_or(|names| names.contains(&k.as_str())))
+            .map(|(k, v)| (format!("additionalData.{}", fp::text(k)), fp::text(v)))
+            .collect();
+        pairs.sort();
+        let mut out = vec![
+            ("amountField".to_string(), amount_field.to_string()),
+            (
+                "amountX100".to_string(),
+                self.amount.map(|a| a.to_string()).unwrap_or_default(),
+            ),
+        ];
+        out.extend(pairs);
+        out.push(("invoiceNumbers".into(), self.invoice_numbers.join("\n")));
+        out.push((
+            "beneficiaryPhoneNumber".into(),
+            fp::text(&self.beneficiary_phone),
+        ));
+        out
     }
 
     pub fn ids(&self) -> Result<Ids, Refusal> {
         self.head.ids()
     }
 
-    /// The whole payment, its `additionalData` checked against the operator's `pay` fields;
-    /// 900 with every error.
+    /// The whole payment, its `additionalData` checked against the operator's `pay` fields
+    /// (other keys ignored); 900 with every error.
     pub fn complete(mut self, ids: Ids, fields: &TerminalFields) -> Result<Pay, Refusal> {
+        let pay = fields.pay_names();
+        let every = self.recorded(None);
+        let print = request_print(&self.head, "payment", &self.recorded(Some(&pay)), &[&every]);
+        for bad in &self.bad_pairs {
+            if bad.key.as_deref().is_none_or(|k| pay.contains(&k)) {
+                self.head
+                    .errors
+                    .add(format!("additionalData[{}]", bad.index), NOT_A_PAIR);
+            }
+        }
         let values = check_keys(
             &mut self.head.errors,
             "additionalData",
             &self.pairs,
-            &fields.pay_names(),
+            &pay,
             fields,
+            Extras::Ignored,
         );
         let head = self.head;
-        let (Some(amount), Some(local_date_time), Some(date), Some(value), true) = (
+        let (Some(amount), Some(local_date_time), Some(date), Some(print), true) = (
             self.amount,
             head.local_date_time,
             head.date,
-            head.value,
+            print,
             head.errors.is_empty(),
         ) else {
             return Err(invalid(&head.errors));
@@ -687,7 +853,7 @@ impl PayRequest {
             values,
             invoice_numbers: self.invoice_numbers,
             beneficiary_phone: self.beneficiary_phone,
-            request_hash: request_hash("payment", ids.operator_id, &value),
+            print,
         })
     }
 }
@@ -714,7 +880,8 @@ pub struct Revert {
     pub original_date: String,
     /// The date part of `localDateTime`.
     pub date: String,
-    pub request_hash: String,
+    /// The request's fingerprint (see [`request_print`]).
+    pub print: Fingerprint,
 }
 
 impl Revert {
@@ -768,7 +935,29 @@ impl RevertRequest {
     }
 
     pub fn replay_key(&self) -> Option<Replay> {
-        self.head.replay_key("revert")
+        self.head.replay_key("revert", &self.recorded(), &[])
+    }
+
+    /// The fields of a revert that are recorded or decide it, besides the head's, normalised.
+    fn recorded(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "amountToSendX100".into(),
+                self.amount.map(|a| a.to_string()).unwrap_or_default(),
+            ),
+            (
+                "account".into(),
+                fp::text(self.account.as_deref().unwrap_or_default()),
+            ),
+            (
+                "originalLocalReference".into(),
+                self.original.map(|o| o.to_string()).unwrap_or_default(),
+            ),
+            (
+                "originalLocalDate".into(),
+                fp::text(self.original_date.as_deref().unwrap_or_default()),
+            ),
+        ]
     }
 
     pub fn ids(&self) -> Result<Ids, Refusal> {
@@ -777,6 +966,7 @@ impl RevertRequest {
 
     /// The whole revert; 900 with every error.
     pub fn complete(self, ids: Ids) -> Result<Revert, Refusal> {
+        let print = request_print(&self.head, "revert", &self.recorded(), &[]);
         let head = self.head;
         let (
             Some(amount),
@@ -784,7 +974,7 @@ impl RevertRequest {
             Some(original),
             Some(original_date),
             Some(date),
-            Some(value),
+            Some(print),
             true,
         ) = (
             self.amount,
@@ -792,7 +982,7 @@ impl RevertRequest {
             self.original,
             self.original_date,
             head.date,
-            head.value,
+            print,
             head.errors.is_empty(),
         )
         else {
@@ -805,7 +995,7 @@ impl RevertRequest {
             original,
             original_date,
             date,
-            request_hash: request_hash("revert", ids.operator_id, &value),
+            print,
         })
     }
 }
@@ -845,6 +1035,39 @@ mod tests {
         let b: Value = serde_json::from_str(r#"{"a":5000,"b":[1,{"x":"1","y":2}]}"#).unwrap();
         assert_eq!(canonical(&a), canonical(&b));
         assert_eq!(canonical(&a), r#"{"a":5000,"b":[1,{"x":"1","y":2}]}"#);
+    }
+
+    /// Extra `additionalData` keys are out of the fingerprint; a row stored by the v2 that
+    /// recorded every pair is still recognised, and so is an amount in another form.
+    #[test]
+    fn extras_are_not_recorded() {
+        let path = ("1".to_string(), "7".to_string(), "12".to_string());
+        let now = time::macros::datetime!(2025-07-03 10:00 UTC);
+        let read = |body: &str| PayRequest::parse(&path, body.as_bytes(), now);
+        let plain = read(
+            r#"{"amountToSendX100":12500,"localDateTime":"2025-07-03T11:00:00Z","additionalData":[{"key":"account","value":"A1"},{"key":"transaction_code","value":"T"}]}"#,
+        );
+        let echoed = read(
+            r#"{"amountToSendX100":1.25E4,"localDateTime":"2025-07-03T11:00:00Z","additionalData":[{"key":"account","value":"A1"},{"key":"transaction_code","value":"T"},{"key":"pendingInvoices","value":2},{"key":"items","value":[]}]}"#,
+        );
+        let fields = TerminalFields::default();
+        let (p, e) = (
+            plain.replay_key(Some(&fields)).unwrap().print,
+            echoed.replay_key(Some(&fields)).unwrap().print,
+        );
+        assert_eq!(p.current, e.current);
+        // The form the earlier v2 stored for the echoed request (every pair) is recognised.
+        let every = echoed.replay_key(None).unwrap().print.current;
+        assert_ne!(every, e.current);
+        assert!(e.matches(&every));
+        assert!(!p.matches(&every));
+        // Without the operator, every pair is recorded (as before).
+        assert_eq!(plain.replay_key(None).unwrap().print.current, p.current);
+        let ids = echoed.ids().unwrap();
+        let pay = echoed.complete(ids, &fields).unwrap();
+        assert_eq!(pay.amount, 12500);
+        assert_eq!(pay.print.current, p.current);
+        assert_eq!(pay.values.len(), 2);
     }
 
     #[test]

@@ -131,9 +131,10 @@ pub async fn transaction_info(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, PostpaidError> {
     let network = auth::authenticate(&state, &req).await?;
-    let request = InfoRequest::parse(&path, state.now())?;
+    let now = state.now();
+    let request = InfoRequest::parse(&path, now)?;
     let answer = state
-        .flow(move |s| flows::transaction_info(s, &network, request))
+        .flow(move |s| flows::transaction_info(s, &network, request, now))
         .await?;
     Ok(HttpResponse::Ok().json(answer))
 }
@@ -144,7 +145,9 @@ async fn ping_answer(
     message: String,
 ) -> Result<HttpResponse, PostpaidError> {
     if auth::has_credentials(req) {
-        auth::authenticate(state, req).await?;
+        let network = auth::authenticate(state, req).await?;
+        let now = state.now();
+        state.flow(move |s| flows::ping(s, &network, now)).await?;
     }
     Ok(HttpResponse::Ok().json(PingResponse { rc: 0, message }))
 }

@@ -86,8 +86,12 @@ pub struct InvoicesResponse {
     #[serde(rename = "destinationCurrency")]
     pub destination_currency: String,
     pub items: Vec<InvoiceItem>,
+    /// The payment type as the partner's example names it.
     #[serde(rename = "paymentType")]
     pub payment_type: String,
+    /// The same payment type as the partner's published schema names it.
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 /// One transaction result (payment, revert, transaction info, and every refusal).
@@ -180,12 +184,17 @@ impl TransactionResponse {
         )
     }
 
-    /// Transaction info of a reverted payment.
+    /// Transaction info of a reverted payment: `rc -1` (the payment no longer stands, and the
+    /// partner's clients key on `rc`), the item saying why (`resultcode "20"`).
     pub fn reverted(p: &Payment) -> TransactionResponse {
-        Self::one(
-            ResultCode::Ok,
-            ResultItem::of_payment(p, ResultCode::RevertOk, "Transaction reverted"),
-        )
+        TransactionResponse {
+            rc: -1,
+            items: vec![ResultItem::of_payment(
+                p,
+                ResultCode::RevertOk,
+                "Transaction reverted",
+            )],
+        }
     }
 }
 

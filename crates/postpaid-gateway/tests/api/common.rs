@@ -238,11 +238,9 @@ pub fn assert_refused(body: &Value, code: &str) -> String {
     assert_eq!(body["rc"], -1, "{body}");
     assert_eq!(body["resultcode"], code, "{body}");
     assert_eq!(body["items"][0]["resultcode"], code, "{body}");
-    assert_eq!(
-        body["items"][0]["finalstatus"],
-        code.parse::<i64>().unwrap(),
-        "{body}"
-    );
+    // Live CSQ answers carry `finalstatus: -1` on every refusal.
+    assert_eq!(body["items"][0]["finalstatus"], -1, "{body}");
+    assert!(code.parse::<i64>().is_ok(), "{code}");
     body["message"].as_str().unwrap().to_string()
 }
 

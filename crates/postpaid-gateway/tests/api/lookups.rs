@@ -105,7 +105,8 @@ pub async fn seed_get_invoices(db: TestDb) {
                     "invoiceReference": "INV-10004568", "isElegible": true
                 }
             ],
-            "paymentType": "TOTAL"
+            "paymentType": "TOTAL",
+            "type": "TOTAL"
         })
     );
     // Numbers are integers on the wire, not floats.

@@ -12,8 +12,10 @@
 )]
 
 mod auth;
+mod clients;
 mod common;
 mod duplicates;
+mod fingerprints;
 mod hostile;
 mod lookups;
 mod payments;
@@ -22,6 +24,7 @@ mod reverts;
 mod transactions;
 
 use auth::*;
+use clients::*;
 use lookups::*;
 use payments::*;
 use requests::*;
@@ -44,4 +47,9 @@ billhub_http::http_backend_tests!(
     expired_and_nothing_pending,
     ping,
     one_transaction_per_route,
+    salts_reused_within_window,
+    single_use_salts_everywhere,
+    answers_as_clients_read,
+    echoed_additional_data,
+    exponent_form_amounts,
 );

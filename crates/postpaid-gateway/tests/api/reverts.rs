@@ -91,7 +91,12 @@ pub async fn transaction_info(db: TestDb) {
 
     env.revert(3, "32", &revert_body(12500, 30, "1234567890"))
         .await;
+    // rc-keyed clients must not read a reverted payment as completed.
     let info = env.get("/util/transaction/info/3/30/20250703").await;
-    assert_eq!(info.body["rc"], 0);
+    assert_eq!(info.body["rc"], -1, "{}", info.body);
     assert_eq!(info.body["items"][0]["resultcode"], "20");
+    assert_eq!(
+        info.body["items"][0]["resultmessage"],
+        "Transaction reverted"
+    );
 }

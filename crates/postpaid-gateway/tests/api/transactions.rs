@@ -99,8 +99,10 @@ pub async fn one_transaction_per_route(db: TestDb) {
     assert_eq!(costs(&path, post(&env, &path, &body).await, 1), reverted);
 
     let path = "/util/transaction/info/3/10/20250703";
-    let info = costs(path, get(&env, path).await, 1);
-    assert_eq!(info["items"][0]["resultcode"], "20");
+    let (spent, info) = get(&env, path).await;
+    assert_eq!(spent, 1, "{path}: transactions");
+    assert_eq!(info.body["rc"], -1, "{}", info.body);
+    assert_eq!(info.body["items"][0]["resultcode"], "20");
 
     // Ping: no store work, signed or not.
     for path in ["/ping", "/ping/hello"] {
