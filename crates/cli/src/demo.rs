@@ -44,8 +44,9 @@ fn bill(
 }
 
 /// Creates (or, on a later run, refreshes the credentials of) the demo organization, and writes
-/// the demo environment file. Prints how to call each gateway.
-pub fn create(store: &Store, public_url: Option<&str>) -> anyhow::Result<()> {
+/// the demo environment file. Prints how to call each gateway, listening from `first_port` on
+/// (bill24, collections, va, postpaid).
+pub fn create(store: &Store, public_url: Option<&str>, first_port: u16) -> anyhow::Result<()> {
     let now = OffsetDateTime::now_utc();
     let offset = UtcOffset::from_hms(7, 0, 0).context("offset")?;
     let (org, fresh) = demo_organization(store, offset, now)?;
@@ -60,7 +61,7 @@ pub fn create(store: &Store, public_url: Option<&str>) -> anyhow::Result<()> {
         }
     }
     write_env(&env)?;
-    print_howto(&org, fresh, public_url);
+    print_howto(&org, fresh, public_url, first_port);
     Ok(())
 }
 
@@ -248,11 +249,11 @@ fn write_env(env: &[(&str, String)]) -> anyhow::Result<()> {
 }
 
 /// How to call each gateway with the demo credentials (to stderr).
-fn print_howto(org: &Organization, fresh: bool, public_url: Option<&str>) {
-    let base = |port: u16| {
+fn print_howto(org: &Organization, fresh: bool, public_url: Option<&str>, first_port: u16) {
+    let base = |offset: u16| {
         public_url
             .map(String::from)
-            .unwrap_or_else(|| format!("http://127.0.0.1:{port}"))
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", first_port.saturating_add(offset)))
     };
     eprintln!(
         "\nDemo organization {} (id {}) is ready{}. Credentials are in {DEMO_ENV_FILE}:\n\n  source {DEMO_ENV_FILE}\n\n\
@@ -267,9 +268,9 @@ fn print_howto(org: &Organization, fresh: bool, public_url: Option<&str>) {
         } else {
             " (existing; new credentials issued)"
         },
-        base(8081),
-        base(8082),
-        base(8083),
-        base(8084),
+        base(0),
+        base(1),
+        base(2),
+        base(3),
     );
 }

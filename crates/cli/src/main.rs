@@ -15,6 +15,7 @@ use commands::channel::ChannelCommand;
 use commands::check::CheckArgs;
 use commands::credential::CredentialCommand;
 use commands::credit::CreditCommand;
+use commands::import::ImportCommand;
 use commands::org::OrgCommand;
 use commands::unapplied::UnappliedCommand;
 use commands::up::UpArgs;
@@ -47,6 +48,9 @@ enum Command {
     /// Bills.
     #[command(subcommand)]
     Bill(BillCommand),
+    /// Bulk import (`import bills --org CODE FILE`): validated first, then in batches.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Money that channels took but billhub could not apply: list, apply or refund it.
     #[command(subcommand)]
     Unapplied(UnappliedCommand),
@@ -81,6 +85,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Credential(cmd) => cmd.run(&store()?, now),
         Command::Channel(cmd) => cmd.run(&store()?, now),
         Command::Bill(cmd) => cmd.run(&store()?, now),
+        Command::Import(cmd) => cmd.run(&store()?, now),
         Command::Unapplied(cmd) => cmd.run(&store()?, now),
         Command::Credit(cmd) => cmd.run(&store()?, now),
         Command::Check(args) => args.run(&store()?, now),

@@ -1,4 +1,5 @@
-//! `billhub channel`: banks (VA channel API) and terminal networks (postpaid).
+//! `billhub channel`: banks (VA channel API) and terminal networks (postpaid), and their
+//! settings (`channel set`, `channel show`; keys in docs/configuration.md).
 
 use billhub_store::{ChannelListing, Store};
 use clap::Subcommand;
@@ -36,6 +37,19 @@ pub enum ChannelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set one channel setting (see docs/configuration.md), e.g. `va.auth passive`.
+    Set {
+        id: i64,
+        key: String,
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+    },
+    /// Show a channel with its settings (every key of its dialect, defaults included).
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl ChannelCommand {
@@ -54,6 +68,12 @@ impl ChannelCommand {
             }
             ChannelCommand::List { json } => list(store, json),
             ChannelCommand::Disable { id, json } => disable(store, id, json, now),
+            ChannelCommand::Set { id, key, value } => {
+                store.set_channel_setting(id, &key, &value, now)?;
+                println!("channel {id}: {key} = {}", value.trim());
+                Ok(())
+            }
+            ChannelCommand::Show { id, json } => show(store, id, json),
         }
     }
 }
@@ -126,6 +146,23 @@ fn disable(store: &Store, id: i64, as_json: bool, now: OffsetDateTime) -> anyhow
         } else {
             format!("channel {} was already disabled at {when}", c.id)
         }
+    });
+    Ok(())
+}
+
+fn show(store: &Store, id: i64, as_json: bool) -> anyhow::Result<()> {
+    let c = store.channel_listing(id)?;
+    let settings = store.channel_settings(id)?.to_pairs(&c.dialect);
+    let mut value = to_json(&c);
+    if let Some(m) = value.as_object_mut() {
+        m.insert("settings".into(), json!(settings));
+    }
+    print(value, as_json, || {
+        let mut s = to_line(&c);
+        for (k, v) in &settings {
+            s.push_str(&format!("\n  {k} = {v}"));
+        }
+        s
     });
     Ok(())
 }

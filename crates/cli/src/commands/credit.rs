@@ -93,7 +93,7 @@ fn account_of(store: &Store, org: &str, code: &str) -> anyhow::Result<Account> {
 
 fn amount_of(currency: &str, amount: &str) -> anyhow::Result<Money> {
     let c = Currency::from_code(currency).map_err(|e| anyhow!("--currency: {e}"))?;
-    Money::parse(amount, c).map_err(|e| anyhow!("--amount: {e}"))
+    Money::parse_exact(amount, c).map_err(|e| anyhow!("--amount: {e}"))
 }
 
 /// A refund core refused, in the operator's terms (the balance and the amount asked for).

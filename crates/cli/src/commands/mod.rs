@@ -7,6 +7,7 @@ pub mod channel;
 pub mod check;
 pub mod credential;
 pub mod credit;
+pub mod import;
 pub mod migrate;
 pub mod org;
 pub mod unapplied;

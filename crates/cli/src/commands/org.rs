@@ -2,7 +2,7 @@
 
 use anyhow::anyhow;
 use billhub_core::SettlementMode;
-use billhub_store::{NewOrganization, Store};
+use billhub_store::{CredentialStatus, NewOrganization, Principal, Store};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -99,8 +99,26 @@ fn create(store: &Store, a: OrgCreate, now: OffsetDateTime) -> anyhow::Result<()
     Ok(())
 }
 
+/// The warning `org show` prints (on stderr) while Bill24 has no way to authorise its webhook:
+/// no active Bill24 token and no `bill24.webhook_allow_ips`.
+fn bill24_auth_warning(store: &Store, org_id: i64) -> anyhow::Result<Option<String>> {
+    let allowed = !store.settings(org_id)?.bill24_webhook_allow_ips.is_empty();
+    let token = store
+        .credential_listings(&Principal::Biller {
+            organization_id: org_id,
+        })?
+        .iter()
+        .any(|c| c.dialect == "bill24" && c.status == CredentialStatus::Active);
+    Ok((!allowed && !token).then(|| {
+        "warning: Bill24 cannot be authorised: no active bill24 token (`billhub credential create --org CODE --dialect bill24`, agreed with Bill24) and no `bill24.webhook_allow_ips`; see docs/dialects/bill24.md".to_string()
+    }))
+}
+
 fn show(store: &Store, code: &str, as_json: bool) -> anyhow::Result<()> {
     let org = organization(store, code)?;
+    if let Some(warning) = bill24_auth_warning(store, org.id)? {
+        eprintln!("{warning}");
+    }
     let settings = store.settings(org.id)?.to_pairs();
     let prefixes = store.va_prefixes(org.id)?;
     print(

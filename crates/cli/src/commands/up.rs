@@ -44,7 +44,11 @@ fn run(config: Config, demo: bool, base_port: Option<u16>) -> anyhow::Result<()>
         if demo {
             let store = state.store.clone();
             tokio::task::spawn_blocking(move || {
-                crate::demo::create(&store, explicit_public_url.as_deref())
+                crate::demo::create(
+                    &store,
+                    explicit_public_url.as_deref(),
+                    base_port.unwrap_or(8081),
+                )
             })
             .await
             .map_err(|e| anyhow!("demo setup failed: {e}"))??;

@@ -268,8 +268,8 @@ pub async fn one_bill_every_channel(db: TestDb) {
         ),
         (
             bill_no.clone(),
-            "success".into(),
-            "true".into(),
+            "4".into(),
+            "1".into(),
             "25.00".into(),
             "USD".into()
         )
