@@ -1,5 +1,7 @@
 //! Spawns a real gateway app on a loopback port over a test database (feature `testing`).
 
+pub mod hostile;
+
 use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;

@@ -7,15 +7,14 @@
 // Tests may panic on a broken expectation and index what they just built.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use actix_web::HttpResponse;
-use actix_web::body::MessageBody;
 use billhub_core::postpaid::TerminalFields;
+use billhub_http::testing::hostile::{body, number, rendered};
 use postpaid_gateway::codes::Refusal;
 use postpaid_gateway::requests::{
     InfoRequest, InvoicesRequest, PayRequest, RevertRequest, parameters,
 };
 use proptest::prelude::*;
-use serde_json::{Number, Value, json};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -176,91 +175,4 @@ proptest! {
             }
         }
     }
-}
-// ---------------------------------------------------------------------------------------------
-// Hostile JSON (the same generator in each gateway's props.rs: a test target cannot share a
-// module with another crate's tests)
-
-/// Number text as clients write it: whole, decimal, exponent, huge, negative, float noise.
-fn number() -> impl Strategy<Value = Number> {
-    prop_oneof![
-        any::<i64>().prop_map(|n| n.to_string()),
-        "-?(0|[1-9][0-9]{0,24})(\\.[0-9]{1,12})?([eE][+-]?[0-9]{1,3})?",
-        "(0|[1-9][0-9]{0,8})\\.[0-9]{2}(9{10,14}[0-9]|0{10,14}[1-9])",
-    ]
-    .prop_filter_map("valid JSON number", |t| t.parse::<Number>().ok())
-}
-
-/// Strings as partners send them, hostile ones included (NUL, dates out of range, digits).
-fn string() -> impl Strategy<Value = String> {
-    prop_oneof![
-        ".{0,20}",
-        "[0-9]{0,20}",
-        "[A-Z]{3}",
-        "-?[0-9]{1,7}(\\.[0-9]{1,4})?",
-        "[+-]?[0-9]{4,6}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?)?",
-        "[a-z]{0,6}\\x00[a-z]{0,6}",
-        "\\PC{100,300}",
-    ]
-}
-
-fn leaf() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        number().prop_map(Value::Number),
-        string().prop_map(Value::String),
-    ]
-}
-
-/// Any JSON value, objects keyed mostly by the dialect's own field names.
-fn value(keys: &'static [&'static str]) -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(3, 32, 6, move |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec((key(keys), inner), 0..8)
-                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
-        ]
-    })
-}
-
-fn key(keys: &'static [&'static str]) -> impl Strategy<Value = String> {
-    prop_oneof![
-        4 => prop::sample::select(keys).prop_map(str::to_string),
-        1 => "[a-z_]{1,10}|.{0,4}",
-    ]
-}
-
-/// A valid request with some of its fields replaced by hostile values or removed.
-fn mutated(seed: Value, keys: &'static [&'static str]) -> impl Strategy<Value = Value> {
-    prop::collection::vec((key(keys), prop::option::weighted(0.8, value(keys))), 1..5).prop_map(
-        move |changes| {
-            let mut body = seed.clone();
-            if let Value::Object(m) = &mut body {
-                for (k, v) in changes {
-                    match v {
-                        Some(v) => m.insert(k, v),
-                        None => m.remove(&k),
-                    };
-                }
-            }
-            body
-        },
-    )
-}
-
-/// A body as bytes: arbitrary bytes, arbitrary JSON, or a mutated valid request.
-fn body(seed: Value, keys: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        1 => prop::collection::vec(any::<u8>(), 0..200),
-        2 => value(keys).prop_map(|v| v.to_string().into_bytes()),
-        4 => mutated(seed, keys).prop_map(|v| v.to_string().into_bytes()),
-    ]
-}
-
-/// A rendered answer's status and JSON body.
-fn rendered(resp: HttpResponse) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().try_into_bytes().unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap())
 }
