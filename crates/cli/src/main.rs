@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use commands::bill::BillCommand;
 use commands::channel::ChannelCommand;
 use commands::check::CheckArgs;
+use commands::config::ConfigCommand;
 use commands::credential::CredentialCommand;
 use commands::credit::CreditCommand;
 use commands::import::ImportCommand;
@@ -61,6 +62,9 @@ enum Command {
     Check(CheckArgs),
     /// Run all four gateways in one process on their default ports.
     Up(UpArgs),
+    /// The configuration from the environment (`config check`: what is wrong, or what applies).
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
 fn main() -> ExitCode {
@@ -75,10 +79,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // `config check` reads the environment itself, without writing anything.
+    let command = match cli.command {
+        Command::Config(cmd) => return cmd.run(),
+        other => other,
+    };
     let config = Config::from_env("127.0.0.1:8081")?;
     let now = OffsetDateTime::now_utc();
     let store = || commands::open_store(&config, config.migrate);
-    match cli.command {
+    match command {
+        Command::Config(cmd) => cmd.run(),
         Command::Up(args) => args.run(config),
         Command::Migrate => commands::migrate::run(&config),
         Command::Org(cmd) => cmd.run(&store()?, now),

@@ -2,7 +2,7 @@
 //! variable.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use billhub_store::{Backend, DatabaseUrl, MasterKey};
 
@@ -80,14 +80,44 @@ fn public_url(value: Option<String>, bind: SocketAddr) -> Result<String, ConfigE
     }
 }
 
+/// Where the master key of a configuration comes from (what `billhub config check` reports;
+/// never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKeySource {
+    /// `BILLHUB_MASTER_KEY`.
+    Environment,
+    /// The key file of the embedded default (SQLite without `BILLHUB_MASTER_KEY`), which exists.
+    File(PathBuf),
+    /// No key file yet: a gateway would generate this one on its first start. Only from
+    /// [`Config::inspect_lookup`], whose configuration then holds a throwaway key.
+    WouldGenerate(PathBuf),
+}
+
+/// Whether reading the configuration may write the embedded default's key file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyFile {
+    Create,
+    ReadOnly,
+}
+
 /// `BILLHUB_MASTER_KEY`; on SQLite a key file made on first start, with PostgreSQL required.
-fn master_key(value: Option<String>, backend: Backend) -> Result<MasterKey, ConfigError> {
+fn master_key(
+    value: Option<String>,
+    backend: Backend,
+    key_file: KeyFile,
+) -> Result<(MasterKey, MasterKeySource), ConfigError> {
     match value.filter(|s| !s.is_empty()) {
-        Some(hex) => {
-            MasterKey::from_hex(&hex).map_err(|e| err("BILLHUB_MASTER_KEY", e.to_string()))
-        }
+        Some(hex) => MasterKey::from_hex(&hex)
+            .map(|k| (k, MasterKeySource::Environment))
+            .map_err(|e| err("BILLHUB_MASTER_KEY", e.to_string())),
         None => match backend {
-            Backend::Sqlite => load_or_create_key_file(Path::new(DEFAULT_MASTER_KEY_FILE)),
+            Backend::Sqlite => {
+                let path = Path::new(DEFAULT_MASTER_KEY_FILE);
+                match key_file {
+                    KeyFile::Create => load_or_create_key_file(path),
+                    KeyFile::ReadOnly => read_key_file(path),
+                }
+            }
             Backend::Postgres => Err(err(
                 "BILLHUB_MASTER_KEY",
                 "required with PostgreSQL: 64 hex characters (32 bytes), e.g. from `openssl rand -hex 32`",
@@ -205,6 +235,25 @@ impl Config {
         default_bind: &str,
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        Self::read(default_bind, get, KeyFile::Create).map(|(config, _)| config)
+    }
+
+    /// Reads a configuration exactly as [`Config::from_lookup`] does, but never writes: on
+    /// SQLite without `BILLHUB_MASTER_KEY` an existing key file is read, and a missing one is
+    /// reported as [`MasterKeySource::WouldGenerate`] (the configuration then holds a throwaway
+    /// key that is never stored). For `billhub config check`.
+    pub fn inspect_lookup(
+        default_bind: &str,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Config, MasterKeySource), ConfigError> {
+        Self::read(default_bind, get, KeyFile::ReadOnly)
+    }
+
+    fn read(
+        default_bind: &str,
+        get: impl Fn(&str) -> Option<String>,
+        key_file: KeyFile,
+    ) -> Result<(Config, MasterKeySource), ConfigError> {
         let database_url = get("BILLHUB_DATABASE_URL")
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
@@ -220,7 +269,8 @@ impl Config {
             )
         })?;
         let public_url = public_url(get("BILLHUB_PUBLIC_URL"), bind)?;
-        let master_key = master_key(get("BILLHUB_MASTER_KEY"), parsed.backend())?;
+        let (master_key, key_source) =
+            master_key(get("BILLHUB_MASTER_KEY"), parsed.backend(), key_file)?;
         let sandbox = parse_bool(
             "BILLHUB_SANDBOX",
             &get("BILLHUB_SANDBOX").unwrap_or_default(),
@@ -236,7 +286,7 @@ impl Config {
             get("BILLHUB_CLOCK_SCALE_FROM"),
             sandbox,
         )?;
-        Ok(Config {
+        let config = Config {
             database_url,
             bind,
             public_url,
@@ -249,7 +299,8 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(30),
             clock_scale,
             trusted_proxies: TrustedProxies::parse(get("BILLHUB_TRUSTED_PROXIES"))?,
-        })
+        };
+        Ok((config, key_source))
     }
 
     /// The same configuration for a server listening on `bind` (one of several gateways in one
@@ -288,15 +339,37 @@ impl Config {
     }
 }
 
-/// The embedded default keeps its generated master key beside the database.
-fn load_or_create_key_file(path: &Path) -> Result<MasterKey, ConfigError> {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        return MasterKey::from_hex(text.trim()).map_err(|e| {
+/// The key in the key file `text` read from `path`.
+fn key_from_file(path: &Path, text: &str) -> Result<(MasterKey, MasterKeySource), ConfigError> {
+    MasterKey::from_hex(text.trim())
+        .map(|k| (k, MasterKeySource::File(path.to_path_buf())))
+        .map_err(|e| {
             err(
                 "BILLHUB_MASTER_KEY",
                 format!("{} is not a valid key file: {e}", path.display()),
             )
-        });
+        })
+}
+
+/// The existing key file, or a throwaway key when there is none yet (nothing is written).
+fn read_key_file(path: &Path) -> Result<(MasterKey, MasterKeySource), ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => key_from_file(path, &text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((
+            MasterKey::generate(),
+            MasterKeySource::WouldGenerate(path.to_path_buf()),
+        )),
+        Err(e) => Err(err(
+            "BILLHUB_MASTER_KEY",
+            format!("cannot read {}: {e}", path.display()),
+        )),
+    }
+}
+
+/// The embedded default keeps its generated master key beside the database.
+fn load_or_create_key_file(path: &Path) -> Result<(MasterKey, MasterKeySource), ConfigError> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return key_from_file(path, &text);
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| {
@@ -324,7 +397,7 @@ fn load_or_create_key_file(path: &Path) -> Result<MasterKey, ConfigError> {
         "BILLHUB_MASTER_KEY is not set: generated a key into this file for the embedded default. \
          Set BILLHUB_MASTER_KEY in production and keep it safe: secrets at rest cannot be read without it."
     );
-    Ok(key)
+    Ok((key, MasterKeySource::File(path.to_path_buf())))
 }
 
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
@@ -602,6 +675,30 @@ mod tests {
             .variable,
             "BILLHUB_CLOCK_SCALE_FROM"
         );
+    }
+
+    /// `inspect_lookup` reads as `from_lookup` does and says where the key comes from; without
+    /// a key on SQLite it never writes the key file.
+    #[test]
+    fn inspect_never_writes_the_key_file() {
+        let (c, source) = Config::inspect_lookup("127.0.0.1:8083", |k| {
+            (k == "BILLHUB_MASTER_KEY").then(|| KEY.to_string())
+        })
+        .unwrap();
+        assert_eq!(source, MasterKeySource::Environment);
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8083");
+        assert_eq!(c.master_key.to_hex(), KEY);
+        let path = Path::new(DEFAULT_MASTER_KEY_FILE);
+        if !path.exists() {
+            let (_, source) = Config::inspect_lookup("127.0.0.1:8083", |_| None).unwrap();
+            assert_eq!(source, MasterKeySource::WouldGenerate(path.to_path_buf()));
+            assert!(!path.exists(), "inspect_lookup wrote {}", path.display());
+        }
+        let e = Config::inspect_lookup("127.0.0.1:8083", |k| {
+            (k == "BILLHUB_DATABASE_URL").then(|| "postgres://x@h/db".to_string())
+        })
+        .unwrap_err();
+        assert_eq!(e.variable, "BILLHUB_MASTER_KEY");
     }
 
     /// `BILLHUB_TRUSTED_PROXIES`: none by default; addresses and CIDR ranges; a bad entry names

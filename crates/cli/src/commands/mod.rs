@@ -5,6 +5,7 @@
 pub mod bill;
 pub mod channel;
 pub mod check;
+pub mod config;
 pub mod credential;
 pub mod credit;
 pub mod import;
