@@ -2129,37 +2129,40 @@ fn void_bill_refused_while_money_is_on_it(db: TestDb) {
     );
 }
 
+/// An exact IDR bill of organization `o` on `account`, valid until an hour after `NOW`.
+fn expiring_bill(db: &TestDb, o: i64, account: &str) -> billhub_core::Bill {
+    let new = NewBill {
+        organization_id: o,
+        account_id: 0,
+        collection_id: None,
+        invoice_number: None,
+        ref1: String::new(),
+        ref2: String::new(),
+        name: "Bill".into(),
+        description: String::new(),
+        currency: Currency::IDR,
+        billed: 100_000,
+        items: vec![],
+        bill_date: date!(2025 - 08 - 01),
+        due_date: None,
+        valid_until: Some(NOW + time::Duration::hours(1)),
+        rule: PaymentRule::Exact,
+        source: "test".into(),
+        extra: "{}".into(),
+        va_numbers: vec![],
+    };
+    let acc = AccountInput {
+        code: account.into(),
+        name: "Payer".into(),
+        ..Default::default()
+    };
+    db.create_bill_for_account(&acc, &new, NOW).unwrap().1
+}
+
 /// Issue 10, defect 13: expiry enqueues `bill.expired` for the VA webhook; an organization with
 /// no subscriber of such an event gets no delivery.
 fn expiry_notifies_its_subscribers(db: TestDb) {
-    let expiring = |o: i64, account: &str| {
-        let new = NewBill {
-            organization_id: o,
-            account_id: 0,
-            collection_id: None,
-            invoice_number: None,
-            ref1: String::new(),
-            ref2: String::new(),
-            name: "Bill".into(),
-            description: String::new(),
-            currency: Currency::IDR,
-            billed: 100_000,
-            items: vec![],
-            bill_date: date!(2025 - 08 - 01),
-            due_date: None,
-            valid_until: Some(NOW + time::Duration::hours(1)),
-            rule: PaymentRule::Exact,
-            source: "test".into(),
-            extra: "{}".into(),
-            va_numbers: vec![],
-        };
-        let acc = AccountInput {
-            code: account.into(),
-            name: "Payer".into(),
-            ..Default::default()
-        };
-        db.create_bill_for_account(&acc, &new, NOW).unwrap().1
-    };
+    let expiring = |o: i64, account: &str| expiring_bill(&db, o, account);
     let quiet = org(&db, "EXPQUIET");
     let heard = org(&db, "EXPHEARD");
     db.set_setting(heard, "va.webhook_url", "http://127.0.0.1:9/hook", NOW)
@@ -2193,34 +2196,7 @@ fn expiry_works_in_batches(db: TestDb) {
     let o = org(&db, "EXPBATCH");
     db.set_setting(o, "va.webhook_url", "http://127.0.0.1:9/hook", NOW)
         .unwrap();
-    let expiring = |account: &str| {
-        let new = NewBill {
-            organization_id: o,
-            account_id: 0,
-            collection_id: None,
-            invoice_number: None,
-            ref1: String::new(),
-            ref2: String::new(),
-            name: "Bill".into(),
-            description: String::new(),
-            currency: Currency::IDR,
-            billed: 100_000,
-            items: vec![],
-            bill_date: date!(2025 - 08 - 01),
-            due_date: None,
-            valid_until: Some(NOW + time::Duration::hours(1)),
-            rule: PaymentRule::Exact,
-            source: "test".into(),
-            extra: "{}".into(),
-            va_numbers: vec![],
-        };
-        let acc = AccountInput {
-            code: account.into(),
-            name: "Payer".into(),
-            ..Default::default()
-        };
-        db.create_bill_for_account(&acc, &new, NOW).unwrap().1
-    };
+    let expiring = |account: &str| expiring_bill(&db, o, account);
     let bills: Vec<_> = (0..7).map(|i| expiring(&format!("B{i}"))).collect();
     let later = NOW + time::Duration::hours(2);
     let before = db.transactions_started();
