@@ -68,10 +68,19 @@ impl Store {
     /// moved on ([`StoreError::RaceLost`]). `f` must therefore decide from what it reads inside.
     /// With a deadline ([`Store::until`]) no attempt begins after it: the last error is then
     /// [`StoreError::Busy`].
+    ///
+    /// On SQLite it runs in the store's group commit (see the crate documentation): `f` runs
+    /// behind its own savepoint in a batch shared with concurrent writers, a lost race runs it
+    /// again inside the batch, and the result is returned only once the batch has committed.
     pub fn transaction<T, E: TxError>(
         &self,
         mut f: impl FnMut(&mut Writer<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
+        if let Some(group) = &self.group {
+            return group.write(self, true, &mut |conn, key| {
+                f(&mut Writer(Reader { conn, key }))
+            });
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -98,6 +107,11 @@ impl Store {
         &self,
         mut f: impl FnMut(&mut Writer<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
+        if let Some(group) = &self.group {
+            return group.write(self, false, &mut |conn, key| {
+                f(&mut Writer(Reader { conn, key }))
+            });
+        }
         self.attempt(Mode::Write, &mut |conn, key| {
             f(&mut Writer(Reader { conn, key }))
         })
@@ -160,6 +174,10 @@ impl Store {
             return match (result, end) {
                 (Ok(v), Ok(())) => {
                     slot.in_flight = false;
+                    if mode == Mode::Write {
+                        self.commits
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     Ok(v)
                 }
                 (Ok(_), Err(e)) => {
@@ -184,7 +202,13 @@ impl Store {
     /// SQLite's busy timeout for this attempt: what is left before the deadline (at least 1 ms),
     /// never more than [`SQLITE_BUSY_TIMEOUT_MS`].
     fn prepare(&self, slot: &mut Slot) -> diesel::QueryResult<()> {
-        let ms = match self.deadline {
+        slot.set_busy_timeout(self.busy_timeout_ms())
+    }
+
+    /// What SQLite's busy timeout should be now: what is left before the deadline (at least
+    /// 1 ms), never more than [`SQLITE_BUSY_TIMEOUT_MS`].
+    pub(crate) fn busy_timeout_ms(&self) -> u32 {
+        match self.deadline {
             None => SQLITE_BUSY_TIMEOUT_MS,
             Some(d) => {
                 let left = d.saturating_duration_since(std::time::Instant::now());
@@ -192,8 +216,7 @@ impl Store {
                     .unwrap_or(u32::MAX)
                     .clamp(1, SQLITE_BUSY_TIMEOUT_MS)
             }
-        };
-        slot.set_busy_timeout(ms)
+        }
     }
 }
 
