@@ -50,7 +50,7 @@ pub enum StoreError {
     Migration(String),
     #[error("database")]
     Database(#[source] DbError),
-    #[error("secret")]
+    #[error(transparent)]
     Secret(#[from] SecretError),
     /// A stored row no longer makes sense (unknown currency, bad status...).
     #[error("corrupt row: {0}")]
@@ -78,6 +78,7 @@ pub enum Entity {
     Product,
     PostpaidCode,
     NotificationEvent,
+    ConsoleUser,
 }
 
 impl fmt::Display for Entity {
@@ -95,6 +96,7 @@ impl fmt::Display for Entity {
             Entity::Product => "product",
             Entity::PostpaidCode => "postpaid code",
             Entity::NotificationEvent => "notification event",
+            Entity::ConsoleUser => "console user",
         })
     }
 }
@@ -114,6 +116,8 @@ pub enum ConflictKind {
     AlreadyResolved { id: i64, status: String },
     #[error("a payment under {channel} {reference} already exists")]
     ReferenceTaken { channel: String, reference: String },
+    #[error("a console user with e-mail {email} already exists in this organization")]
+    ConsoleEmailTaken { email: String },
 }
 
 /// Why the store refuses input.
@@ -152,6 +156,8 @@ pub enum InvalidKind {
     MissingNote,
     #[error("unapplied payment {id} has no organization")]
     NoOrganization { id: i64 },
+    #[error("console user: {reason}")]
+    ConsoleUser { reason: &'static str },
     #[error("credit cannot become unapplied")]
     CreditUnapplied,
     /// A timestamp whose UTC form cannot be represented.
