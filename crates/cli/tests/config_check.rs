@@ -115,9 +115,14 @@ fn good_sqlite_configuration() {
             "log_filter": "info",
             "log_format": "json",
             "migrate": true,
+            "body_limit": 262_144,
+            "request_timeout_secs": 30,
+            "docs": true,
             "trusted_proxies": ["10.0.0.0/8", "192.0.2.1"],
             "clock_scale": null,
             "master_key": "set (from BILLHUB_MASTER_KEY)",
+            "master_key_id": db.master_key().id(),
+            "old_master_key_ids": [],
             "database": {"reachable": true},
         })
     );
@@ -134,6 +139,10 @@ fn good_sqlite_configuration() {
     );
     assert!(
         text.contains("  trusted_proxies: 10.0.0.0/8, 192.0.2.1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  body_limit: 262144\n  request_timeout_secs: 30\n  docs: true\n"),
         "{text}"
     );
     assert!(text.contains("database: answers\n"), "{text}");
@@ -203,6 +212,9 @@ fn good_postgres_configuration() {
         ("BILLHUB_LOG", "warn,billhub=debug"),
         ("BILLHUB_LOG_FORMAT", "text"),
         ("BILLHUB_MIGRATE", "false"),
+        ("BILLHUB_BODY_LIMIT", "1048576"),
+        ("BILLHUB_REQUEST_TIMEOUT", "12"),
+        ("BILLHUB_DOCS", "false"),
     ];
     let out = check(&dir.0, &env, &["--json", "--gateway", "collections"]);
     assert!(out.status.success(), "{}", all_output(&out));
@@ -221,9 +233,14 @@ fn good_postgres_configuration() {
             "log_filter": "warn,billhub=debug",
             "log_format": "text",
             "migrate": false,
+            "body_limit": 1_048_576,
+            "request_timeout_secs": 12,
+            "docs": false,
             "trusted_proxies": [],
             "clock_scale": {"factor": 60, "from": "2026-01-31T08:00:00Z"},
             "master_key": "set (from BILLHUB_MASTER_KEY)",
+            "master_key_id": db.master_key().id(),
+            "old_master_key_ids": [],
             "database": {"reachable": true},
         })
     );
@@ -257,6 +274,8 @@ fn each_bad_variable_is_named() {
         ("BILLHUB_MASTER_KEY", "abcdef"),
         ("BILLHUB_LOG", "[[["),
         ("BILLHUB_SANDBOX", "maybe"),
+        ("BILLHUB_BODY_LIMIT", "256k"),
+        ("BILLHUB_REQUEST_TIMEOUT", "0"),
     ] {
         let mut env = vec![
             ("BILLHUB_DATABASE_URL", db.url.as_str()),

@@ -37,6 +37,9 @@ pub struct Config {
     /// `BILLHUB_TRUSTED_PROXIES`: the proxies (load balancers) whose `X-Forwarded-For` names
     /// the client's address; none by default (the TCP peer is the client).
     pub trusted_proxies: TrustedProxies,
+    /// `BILLHUB_DOCS` (default true): serve the gateway's OpenAPI document at `/openapi.json`
+    /// and its documentation page at `/docs`; `false` for partner-facing deployments.
+    pub docs: bool,
 }
 
 /// A sped-up app clock for tests: `factor` app seconds per real second from `epoch`
@@ -126,6 +129,35 @@ fn master_key(
     }
 }
 
+/// `BILLHUB_MASTER_KEYS`: old master keys (64 hex each, comma-separated) that still open the
+/// secrets they sealed while `billhub rotate-master-key` re-seals them with the current one.
+fn old_master_keys(value: Option<String>) -> Result<Vec<MasterKey>, ConfigError> {
+    let text = value.unwrap_or_default();
+    let entries: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    let count = entries.len();
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            // Never echo the entry: it may be a key with a typo.
+            MasterKey::from_hex(entry).map_err(|_| {
+                err(
+                    "BILLHUB_MASTER_KEYS",
+                    format!(
+                        "key {} of {count} is not 64 hex characters (32 bytes); list old keys \
+                         comma-separated",
+                        i + 1
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
 /// `BILLHUB_LOG`, checked as a tracing filter (default `info`).
 fn log_filter(value: Option<String>) -> Result<String, ConfigError> {
     let log_filter = value
@@ -140,14 +172,66 @@ fn log_filter(value: Option<String>) -> Result<String, ConfigError> {
     Ok(log_filter)
 }
 
-/// `BILLHUB_LOG_FORMAT`: `json` (default) or `text`.
-fn log_format(value: Option<String>) -> Result<LogFormat, ConfigError> {
-    match value.unwrap_or_default().to_ascii_lowercase().as_str() {
-        "" | "json" => Ok(LogFormat::Json),
+/// `BILLHUB_LOG_FORMAT`: `json`, `text`, or `auto` (the default, also when unset or blank):
+/// text when the logs go to a terminal (`logs_to_terminal`: stderr is one), JSON otherwise.
+pub fn log_format(value: Option<String>, logs_to_terminal: bool) -> Result<LogFormat, ConfigError> {
+    match value
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "" | "auto" if logs_to_terminal => Ok(LogFormat::Text),
+        "" | "auto" | "json" => Ok(LogFormat::Json),
         "text" => Ok(LogFormat::Text),
         other => Err(err(
             "BILLHUB_LOG_FORMAT",
-            format!("`{other}` must be json or text"),
+            format!("`{other}` must be auto, json or text"),
+        )),
+    }
+}
+
+/// Default of `BILLHUB_BODY_LIMIT`: 256 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+/// Bounds of `BILLHUB_BODY_LIMIT` (bytes): 1 KiB to 64 MiB.
+pub const BODY_LIMIT_RANGE: std::ops::RangeInclusive<usize> = 1024..=64 * 1024 * 1024;
+/// Default of `BILLHUB_REQUEST_TIMEOUT`: 30 s.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+/// Bounds of `BILLHUB_REQUEST_TIMEOUT` (seconds).
+pub const REQUEST_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=600;
+
+/// `BILLHUB_BODY_LIMIT`: the largest request body, in bytes (a whole number; default 256 KiB).
+fn body_limit(value: Option<String>) -> Result<usize, ConfigError> {
+    let Some(text) = value.filter(|s| !s.trim().is_empty()) else {
+        return Ok(DEFAULT_BODY_LIMIT);
+    };
+    match text.trim().parse::<usize>() {
+        Ok(n) if BODY_LIMIT_RANGE.contains(&n) => Ok(n),
+        _ => Err(err(
+            "BILLHUB_BODY_LIMIT",
+            format!(
+                "`{text}` must be a whole number of bytes from {} to {} (default {DEFAULT_BODY_LIMIT})",
+                BODY_LIMIT_RANGE.start(),
+                BODY_LIMIT_RANGE.end()
+            ),
+        )),
+    }
+}
+
+/// `BILLHUB_REQUEST_TIMEOUT`: how long a request may run, in whole seconds (default 30).
+fn request_timeout(value: Option<String>) -> Result<std::time::Duration, ConfigError> {
+    let Some(text) = value.filter(|s| !s.trim().is_empty()) else {
+        return Ok(std::time::Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS));
+    };
+    match text.trim().parse::<u64>() {
+        Ok(n) if REQUEST_TIMEOUT_RANGE.contains(&n) => Ok(std::time::Duration::from_secs(n)),
+        _ => Err(err(
+            "BILLHUB_REQUEST_TIMEOUT",
+            format!(
+                "`{text}` must be a whole number of seconds from {} to {} (default {DEFAULT_REQUEST_TIMEOUT_SECS})",
+                REQUEST_TIMEOUT_RANGE.start(),
+                REQUEST_TIMEOUT_RANGE.end()
+            ),
         )),
     }
 }
@@ -271,6 +355,7 @@ impl Config {
         let public_url = public_url(get("BILLHUB_PUBLIC_URL"), bind)?;
         let (master_key, key_source) =
             master_key(get("BILLHUB_MASTER_KEY"), parsed.backend(), key_file)?;
+        let master_key = master_key.with_old(old_master_keys(get("BILLHUB_MASTER_KEYS"))?);
         let sandbox = parse_bool(
             "BILLHUB_SANDBOX",
             &get("BILLHUB_SANDBOX").unwrap_or_default(),
@@ -280,7 +365,12 @@ impl Config {
             _ => true,
         };
         let log_filter = log_filter(get("BILLHUB_LOG"))?;
-        let log_format = log_format(get("BILLHUB_LOG_FORMAT"))?;
+        let log_format = log_format(
+            get("BILLHUB_LOG_FORMAT"),
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )?;
+        let body_limit = body_limit(get("BILLHUB_BODY_LIMIT"))?;
+        let request_timeout = request_timeout(get("BILLHUB_REQUEST_TIMEOUT"))?;
         let clock_scale = clock_scale(
             get("BILLHUB_CLOCK_SCALE"),
             get("BILLHUB_CLOCK_SCALE_FROM"),
@@ -295,10 +385,14 @@ impl Config {
             log_filter,
             log_format,
             migrate,
-            body_limit: 256 * 1024,
-            request_timeout: std::time::Duration::from_secs(30),
+            body_limit,
+            request_timeout,
             clock_scale,
             trusted_proxies: TrustedProxies::parse(get("BILLHUB_TRUSTED_PROXIES"))?,
+            docs: match get("BILLHUB_DOCS") {
+                Some(v) if !v.is_empty() => parse_bool("BILLHUB_DOCS", &v)?,
+                _ => true,
+            },
         };
         Ok((config, key_source))
     }
@@ -331,10 +425,11 @@ impl Config {
             log_filter: "warn".into(),
             log_format: LogFormat::Text,
             migrate: false,
-            body_limit: 256 * 1024,
-            request_timeout: std::time::Duration::from_secs(30),
+            body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout: std::time::Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
             clock_scale: None,
             trusted_proxies: TrustedProxies::default(),
+            docs: true,
         }
     }
 }
@@ -699,6 +794,110 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.variable, "BILLHUB_MASTER_KEY");
+    }
+
+    /// `BILLHUB_LOG_FORMAT`: unset, blank or `auto` follow the terminal (text on one, JSON
+    /// otherwise); `json` and `text` win either way; anything else names the variable.
+    #[test]
+    fn log_format_follows_the_terminal_unless_set() {
+        let f = |v: Option<&str>, tty: bool| log_format(v.map(String::from), tty);
+        for unset in [None, Some(""), Some("  "), Some("auto"), Some("AUTO")] {
+            assert_eq!(f(unset, true).unwrap(), LogFormat::Text, "{unset:?}");
+            assert_eq!(f(unset, false).unwrap(), LogFormat::Json, "{unset:?}");
+        }
+        for tty in [true, false] {
+            assert_eq!(f(Some("json"), tty).unwrap(), LogFormat::Json);
+            assert_eq!(f(Some("JSON"), tty).unwrap(), LogFormat::Json);
+            assert_eq!(f(Some("text"), tty).unwrap(), LogFormat::Text);
+            let e = f(Some("xml"), tty).unwrap_err();
+            assert_eq!(e.variable, "BILLHUB_LOG_FORMAT");
+            assert_eq!(e.message, "`xml` must be auto, json or text");
+        }
+    }
+
+    /// `BILLHUB_BODY_LIMIT` (bytes) and `BILLHUB_REQUEST_TIMEOUT` (seconds): defaults, bounds,
+    /// and errors naming the variable.
+    #[test]
+    fn body_limit_and_request_timeout() {
+        let c = cfg(&[("BILLHUB_MASTER_KEY", KEY)]).unwrap();
+        assert_eq!(c.body_limit, 262_144);
+        assert_eq!(c.request_timeout, std::time::Duration::from_secs(30));
+        let c = cfg(&[
+            ("BILLHUB_MASTER_KEY", KEY),
+            ("BILLHUB_BODY_LIMIT", " 1048576 "),
+            ("BILLHUB_REQUEST_TIMEOUT", "5"),
+        ])
+        .unwrap();
+        assert_eq!(c.body_limit, 1_048_576);
+        assert_eq!(c.request_timeout, std::time::Duration::from_secs(5));
+        let c = cfg(&[
+            ("BILLHUB_MASTER_KEY", KEY),
+            ("BILLHUB_BODY_LIMIT", "1024"),
+            ("BILLHUB_REQUEST_TIMEOUT", "600"),
+        ])
+        .unwrap();
+        assert_eq!(c.body_limit, 1024);
+        assert_eq!(c.request_timeout, std::time::Duration::from_secs(600));
+        for bad in ["1023", "67108865", "-1", "256k", "1e6", "lots"] {
+            let e = cfg(&[("BILLHUB_MASTER_KEY", KEY), ("BILLHUB_BODY_LIMIT", bad)]).unwrap_err();
+            assert_eq!(e.variable, "BILLHUB_BODY_LIMIT", "{bad}");
+            assert!(e.message.contains("from 1024 to 67108864"), "{e}");
+        }
+        for bad in ["0", "601", "2.5", "30s", "-3"] {
+            let e = cfg(&[
+                ("BILLHUB_MASTER_KEY", KEY),
+                ("BILLHUB_REQUEST_TIMEOUT", bad),
+            ])
+            .unwrap_err();
+            assert_eq!(e.variable, "BILLHUB_REQUEST_TIMEOUT", "{bad}");
+            assert!(e.message.contains("from 1 to 600"), "{e}");
+        }
+    }
+
+    /// `BILLHUB_MASTER_KEYS`: old keys beside the current one, each validated without echoing
+    /// it; the embedded default's key file stays the current key.
+    #[test]
+    fn old_master_keys_beside_the_current_one() {
+        const OLD: &str = "00000000000000000000000000000000000000000000000000000000000000aa";
+        const OLD2: &str = "00000000000000000000000000000000000000000000000000000000000000bb";
+        let id = |hex: &str| MasterKey::from_hex(hex).unwrap().id().to_string();
+        let c = cfg(&[("BILLHUB_MASTER_KEY", KEY)]).unwrap();
+        assert!(c.master_key.old_ids().is_empty());
+        let c = cfg(&[
+            ("BILLHUB_MASTER_KEY", KEY),
+            ("BILLHUB_MASTER_KEYS", &format!(" {OLD} ,{OLD2},,{KEY}")),
+        ])
+        .unwrap();
+        assert_eq!(c.master_key.to_hex(), KEY);
+        assert_eq!(c.master_key.id(), id(KEY));
+        assert_eq!(c.master_key.old_ids(), [id(OLD), id(OLD2)]);
+        for bad in ["abc", &format!("{OLD},{}", &OLD[1..]), &format!("{OLD}zz")] {
+            let e = cfg(&[("BILLHUB_MASTER_KEY", KEY), ("BILLHUB_MASTER_KEYS", bad)]).unwrap_err();
+            assert_eq!(e.variable, "BILLHUB_MASTER_KEYS", "{bad}");
+            assert!(!e.message.contains(&OLD[1..]), "{e}");
+        }
+        let e = cfg(&[
+            ("BILLHUB_MASTER_KEY", KEY),
+            ("BILLHUB_MASTER_KEYS", &format!("{OLD},nope")),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "key 2 of 2 is not 64 hex characters (32 bytes); list old keys comma-separated"
+        );
+        // The embedded default: the key file is the current key, old keys beside it.
+        let dir = std::env::temp_dir().join(format!("billhub-keys-{}", MasterKey::generate().id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("master.key");
+        std::fs::write(&path, KEY).unwrap();
+        let (file_key, source) = key_from_file(&path, KEY).unwrap();
+        assert_eq!(source, MasterKeySource::File(path.clone()));
+        let both = file_key.with_old(super::old_master_keys(Some(OLD.into())).unwrap());
+        assert_eq!(
+            (both.id(), both.old_ids()),
+            (id(KEY).as_str(), vec![id(OLD).as_str()])
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// `BILLHUB_TRUSTED_PROXIES`: none by default; addresses and CIDR ranges; a bad entry names

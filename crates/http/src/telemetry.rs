@@ -1,8 +1,10 @@
 //! Logs and metrics.
 //!
 //! [`init`] installs the process-wide tracing subscriber: the filter comes from `BILLHUB_LOG`,
-//! the format from `BILLHUB_LOG_FORMAT` (`json`, the default, one object per line; or `text`),
-//! written to stderr so that commands printing `--json` keep stdout clean. It is idempotent:
+//! the format from `BILLHUB_LOG_FORMAT` (`text` for people, `json` one object per line for log
+//! pipelines, or `auto`, the default: text when stderr is a terminal, JSON otherwise; the choice
+//! is made once, in [`crate::config::log_format`]), written to stderr so that commands printing
+//! `--json` keep stdout clean. It is idempotent:
 //! `billhub up` and a gateway's `run_main` may both call it.
 //!
 //! What is logged: per request the method, the route *pattern* (never the raw path, which may

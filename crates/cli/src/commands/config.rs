@@ -192,6 +192,15 @@ fn master_key_text(source: &MasterKeySource) -> String {
     }
 }
 
+/// The current master key's id (not secret; `docs/keys.md`); none for the throwaway key of a
+/// key file not generated yet.
+fn master_key_id<'c>(config: &'c Config, source: &MasterKeySource) -> Option<&'c str> {
+    match source {
+        MasterKeySource::WouldGenerate(_) => None,
+        _ => Some(config.master_key.id()),
+    }
+}
+
 /// `BILLHUB_TRUSTED_PROXIES` as read (it parsed: the configuration holds its ranges).
 fn trusted_proxies(config: &Config) -> Vec<String> {
     if config.trusted_proxies.is_empty() {
@@ -233,12 +242,17 @@ fn effective(gateway: &str, config: &Config, key: &MasterKeySource, database: &D
             LogFormat::Text => "text",
         },
         "migrate": config.migrate,
+        "body_limit": config.body_limit,
+        "request_timeout_secs": config.request_timeout.as_secs(),
+        "docs": config.docs,
         "trusted_proxies": trusted_proxies(config),
         "clock_scale": config.clock_scale.map(|s| json!({
             "factor": s.factor,
             "from": rfc3339(s.epoch),
         })),
         "master_key": master_key_text(key),
+        "master_key_id": master_key_id(config, key),
+        "old_master_key_ids": config.master_key.old_ids(),
         "database": database,
     })
 }
@@ -260,6 +274,9 @@ fn text(gateway: &str, config: &Config, key: &MasterKeySource, database: &Databa
         "log_filter",
         "log_format",
         "migrate",
+        "body_limit",
+        "request_timeout_secs",
+        "docs",
     ] {
         s.push_str(&format!("  {k}: {}\n", field(k)));
     }
@@ -280,6 +297,18 @@ fn text(gateway: &str, config: &Config, key: &MasterKeySource, database: &Databa
         ));
     }
     s.push_str(&format!("  master_key: {}\n", master_key_text(key)));
+    if let Some(id) = master_key_id(config, key) {
+        s.push_str(&format!("  master_key_id: {id}\n"));
+    }
+    let old = config.master_key.old_ids();
+    s.push_str(&format!(
+        "  old_master_keys (BILLHUB_MASTER_KEYS): {}\n",
+        if old.is_empty() {
+            "none".into()
+        } else {
+            old.join(", ")
+        }
+    ));
     s.push_str(&match database {
         Database::Reachable => "database: answers\n".to_string(),
         Database::NotCreated(p) => {
