@@ -32,6 +32,7 @@ pub mod auth;
 pub mod codes;
 pub mod error;
 pub mod flows;
+pub mod openapi;
 pub mod requests;
 pub mod routes;
 pub mod wire;
@@ -60,6 +61,10 @@ impl Gateway for Bill24Gateway {
 
     fn render_error(&self, err: &PlumbingError) -> HttpResponse {
         routes::plumbing_error(err)
+    }
+
+    fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+        Some(openapi::document())
     }
 }
 

@@ -15,6 +15,10 @@ use crate::auth;
 use crate::codes::Code;
 use crate::error::{Bill24Error, WebhookError, http_error, webhook_reply};
 use crate::flows::{self, Recorded};
+use crate::openapi::{
+    ConsumerBody, ErrorEnvelope, PendingBillsAnswer, ProxyAnswer, WebhookFailure,
+    WebhookNotification,
+};
 use crate::requests::{ConsumerRequest, Notification, json_object};
 use crate::wire::Envelope;
 
@@ -101,7 +105,24 @@ async fn consumer_call(
 }
 
 /// `POST /proxy`: the amount due for a consumer code.
-async fn proxy(
+#[utoipa::path(
+    post,
+    path = "/proxy",
+    operation_id = "proxy",
+    tag = "Merchant Proxy",
+    summary = "The amount due for a consumer code",
+    request_body(content = ConsumerBody, content_type = "application/json"),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "Code 0 with the data, or a Merchant Proxy code 1-4 with `data: null`.", body = ProxyAnswer),
+        (status = 400, description = "The body is not a JSON object, or the Content-Type is not application/json.", body = ErrorEnvelope),
+        (status = 401, description = "The token header is missing or not valid.", body = ErrorEnvelope),
+        (status = 413, description = "The body is over the limit (`BILLHUB_BODY_LIMIT`, 256 KiB by default).", body = ErrorEnvelope),
+        (status = 500, description = "billhub failed (the cause is in its log); retry.", body = ErrorEnvelope),
+        (status = 504, description = "The request ran past the request timeout; retry.", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn proxy(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: Body,
@@ -115,7 +136,24 @@ async fn proxy(
 }
 
 /// `POST /pending_bills`: the account statement for a consumer code.
-async fn pending_bills(
+#[utoipa::path(
+    post,
+    path = "/pending_bills",
+    operation_id = "pending_bills",
+    tag = "Merchant Proxy",
+    summary = "The account statement with digital bill links",
+    request_body(content = ConsumerBody, content_type = "application/json"),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "Code 0 with the data, or a Merchant Proxy code 1-4 with `data: null`.", body = PendingBillsAnswer),
+        (status = 400, description = "The body is not a JSON object, or the Content-Type is not application/json.", body = ErrorEnvelope),
+        (status = 401, description = "The token header is missing or not valid.", body = ErrorEnvelope),
+        (status = 413, description = "The body is over the limit (`BILLHUB_BODY_LIMIT`, 256 KiB by default).", body = ErrorEnvelope),
+        (status = 500, description = "billhub failed (the cause is in its log); retry.", body = ErrorEnvelope),
+        (status = 504, description = "The request ran past the request timeout; retry.", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn pending_bills(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: Body,
@@ -132,7 +170,24 @@ async fn pending_bills(
 /// `POST /webhook`: a payment notification. Answers in Bill24's webhook reply shape. A caller
 /// without a token is found by its address inside the flow's transaction; a bad body from such
 /// a caller is answered 401 first when the address is not allowed.
-async fn webhook(
+#[utoipa::path(
+    post,
+    path = "/webhook",
+    operation_id = "webhook",
+    tag = "Merchant Proxy",
+    summary = "A payment notification",
+    request_body(content = WebhookNotification, content_type = "application/json"),
+    security(("token" = []), ()),
+    responses(
+        (status = 200, description = "`Success`: received (recorded, kept as unapplied money, or not applied for its status); `Error`: a repeat, recorded before, nothing changed.", body = crate::wire::WebhookReply),
+        (status = 400, description = "Below the minimum (transaction id, amount, currency) or not JSON: nothing recorded.", body = crate::wire::WebhookReply),
+        (status = 401, description = "No token and an address no organization allows (or several do), or a token that is not valid.", body = crate::wire::WebhookReply),
+        (status = 413, description = "The body is over the limit (`BILLHUB_BODY_LIMIT`, 256 KiB by default).", body = ErrorEnvelope),
+        (status = 500, description = "billhub failed (the cause is in its log): Bill24 retries.", body = WebhookFailure),
+        (status = 504, description = "The request ran past the request timeout; retry.", body = ErrorEnvelope),
+    )
+)]
+pub(crate) async fn webhook(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: Body,

@@ -19,46 +19,73 @@ pub struct Envelope<T: Serialize> {
 }
 
 /// `data` of a successful `/proxy` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProxyData {
     pub consumer_code: String,
     pub consumer_name: String,
     pub consumer_name_latin: String,
     pub phone: String,
+    #[schema(schema_with = crate::openapi::currency)]
     pub currency: String,
+    /// What is outstanding now.
+    #[schema(schema_with = crate::openapi::money)]
     pub due_amount: Number,
+    /// The smallest payment; `-1`: no lower bound.
+    #[schema(schema_with = crate::openapi::bound)]
     pub min_amount: Number,
+    /// The largest payment; `-1`: no upper bound.
+    #[schema(schema_with = crate::openapi::bound)]
     pub max_amount: Number,
+    /// The account's credit in this currency.
+    #[schema(schema_with = crate::openapi::money)]
     pub balance: Number,
     pub description: String,
+    /// The shown bill's bill date, `00:00:00`.
+    #[schema(schema_with = crate::openapi::proxy_datetime)]
     pub last_bill_date: String,
+    /// The shown bill's due date at its last second, else its valid-until, else `""`.
+    #[schema(schema_with = crate::openapi::proxy_datetime)]
     pub last_due_date: String,
+    /// When the newest payment that is not reversed was made, else `""`.
+    #[schema(schema_with = crate::openapi::proxy_datetime)]
     pub last_pay_date: String,
 }
 
 /// `data` of a successful `/pending_bills` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PendingBillsData {
+    /// The amount due before the oldest listed line.
+    #[schema(schema_with = crate::openapi::money)]
     pub opening_balance: Number,
     pub pending_bills: Vec<PendingBill>,
 }
 
 /// One statement line, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PendingBill {
     /// `dd/MM/yyyy`.
+    #[schema(schema_with = crate::openapi::statement_date)]
     pub date: String,
     /// Bills and reversals positive, payments negative.
+    #[schema(schema_with = crate::openapi::money)]
     pub amount: Number,
     /// The amount due after this line.
+    #[schema(schema_with = crate::openapi::money)]
     pub balance: Number,
+    /// The hosted bill page (`/b/{public number}`) or a receipt (`/r/{payment uuid}`).
+    #[schema(format = "uri")]
     pub digital_bill_url: String,
 }
 
 /// The biller's answer to a webhook delivery.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WebhookReply {
     /// `Success` or `Error`.
+    #[schema(schema_with = crate::openapi::webhook_status)]
     pub status: &'static str,
     pub message: String,
 }

@@ -11,7 +11,7 @@
 //! function per use case, each one store transaction), [`wire`] (responses spelled as the
 //! partner spells them), [`routes`] (thin handlers: authenticate, parse, run a flow, render),
 //! [`codes`] (errors and the integer status/type codes, one table each), [`notify`] (the
-//! callback, one snapshot per render).
+//! callback, one snapshot per render), [`openapi`] (the OpenAPI 3.1 document).
 //!
 //! ## Errors
 //! Flows and handlers return [`codes::ApiError`], rendered in Laravel's shapes
@@ -26,6 +26,7 @@ pub mod codes;
 pub mod edge;
 pub mod flows;
 pub mod notify;
+pub mod openapi;
 pub mod query;
 pub mod requests;
 pub mod routes;
@@ -65,6 +66,10 @@ impl Gateway for CollectionsGateway {
 
     fn render_error(&self, err: &PlumbingError) -> HttpResponse {
         codes::ApiError::from_plumbing(err).error_response()
+    }
+
+    fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+        Some(openapi::document())
     }
 
     fn notifier(&self) -> Option<Arc<dyn Notifier>> {

@@ -111,17 +111,24 @@ pub fn callback_ref_id(
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Collection)]
 pub struct CollectionOut {
     pub id: i64,
     pub code: String,
     pub name: String,
     pub organization_id: i64,
+    #[schema(required = true, format = "uri")]
     pub webhook_url: Option<String>,
+    #[schema(required = true, format = "uri")]
     pub redirect_url: Option<String>,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub created_at: String,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub organization: Option<OrganizationOut>,
 }
 
@@ -141,7 +148,9 @@ impl CollectionOut {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Organization)]
 pub struct OrganizationOut {
     pub id: i64,
     pub code: String,
@@ -149,35 +158,48 @@ pub struct OrganizationOut {
 }
 
 /// `?include=collection` on a bill.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CollectionBrief {
     pub id: i64,
     pub code: String,
     pub name: String,
+    #[schema(required = true, format = "uri")]
     pub webhook_url: Option<String>,
+    #[schema(required = true, format = "uri")]
     pub redirect_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub organization: Option<OrganizationOut>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Product)]
 pub struct ProductOut {
     pub id: i64,
     pub title: String,
     pub description: String,
     pub code: String,
+    #[schema(schema_with = crate::openapi::amount)]
     pub price: String,
     /// The product this one was copied from (always null here).
+    #[schema(schema_with = crate::openapi::null, required = true)]
     pub product_id: Option<i64>,
+    #[schema(required = true)]
     pub currency: Option<String>,
     pub organization_id: i64,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub created_at: String,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub updated_at: String,
     /// `?include=organization`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub organization: Option<OrganizationOut>,
     /// `?include=product-collections` (`.bill`): the product's bill lines.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub product_collections: Option<Vec<ProductLineOut>>,
 }
 
@@ -185,38 +207,58 @@ pub struct ProductOut {
 pub type ProductLines = billhub_store::collections::ProductBillLines;
 
 /// A bill line of a product (`?include=product-collections`), with its bill when asked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ProductLine)]
 pub struct ProductLineOut {
     pub id: i64,
     pub bill_id: i64,
+    #[schema(required = true)]
     pub product_id: Option<i64>,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub created_at: String,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub updated_at: String,
+    #[schema(schema_with = crate::openapi::quantity)]
     pub quantity: serde_json::Number,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub bill: Option<BillBrief>,
 }
 
 /// A bill without its lines, payments or includes (`product-collections.bill`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BillBrief {
     pub id: i64,
     pub bill_no: String,
+    #[schema(required = true, schema_with = crate::openapi::due)]
     pub due: Option<String>,
+    #[schema(schema_with = crate::openapi::bill_status)]
     pub status: i32,
+    #[schema(required = true)]
     pub collection_id: Option<i64>,
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::openapi::bill_type)]
     pub kind: i32,
     pub account_id: i64,
     pub ref1: String,
     pub ref2: String,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub created_at: String,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub updated_at: String,
+    #[schema(schema_with = crate::openapi::currency)]
     pub currency: String,
+    #[schema(format = "uri")]
     pub bill_url: String,
+    #[schema(format = "uri")]
     pub payment_url: String,
+    #[schema(schema_with = crate::openapi::amount)]
     pub total_amount: String,
+    #[schema(schema_with = crate::openapi::amount)]
     pub total_paid: String,
+    #[schema(schema_with = crate::openapi::amount)]
     pub balance: String,
     pub paid: bool,
 }
@@ -297,7 +339,9 @@ impl ProductOut {
 }
 
 /// A customer (a billhub account; `acc_no` is the code a payer gives at any channel).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Customer)]
 pub struct CustomerOut {
     pub id: i64,
     pub acc_no: String,
@@ -307,13 +351,17 @@ pub struct CustomerOut {
     pub mobile: String,
     pub address: String,
     pub organization_id: i64,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub created_at: String,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub updated_at: String,
     /// `?include=organization`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub organization: Option<OrganizationOut>,
     /// `?include=account-groups` (`.group`): billhub has no customer groups, so always `[]`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::openapi::no_groups)]
     pub account_groups: Option<Vec<serde_json::Value>>,
 }
 
@@ -359,28 +407,41 @@ impl CustomerOut {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ProductCollection)]
 pub struct ProductCollectionOut {
     pub id: i64,
     pub bill_id: i64,
+    #[schema(required = true)]
     pub product_id: Option<i64>,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub created_at: String,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub updated_at: String,
+    #[schema(schema_with = crate::openapi::quantity)]
     pub quantity: serde_json::Number,
+    #[schema(required = true)]
     pub product: Option<ProductOut>,
 }
 
 /// The channel transaction behind a payment (`?include=payments.transaction`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Transaction)]
 pub struct TransactionOut {
     pub id: String,
     pub ref_id: String,
     pub channel: String,
     pub method: String,
     /// The whole amount the payer paid (it may cover other bills too).
+    #[schema(schema_with = crate::openapi::amount)]
     pub amount: String,
+    #[schema(schema_with = crate::openapi::currency)]
     pub currency: String,
+    #[schema(value_type = crate::openapi::PaymentStatus)]
     pub status: &'static str,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub paid_at: String,
 }
 
@@ -400,18 +461,27 @@ impl TransactionOut {
 }
 
 /// A payment of a bill: the part of a channel payment applied to this bill.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Payment)]
 pub struct PaymentOut {
     pub id: i64,
     pub bill_id: i64,
+    #[schema(schema_with = crate::openapi::amount)]
     pub amount: String,
+    #[schema(schema_with = crate::openapi::currency)]
     pub currency: String,
+    #[schema(value_type = crate::openapi::PaymentStatus)]
     pub status: &'static str,
     pub payment_method: String,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub paid_at: String,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub created_at: String,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub transaction: Option<TransactionOut>,
 }
 
@@ -439,39 +509,64 @@ impl PaymentOut {
 }
 
 /// A bill, field for field as the seed, plus what `include` asked for.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Bill)]
 pub struct BillOut {
     pub id: i64,
     pub bill_no: String,
+    #[schema(required = true, schema_with = crate::openapi::due)]
     pub due: Option<String>,
+    #[schema(schema_with = crate::openapi::bill_status)]
     pub status: i32,
+    #[schema(schema_with = crate::openapi::null, required = true)]
     pub recurring: Option<()>,
+    #[schema(schema_with = crate::openapi::null, required = true)]
     pub recurring_end_date: Option<()>,
+    #[schema(required = true)]
     pub collection_id: Option<i64>,
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::openapi::bill_type)]
     pub kind: i32,
     pub account_id: i64,
     pub ref1: String,
     pub ref2: String,
+    #[schema(schema_with = crate::openapi::one)]
     pub api_redirect: i32,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub created_at: String,
+    #[schema(schema_with = crate::openapi::null, required = true)]
     pub created_by: Option<()>,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub updated_at: String,
+    #[schema(schema_with = crate::openapi::currency)]
     pub currency: String,
+    #[schema(schema_with = crate::openapi::null, required = true)]
     pub quantity_label: Option<()>,
+    #[schema(schema_with = crate::openapi::zero)]
     pub is_metric: i32,
+    #[schema(schema_with = crate::openapi::null, required = true)]
     pub master_bill: Option<()>,
+    #[schema(schema_with = crate::openapi::null, required = true)]
     pub rbill_date: Option<()>,
+    #[schema(format = "uri")]
     pub bill_url: String,
+    #[schema(format = "uri")]
     pub payment_url: String,
+    #[schema(format = "uri")]
     pub forward_payment_url: String,
+    #[schema(schema_with = crate::openapi::amount)]
     pub total_amount: String,
+    #[schema(schema_with = crate::openapi::amount)]
     pub total_paid: String,
+    #[schema(schema_with = crate::openapi::amount)]
     pub balance: String,
     pub paid: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub account: Option<CustomerOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub collection: Option<CollectionBrief>,
     pub product_collections: Vec<ProductCollectionOut>,
     pub payments: Vec<PaymentOut>,
@@ -552,7 +647,9 @@ impl BillOut {
 
 /// An item of `GET .../bills/{BILL_NO}/transactions`: a channel payment and the part of it
 /// applied to this bill.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = BillTransaction)]
 pub struct BillTransactionOut {
     pub id: i64,
     pub ref_id: String,
@@ -561,14 +658,21 @@ pub struct BillTransactionOut {
     pub channel: String,
     pub payment_method: String,
     /// Applied to this bill.
+    #[schema(schema_with = crate::openapi::amount)]
     pub amount: String,
     /// The whole payment.
+    #[schema(schema_with = crate::openapi::amount)]
     pub transaction_amount: String,
+    #[schema(schema_with = crate::openapi::currency)]
     pub currency: String,
+    #[schema(value_type = crate::openapi::PaymentStatus)]
     pub status: &'static str,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub paid_at: String,
+    #[schema(schema_with = crate::openapi::timestamp)]
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BillOut>, nullable = false)]
     pub bill: Option<Box<BillOut>>,
 }
 
@@ -652,19 +756,31 @@ pub fn created_body(ctx: &Ctx, inc: &Includes, created: &Created) -> (u16, Strin
 }
 
 /// Laravel's LengthAwarePaginator as JSON.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Paginator<T: Serialize> {
+    #[schema(minimum = 1)]
     pub current_page: i64,
     pub data: Vec<T>,
+    #[schema(format = "uri")]
     pub first_page_url: String,
+    #[schema(required = true, minimum = 1)]
     pub from: Option<i64>,
+    #[schema(minimum = 1)]
     pub last_page: i64,
+    #[schema(format = "uri")]
     pub last_page_url: String,
+    #[schema(required = true, format = "uri")]
     pub next_page_url: Option<String>,
+    #[schema(format = "uri")]
     pub path: String,
+    #[schema(minimum = 1, maximum = 100)]
     pub per_page: i64,
+    #[schema(required = true, format = "uri")]
     pub prev_page_url: Option<String>,
+    #[schema(required = true, minimum = 1)]
     pub to: Option<i64>,
+    #[schema(minimum = 0)]
     pub total: i64,
 }
 

@@ -81,6 +81,12 @@ pub trait Gateway: Send + Sync + 'static {
         let _ = now;
         self.render_error(err)
     }
+    /// The dialect's OpenAPI 3.1 document, exact to its wire format (served at `/openapi.json`
+    /// with a documentation page at `/docs` unless `BILLHUB_DOCS=false`, and committed under
+    /// `docs/openapi/`). Default: none.
+    fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+        None
+    }
     /// The dialect's outbound notifications, if it has any.
     fn notifier(&self) -> Option<Arc<dyn Notifier>> {
         None

@@ -10,6 +10,8 @@
 //! - `PayloadConfig`/`JsonConfig`/`FormConfig` limits equal to `config.body_limit` (a gateway may
 //!   register its own `JsonConfig`, e.g. for an error handler; the limit still holds because the
 //!   middleware counts the body itself);
+//! - `GET /openapi.json` and `GET /docs` when the gateway has an OpenAPI document, unless
+//!   `BILLHUB_DOCS=false` (see [`crate::docs`]);
 //! - a default service: a path no route knows is the gateway's `NotFound` (404); a path a route
 //!   knows but not for this method is `MethodNotAllowed` (405).
 //!
@@ -128,15 +130,23 @@ pub(crate) fn build(
     let gateway_ref = web::Data::new(GatewayRef(gateway.clone()));
     let limit = state.config.body_limit;
     let plumbing = Plumbing::new(gateway.clone(), &state.config);
+    let docs = crate::docs::Docs::for_gateway(&gateway, state.config.docs);
     let server = HttpServer::new(move || {
         let gw = gateway.clone();
+        let docs = docs.clone();
         App::new()
             .app_data(data.clone())
             .app_data(gateway_ref.clone())
             .app_data(web::PayloadConfig::new(limit))
             .app_data(web::JsonConfig::default().limit(limit))
             .app_data(web::FormConfig::default().limit(limit))
-            .configure(move |cfg| configure(cfg, &gw))
+            .configure(move |cfg| {
+                // Before the gateway's routes: a dialect may register a catch-all scope.
+                if let Some(docs) = &docs {
+                    docs.configure(cfg);
+                }
+                configure(cfg, &gw);
+            })
             .default_service(web::to(unrouted))
             .wrap(plumbing.clone())
     })

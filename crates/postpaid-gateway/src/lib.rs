@@ -26,6 +26,7 @@
 pub mod auth;
 pub mod codes;
 pub mod flows;
+pub mod openapi;
 pub mod requests;
 pub mod routes;
 pub mod wire;
@@ -163,6 +164,10 @@ impl Gateway for PostpaidGateway {
                 .route("/ping", web::get().to(ping))
                 .route("/ping/{echo}", web::get().to(ping_echo)),
         );
+    }
+
+    fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+        Some(openapi::document())
     }
 
     /// Plumbing failures in the dialect's shape, with HTTP 200 (the partner's clients read the

@@ -10,18 +10,21 @@ use serde_json::Value;
 use crate::codes::ResultCode;
 
 /// One `{"key": ..., "value": ...}` pair (`additionalData`, the lookup request).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct KeyValue {
     pub key: String,
     pub value: String,
 }
 
 /// A field the terminal shows (`front[]` of Get Parameters).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FrontItem {
     pub name: String,
     pub label: String,
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::openapi::front_type)]
     pub kind: String,
     #[serde(rename = "minLength")]
     pub min_length: u32,
@@ -31,8 +34,10 @@ pub struct FrontItem {
 }
 
 /// Get Parameters.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ParametersResponse {
+    #[schema(schema_with = crate::openapi::rc_ok)]
     pub rc: i32,
     pub message: String,
     pub front: Vec<FrontItem>,
@@ -41,22 +46,29 @@ pub struct ParametersResponse {
 }
 
 /// One invoice of Get Invoices.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InvoiceItem {
     #[serde(rename = "amountToSendX100")]
+    #[schema(schema_with = crate::openapi::x100)]
     pub amount_to_send_x100: i64,
     #[serde(rename = "destinationAmountX100")]
+    #[schema(schema_with = crate::openapi::x100)]
     pub destination_amount_x100: i64,
     #[serde(rename = "serviceFeeX100")]
+    #[schema(schema_with = crate::openapi::x100)]
     pub service_fee_x100: i64,
     #[serde(rename = "totalAmountX100")]
+    #[schema(schema_with = crate::openapi::x100)]
     pub total_amount_x100: i64,
     #[serde(rename = "destinationCurrency")]
     pub destination_currency: String,
     /// `yyyy-MM-dd`: the bill date.
+    #[schema(schema_with = crate::openapi::date)]
     pub date: String,
     /// `yyyy-MM-dd`: the due date (or the last day of validity); `null` when the bill has none.
     #[serde(rename = "expirationDate")]
+    #[schema(schema_with = crate::openapi::nullable_date)]
     pub expiration_date: Option<String>,
     /// The bill's invoice number.
     #[serde(rename = "invoiceReference")]
@@ -67,65 +79,86 @@ pub struct InvoiceItem {
 }
 
 /// Get Invoices.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InvoicesResponse {
+    #[schema(schema_with = crate::openapi::rc_ok)]
     pub rc: i32,
     pub message: String,
     #[serde(rename = "additionalData")]
     pub additional_data: Vec<KeyValue>,
     #[serde(rename = "pendingInvoices")]
+    #[schema(minimum = 0)]
     pub pending_invoices: i64,
     #[serde(rename = "amountToSendX100")]
+    #[schema(schema_with = crate::openapi::x100)]
     pub amount_to_send_x100: i64,
     #[serde(rename = "destinationAmountX100")]
+    #[schema(schema_with = crate::openapi::x100)]
     pub destination_amount_x100: i64,
     #[serde(rename = "serviceFeeX100")]
+    #[schema(schema_with = crate::openapi::x100)]
     pub service_fee_x100: i64,
     #[serde(rename = "totalAmountX100")]
+    #[schema(schema_with = crate::openapi::x100)]
     pub total_amount_x100: i64,
     #[serde(rename = "destinationCurrency")]
     pub destination_currency: String,
     pub items: Vec<InvoiceItem>,
     /// The payment type as the partner's example names it.
     #[serde(rename = "paymentType")]
+    #[schema(schema_with = crate::openapi::payment_type)]
     pub payment_type: String,
     /// The same payment type as the partner's published schema names it.
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::openapi::payment_type)]
     pub kind: String,
 }
 
 /// One transaction result (payment, revert, transaction info, and every refusal).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResultItem {
+    #[schema(schema_with = crate::openapi::finalstatus)]
     pub finalstatus: i64,
+    #[schema(schema_with = crate::openapi::resultcode)]
     pub resultcode: String,
     pub resultmessage: String,
     pub supplierreference: String,
     pub suppliertoken: String,
     pub destinationcurrency: String,
+    /// What reached the biller (X100, without the fee); 0 on a refusal.
+    #[schema(schema_with = crate::openapi::x100)]
     pub destinationamount: i64,
 }
 
 /// Payment, revert and transaction info.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TransactionResponse {
+    #[schema(schema_with = crate::openapi::rc)]
     pub rc: i32,
     pub items: Vec<ResultItem>,
 }
 
 /// Every refusal, on every route: `rc: -1`, the result code and message at the top (as the
 /// lookups answer) and once more as a result item (as the transaction routes answer).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ErrorResponse {
+    #[schema(schema_with = crate::openapi::rc_refused)]
     pub rc: i32,
+    #[schema(schema_with = crate::openapi::resultcode)]
     pub resultcode: String,
     pub message: String,
     pub items: Vec<ResultItem>,
 }
 
 /// `GET /ping`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PingResponse {
+    #[schema(schema_with = crate::openapi::rc_ok)]
     pub rc: i32,
     pub message: String,
 }

@@ -13,6 +13,7 @@
 //! - [`codes`]: the `rc` table, and core rejections / plumbing failures onto it.
 //! - [`error`]: [`error::VaError`], the dialect's one error type.
 //! - [`notify`]: the webhook renderer.
+//! - [`openapi`]: the OpenAPI 3.1 document (`/openapi.json`, `docs/openapi/va.json`).
 //!
 //! ## Errors
 //! Handlers return `Result<HttpResponse, VaError>`; [`error::VaError`] is an actix
@@ -27,6 +28,7 @@ pub mod codes;
 pub mod error;
 pub mod flows;
 pub mod notify;
+pub mod openapi;
 pub mod requests;
 pub mod routes;
 pub mod wire;
@@ -78,6 +80,10 @@ impl Gateway for VaGateway {
 
     fn render_error_at(&self, err: &PlumbingError, now: time::OffsetDateTime) -> HttpResponse {
         render_plumbing(err, now)
+    }
+
+    fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+        Some(openapi::document())
     }
 
     fn notifier(&self) -> Option<Arc<dyn Notifier>> {

@@ -87,68 +87,123 @@ pub struct Envelope<T: Serialize> {
 }
 
 /// A bill component.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Component {
+    /// The line's uuid.
+    #[schema(format = Uuid)]
     pub id: String,
     pub name: String,
+    /// The quantity, a decimal string (`"1"`, `"1.5"`).
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "1")]
     pub qty: String,
+    /// The unit price in IDR, a decimal string (`"100000"`, `"150000.5"`).
+    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,2})?$", example = "100000")]
     pub price: String,
+    /// `qty` x `price` in IDR, a decimal string.
+    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,2})?$", example = "100000")]
     pub total: String,
 }
 
 /// The Bill model.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Bill)]
 pub struct BillData {
+    /// The bill's public number (also the hosted bill page's id); used in paths.
+    #[schema(example = "x24da1dF")]
     pub hash: String,
+    /// The first VA prefix followed by the 10-digit number (16 digits).
+    #[schema(required = true, example = "0099021234567890")]
     pub va_number: Option<String>,
     #[serde(rename = "type")]
+    #[schema(value_type = crate::openapi::BillType)]
     pub kind: &'static str,
     pub invoice_number: String,
     pub name: String,
     pub customer_name: String,
+    #[schema(required = true)]
     pub customer_email: Option<String>,
+    #[schema(required = true)]
     pub customer_phone: Option<String>,
+    #[schema(required = true)]
     pub customer_address: Option<String>,
+    /// The billed amount (IDR).
+    #[schema(schema_with = crate::openapi::idr_number)]
     pub total_amount: Number,
+    /// The billed amount (IDR), the same as `total_amount`.
+    #[schema(schema_with = crate::openapi::idr_number)]
     pub billed_amount: Number,
+    /// What has been paid (IDR).
+    #[schema(schema_with = crate::openapi::idr_number)]
     pub paid_amount: Number,
+    #[schema(required = true)]
     pub description: Option<String>,
+    #[schema(required = true)]
     pub ext_description: Option<String>,
+    /// The same instant as `valid_until`; null when there is none.
+    #[schema(required = true, format = DateTime)]
     pub due_date: Option<String>,
+    #[schema(required = true, format = DateTime)]
     pub valid_until: Option<String>,
+    #[schema(value_type = crate::openapi::BillStatus)]
     pub status: &'static str,
+    #[schema(format = DateTime)]
     pub created_at: String,
     pub components: Vec<Component>,
-    /// Only on a channel's payment answer: the payment just made (or replayed).
+    /// Only on a payment, reversal or mock answer: the payment just made (or replayed).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<PaymentData>, nullable = false)]
     pub payment: Option<Box<PaymentData>>,
 }
 
 /// The Payment model (a payment or a reversal on a bill).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Payment)]
 pub struct PaymentData {
+    /// The payment's uuid; a reversal row has its own stable uuid.
+    #[schema(format = Uuid)]
     pub id: String,
+    /// The bank's `ref_id` (for a reversal row, the reversed payment's).
     pub payment_ref_id: String,
+    /// The bank's registered name, or `sandbox`, `bill24`, `cli`, ... for other channels.
     pub channel: String,
+    #[schema(schema_with = crate::openapi::idr_number)]
     pub amount: Number,
     #[serde(rename = "type")]
+    #[schema(value_type = crate::openapi::PaymentType)]
     pub kind: &'static str,
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// The institution's settlement account; billhub does not settle, so always null.
+    #[schema(schema_with = crate::openapi::null, required = true)]
     pub account: Option<serde_json::Value>,
+    /// Only in the payment list: the bill as it is now.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BillData>, nullable = false, no_recursion)]
     pub bill: Option<BillData>,
 }
 
 /// Laravel's paginator, without the URL fields.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Paginated<T: Serialize> {
+    #[schema(minimum = 1)]
     pub current_page: i64,
     pub data: Vec<T>,
+    /// The first row's position (1-based); null on an empty page.
+    #[schema(required = true, minimum = 1)]
     pub from: Option<i64>,
+    #[schema(minimum = 1)]
     pub last_page: i64,
+    /// Rows per page (15).
+    #[schema(example = 15)]
     pub per_page: i64,
+    /// The last row's position; null on an empty page.
+    #[schema(required = true, minimum = 1)]
     pub to: Option<i64>,
+    #[schema(minimum = 0)]
     pub total: i64,
 }
 
@@ -169,20 +224,28 @@ impl<T: Serialize> Paginated<T> {
 }
 
 /// Passport's token answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Token {
+    #[schema(value_type = crate::openapi::TokenType)]
     pub token_type: &'static str,
+    /// Seconds until the token expires (3600).
+    #[schema(example = 3600)]
     pub expires_in: i64,
     pub access_token: String,
 }
 
 /// The OAuth2 error shape (league/oauth2-server as Passport sends it).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OAuthError {
+    #[schema(value_type = crate::openapi::OAuthErrorCode)]
     pub error: &'static str,
     pub error_description: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub hint: Option<String>,
+    /// The same text as `error_description`.
     pub message: String,
 }
 
