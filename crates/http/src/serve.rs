@@ -271,6 +271,11 @@ fn spawn_maintenance(
                     Ok(n) => tracing::debug!(nonces = n, "purged expired one-time authenticators"),
                     Err(e) => tracing::error!(error = %e, "cannot purge expired authenticators"),
                 }
+                match state.run(move |s| s.purge_console_sessions(now)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(sessions = n, "purged idle console sessions"),
+                    Err(e) => tracing::error!(error = %e, "cannot purge console sessions"),
+                }
             }
         },
     ))

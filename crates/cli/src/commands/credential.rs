@@ -14,7 +14,7 @@ pub enum CredentialCommand {
     Create {
         #[arg(long)]
         org: String,
-        #[arg(long, value_parser = ["bill24", "collections", "va", "console"])]
+        #[arg(long, value_parser = ["bill24", "collections", "va"])]
         dialect: String,
         /// collections: make a new signature key (the old one stops signing callbacks).
         #[arg(long)]
