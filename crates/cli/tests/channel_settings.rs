@@ -65,8 +65,8 @@ fn create(db: &TestDb, name: &str, dialect: &str) -> String {
     c["id"].as_i64().unwrap().to_string()
 }
 
-/// A bank: defaults shown, `va.auth` and SNAP keys set and shown in text and JSON, and the
-/// store (what the gateways read) sees them.
+/// A bank: defaults shown, `va.auth` set and shown in text and JSON, and the store (what the
+/// gateways read) sees it.
 fn bank_settings(db: TestDb) {
     let id = create(&db, "Bank", "va");
     let shown = ok_json(&db, &["channel", "show", &id, "--json"]);
@@ -74,15 +74,74 @@ fn bank_settings(db: TestDb) {
     assert_eq!(shown["name"], "Bank");
     assert_eq!(shown["dialect"], "va");
     assert_eq!(shown["disabled"], false);
-    assert_eq!(
-        shown["settings"],
-        json!({ "va.auth": "bearer", "snap.timestamp_window": "300" })
-    );
-
+    assert_eq!(shown["settings"], json!({ "va.auth": "bearer" }));
     assert_eq!(
         ok_text(&db, &["channel", "set", &id, "va.auth", "passive"]),
         format!("channel {id}: va.auth = passive\n")
     );
+    let text = ok_text(&db, &["channel", "show", &id]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("{id}\tBank\tva\tenabled")),
+        "{text}"
+    );
+    assert_eq!(&lines[1..], ["  va.auth = passive"]);
+    let settings = db.channel_settings(id.parse().unwrap()).unwrap();
+    assert_eq!(settings.va_auth, VaAuth::Passive);
+    fails_with(
+        &db,
+        &["channel", "set", &id, "snap.timestamp_window", "60"],
+        "applies to snap channels only",
+    );
+}
+
+const SNAP_PUBLIC_KEY: &str = include_str!("../../core/tests/vectors/snap-test-key.pub.pem");
+
+/// A SNAP bank: created with its public key (required), SNAP keys set and shown, the key
+/// rotated from a file with `@FILE`; a bad key is refused and changes nothing.
+fn snap_bank_settings(db: TestDb) {
+    let dir = std::env::temp_dir().join(format!("billhub-snap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join(format!("bank-{}.pem", db.url.len()));
+    std::fs::write(&key, SNAP_PUBLIC_KEY).unwrap();
+    let key = key.to_str().unwrap();
+    fails_with(
+        &db,
+        &["channel", "create", "--name", "Jago", "--dialect", "snap"],
+        "--public-key FILE is required for a snap channel",
+    );
+    fails_with(
+        &db,
+        &[
+            "channel",
+            "create",
+            "--name",
+            "Jago",
+            "--dialect",
+            "va",
+            "--public-key",
+            key,
+        ],
+        "--public-key applies to snap channels only",
+    );
+    let c = ok_json(
+        &db,
+        &[
+            "channel",
+            "create",
+            "--name",
+            "Jago",
+            "--dialect",
+            "snap",
+            "--public-key",
+            key,
+            "--json",
+        ],
+    );
+    assert_eq!(c["dialect"], "snap");
+    assert_eq!(c["client_secret"].as_str().unwrap().len(), 40);
+    assert!(c["client_id"].as_str().unwrap().len() >= 32);
+    let id = c["id"].as_i64().unwrap().to_string();
     ok_text(
         &db,
         &[
@@ -98,30 +157,35 @@ fn bank_settings(db: TestDb) {
     assert_eq!(
         shown["settings"],
         json!({
-            "va.auth": "passive",
+            "snap.public_key": SNAP_PUBLIC_KEY.trim(),
             "snap.timestamp_window": "60",
             "snap.partner_service_id.009902": "88908",
         })
     );
-    let text = ok_text(&db, &["channel", "show", &id]);
-    let lines: Vec<&str> = text.lines().collect();
-    assert!(
-        lines[0].starts_with(&format!("{id}\tBank\tva\tenabled")),
-        "{text}"
-    );
-    assert_eq!(
-        &lines[1..],
-        [
-            "  snap.partner_service_id.009902 = 88908",
-            "  snap.timestamp_window = 60",
-            "  va.auth = passive",
-        ]
-    );
     let settings = db.channel_settings(id.parse().unwrap()).unwrap();
-    assert_eq!(settings.va_auth, VaAuth::Passive);
     assert_eq!(
         settings.snap.partner_service_id("009902").as_deref(),
         Some("   88908")
+    );
+    ok_text(
+        &db,
+        &["channel", "set", &id, "snap.public_key", &format!("@{key}")],
+    );
+    fails_with(
+        &db,
+        &[
+            "channel",
+            "set",
+            &id,
+            "snap.public_key",
+            "-----BEGIN PUBLIC KEY-----",
+        ],
+        "snap.public_key",
+    );
+    let after = db.channel_settings(id.parse().unwrap()).unwrap();
+    assert_eq!(
+        after.snap.public_key_pem.as_deref(),
+        Some(SNAP_PUBLIC_KEY.trim())
     );
 }
 
@@ -178,4 +242,8 @@ fn network_settings_and_refusals(db: TestDb) {
     assert_eq!(shown["settings"], json!({ "csq.single_use_salts": "all" }));
 }
 
-billhub_store::backend_tests!(bank_settings, network_settings_and_refusals);
+billhub_store::backend_tests!(
+    bank_settings,
+    snap_bank_settings,
+    network_settings_and_refusals
+);

@@ -16,6 +16,8 @@ pub enum Channel {
     Va(i64),
     /// A terminal network speaking the postpaid dialect (`postpaid:{channel_id}`).
     Postpaid(i64),
+    /// A bank speaking Indonesia's SNAP VA standard (`snap:{channel_id}`).
+    Snap(i64),
     /// The VA sandbox's mock payments (`sandbox`).
     Sandbox,
     /// Payments made from account credit by an operator (`credit`).
@@ -27,6 +29,7 @@ const SANDBOX: &str = "sandbox";
 const CREDIT: &str = "credit";
 const VA: &str = "va";
 const POSTPAID: &str = "postpaid";
+const SNAP: &str = "snap";
 
 /// A `payments.channel` text that names no [`Channel`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,7 +37,7 @@ const POSTPAID: &str = "postpaid";
 pub struct UnknownChannel(pub String);
 
 impl Channel {
-    /// The stored text: `bill24`, `va:3`, `postpaid:2`, `sandbox`, `credit`.
+    /// The stored text: `bill24`, `va:3`, `postpaid:2`, `snap:7`, `sandbox`, `credit`.
     pub fn as_db(&self) -> String {
         self.to_string()
     }
@@ -45,14 +48,14 @@ impl Channel {
     pub fn is_biller_side(&self) -> bool {
         match self {
             Channel::Bill24 | Channel::Credit | Channel::Sandbox => true,
-            Channel::Va(_) | Channel::Postpaid(_) => false,
+            Channel::Va(_) | Channel::Postpaid(_) | Channel::Snap(_) => false,
         }
     }
 
     /// The registered channel (bank or terminal network) behind it, if any.
     pub fn channel_id(&self) -> Option<i64> {
         match self {
-            Channel::Va(id) | Channel::Postpaid(id) => Some(*id),
+            Channel::Va(id) | Channel::Postpaid(id) | Channel::Snap(id) => Some(*id),
             Channel::Bill24 | Channel::Credit | Channel::Sandbox => None,
         }
     }
@@ -69,6 +72,7 @@ impl fmt::Display for Channel {
             Channel::Bill24 => f.write_str(BILL24),
             Channel::Va(id) => write!(f, "{VA}:{id}"),
             Channel::Postpaid(id) => write!(f, "{POSTPAID}:{id}"),
+            Channel::Snap(id) => write!(f, "{SNAP}:{id}"),
             Channel::Sandbox => f.write_str(SANDBOX),
             Channel::Credit => f.write_str(CREDIT),
         }
@@ -95,6 +99,7 @@ impl FromStr for Channel {
         match kind {
             VA => Ok(Channel::Va(id)),
             POSTPAID => Ok(Channel::Postpaid(id)),
+            SNAP => Ok(Channel::Snap(id)),
             _ => Err(unknown()),
         }
     }
@@ -130,6 +135,7 @@ mod tests {
             (Channel::Bill24, "bill24", true),
             (Channel::Va(3), "va:3", false),
             (Channel::Postpaid(2), "postpaid:2", false),
+            (Channel::Snap(7), "snap:7", false),
             (Channel::Sandbox, "sandbox", true),
             (Channel::Credit, "credit", true),
         ];

@@ -8,8 +8,9 @@
 //! | key | dialect | values | default |
 //! |-----|---------|--------|---------|
 //! | `va.auth` | `va` | `bearer`, `passive` | `bearer` |
-//! | `snap.partner_service_id.<prefix>` | `va` | 1 to 8 letters or digits; empty removes | none |
-//! | `snap.timestamp_window` | `va` | seconds, 1..=3600 | 300 |
+//! | `snap.public_key` | `snap` | the bank's RSA public key, PEM (at least 2048 bits) | none |
+//! | `snap.partner_service_id.<prefix>` | `snap` | 1 to 8 letters or digits; empty removes | none |
+//! | `snap.timestamp_window` | `snap` | seconds, 1..=3600 | 300 |
 //! | `csq.single_use_salts` | `postpaid` | `reverts`, `all` | `reverts` |
 
 use std::collections::BTreeMap;
@@ -22,6 +23,8 @@ use crate::org::{SettingError, parse_num};
 
 /// The channel dialect of banks (`channels.dialect`).
 pub const VA_DIALECT: &str = "va";
+/// The channel dialect of banks speaking SNAP (`channels.dialect`).
+pub const SNAP_DIALECT: &str = "snap";
 /// The channel dialect of terminal networks (`channels.dialect`).
 pub const POSTPAID_DIALECT: &str = "postpaid";
 
@@ -31,11 +34,18 @@ pub const VA_AUTH: &str = "va.auth";
 pub const CSQ_SINGLE_USE_SALTS: &str = "csq.single_use_salts";
 /// `snap.partner_service_id.<prefix>`: the SNAP `partnerServiceId` of one VA prefix.
 pub const SNAP_PARTNER_SERVICE_ID: &str = "snap.partner_service_id.";
+/// `snap.public_key`: the bank's RSA public key (PEM) that verifies its access-token requests.
+pub const SNAP_PUBLIC_KEY: &str = "snap.public_key";
 /// `snap.timestamp_window`: how far a SNAP `X-TIMESTAMP` may be from now, seconds.
 pub const SNAP_TIMESTAMP_WINDOW: &str = "snap.timestamp_window";
 
 /// The fixed keys (besides the prefix-parameterised `snap.partner_service_id.<prefix>`).
-pub const CHANNEL_SETTING_KEYS: [&str; 3] = [VA_AUTH, SNAP_TIMESTAMP_WINDOW, CSQ_SINGLE_USE_SALTS];
+pub const CHANNEL_SETTING_KEYS: [&str; 4] = [
+    VA_AUTH,
+    SNAP_PUBLIC_KEY,
+    SNAP_TIMESTAMP_WINDOW,
+    CSQ_SINGLE_USE_SALTS,
+];
 
 /// The length of a SNAP `partnerServiceId` (left-padded with spaces).
 pub const PARTNER_SERVICE_ID_LEN: usize = 8;
@@ -131,6 +141,8 @@ pub struct SnapSettings {
     pub partner_service_ids: BTreeMap<String, String>,
     /// How far an `X-TIMESTAMP` may be from now, seconds (1..=3600; default 300).
     pub timestamp_window_seconds: i64,
+    /// The bank's RSA public key (PEM, checked when set), if registered.
+    pub public_key_pem: Option<String>,
 }
 
 impl Default for SnapSettings {
@@ -138,6 +150,7 @@ impl Default for SnapSettings {
         SnapSettings {
             partner_service_ids: BTreeMap::new(),
             timestamp_window_seconds: 300,
+            public_key_pem: None,
         }
     }
 }
@@ -163,6 +176,12 @@ impl SnapSettings {
     pub fn timestamp_window(&self) -> Duration {
         Duration::seconds(self.timestamp_window_seconds)
     }
+
+    /// Whether a request stamped `at` (its `X-TIMESTAMP`) is within the window of `now`, on
+    /// either side (a bank's clock may run ahead).
+    pub fn accepts_timestamp(&self, at: time::OffsetDateTime, now: time::OffsetDateTime) -> bool {
+        (now - at).abs() <= self.timestamp_window()
+    }
 }
 
 /// Every setting of one channel, parsed and validated, with defaults for unset keys.
@@ -172,14 +191,15 @@ pub struct ChannelSettings {
     pub va_auth: VaAuth,
     /// `csq.single_use_salts` (terminal networks).
     pub csq_single_use_salts: SingleUseSalts,
-    /// `snap.*` (VA banks).
+    /// `snap.*` (SNAP banks).
     pub snap: SnapSettings,
 }
 
 /// The channel dialect a key applies to, if the key is known by its section.
 pub fn dialect_of(key: &str) -> Option<&'static str> {
     match key.split_once('.').map(|(section, _)| section) {
-        Some("va" | "snap") => Some(VA_DIALECT),
+        Some("va") => Some(VA_DIALECT),
+        Some("snap") => Some(SNAP_DIALECT),
         Some("csq") => Some(POSTPAID_DIALECT),
         _ => None,
     }
@@ -203,6 +223,12 @@ impl ChannelSettings {
             }
             SNAP_TIMESTAMP_WINDOW => {
                 self.snap.timestamp_window_seconds = parse_num(key, value, 1, 3600)?
+            }
+            SNAP_PUBLIC_KEY => {
+                let pem = value.trim();
+                crate::signature::snap::PublicKey::from_pem(pem)
+                    .map_err(|e| invalid(key, e.to_string()))?;
+                self.snap.public_key_pem = Some(pem.to_string());
             }
             _ => match key.strip_prefix(SNAP_PARTNER_SERVICE_ID) {
                 Some(prefix) => self.set_partner_service_id(key, prefix, value)?,
@@ -246,7 +272,7 @@ impl ChannelSettings {
         Ok(())
     }
 
-    /// [`ChannelSettings::set`] for a channel of `dialect` (`va` or `postpaid`): a key of
+    /// [`ChannelSettings::set`] for a channel of `dialect` (`va`, `snap` or `postpaid`): a key of
     /// another dialect's section is refused.
     pub fn set_for(&mut self, dialect: &str, key: &str, value: &str) -> Result<(), SettingError> {
         match dialect_of(key) {
@@ -285,6 +311,11 @@ impl ChannelSettings {
         let mut m = BTreeMap::new();
         if dialect == VA_DIALECT {
             m.insert(VA_AUTH.to_string(), self.va_auth.to_string());
+        }
+        if dialect == SNAP_DIALECT {
+            if let Some(pem) = &self.snap.public_key_pem {
+                m.insert(SNAP_PUBLIC_KEY.to_string(), pem.clone());
+            }
             m.insert(
                 SNAP_TIMESTAMP_WINDOW.to_string(),
                 self.snap.timestamp_window_seconds.to_string(),
@@ -320,7 +351,9 @@ mod tests {
         assert_eq!(s.snap.timestamp_window(), Duration::seconds(300));
         assert_eq!(s.snap.partner_service_id("009902"), None);
         let va: Vec<String> = s.to_pairs(VA_DIALECT).into_keys().collect();
-        assert_eq!(va, ["snap.timestamp_window", "va.auth"]);
+        assert_eq!(va, ["va.auth"]);
+        let snap: Vec<String> = s.to_pairs(SNAP_DIALECT).into_keys().collect();
+        assert_eq!(snap, ["snap.timestamp_window"]);
         let postpaid: Vec<String> = s.to_pairs(POSTPAID_DIALECT).into_keys().collect();
         assert_eq!(postpaid, ["csq.single_use_salts"]);
     }
@@ -338,20 +371,35 @@ mod tests {
             ("postpaid", "csq.single_use_salts", "reverts", true),
             ("postpaid", "csq.single_use_salts", "none", false),
             ("va", "csq.single_use_salts", "all", false),
-            ("va", "snap.timestamp_window", "60", true),
-            ("va", "snap.timestamp_window", "0", false),
-            ("va", "snap.timestamp_window", "3601", false),
-            ("va", "snap.timestamp_window", "1.5", false),
-            ("va", "snap.partner_service_id.009902", "12345", true),
-            ("va", "snap.partner_service_id.009902", "  88908", true),
-            ("va", "snap.partner_service_id.009902", "12345678", true),
-            ("va", "snap.partner_service_id.009902", "123456789", false),
-            ("va", "snap.partner_service_id.009902", "12-45", false),
-            ("va", "snap.partner_service_id.009902", "", true),
-            ("va", "snap.partner_service_id.0099", "12345", false),
-            ("va", "snap.partner_service_id.", "12345", false),
+            ("snap", "snap.timestamp_window", "60", true),
+            ("snap", "snap.timestamp_window", "0", false),
+            ("snap", "snap.timestamp_window", "3601", false),
+            ("snap", "snap.timestamp_window", "1.5", false),
+            ("snap", "snap.partner_service_id.009902", "12345", true),
+            ("snap", "snap.partner_service_id.009902", "  88908", true),
+            ("snap", "snap.partner_service_id.009902", "12345678", true),
+            ("snap", "snap.partner_service_id.009902", "123456789", false),
+            ("snap", "snap.partner_service_id.009902", "12-45", false),
+            ("snap", "snap.partner_service_id.009902", "", true),
+            ("snap", "snap.partner_service_id.0099", "12345", false),
+            ("snap", "snap.partner_service_id.", "12345", false),
             ("postpaid", "snap.timestamp_window", "60", false),
-            ("va", "snap.other", "1", false),
+            ("va", "snap.timestamp_window", "60", false),
+            ("snap", "va.auth", "passive", false),
+            ("snap", "snap.public_key", "not a key", false),
+            (
+                "snap",
+                "snap.public_key",
+                include_str!("../tests/vectors/snap-test-key.pub.pem"),
+                true,
+            ),
+            (
+                "snap",
+                "snap.public_key",
+                include_str!("../tests/vectors/snap-test-key.pem"),
+                false,
+            ),
+            ("snap", "snap.other", "1", false),
             ("va", "va.nope", "1", false),
             ("va", "nope", "1", false),
             ("va", "other.key", "1", false),
@@ -383,7 +431,6 @@ mod tests {
             ("snap.partner_service_id.009902", "  88908"),
             ("snap.partner_service_id.009903", "12345678"),
             ("snap.timestamp_window", "90"),
-            ("va.auth", "passive"),
         ])
         .unwrap();
         assert_eq!(
@@ -398,7 +445,12 @@ mod tests {
         assert_eq!(s.snap.prefix_of("88908"), Some("009902"));
         assert_eq!(s.snap.prefix_of("1"), None);
         assert_eq!(s.snap.timestamp_window(), Duration::seconds(90));
-        let pairs = s.to_pairs(VA_DIALECT);
+        let now = time::macros::datetime!(2026-12-05 03:00 UTC);
+        assert!(s.snap.accepts_timestamp(now - Duration::seconds(90), now));
+        assert!(s.snap.accepts_timestamp(now + Duration::seconds(90), now));
+        assert!(!s.snap.accepts_timestamp(now - Duration::seconds(91), now));
+        assert!(!s.snap.accepts_timestamp(now + Duration::seconds(91), now));
+        let pairs = s.to_pairs(SNAP_DIALECT);
         assert_eq!(
             pairs
                 .get("snap.partner_service_id.009902")

@@ -34,6 +34,7 @@ fn setting_error(e: StoreError) -> SettingError {
 /// one, an unknown key, or a key of the other dialect is refused and changes nothing.
 fn set_and_read_per_dialect(db: TestDb) {
     let bank = channel(&db, "va");
+    let snap = channel(&db, "snap");
     let net = channel(&db, "postpaid");
     assert_eq!(
         db.channel_settings(bank.id).unwrap(),
@@ -46,14 +47,15 @@ fn set_and_read_per_dialect(db: TestDb) {
 
     db.set_channel_setting(bank.id, "va.auth", "passive", NOW)
         .unwrap();
-    db.set_channel_setting(bank.id, "snap.partner_service_id.009902", "  88908", NOW)
+    db.set_channel_setting(snap.id, "snap.partner_service_id.009902", "  88908", NOW)
         .unwrap();
-    db.set_channel_setting(bank.id, "snap.timestamp_window", "120", NOW)
+    db.set_channel_setting(snap.id, "snap.timestamp_window", "120", NOW)
         .unwrap();
     db.set_channel_setting(net.id, "csq.single_use_salts", "all", NOW)
         .unwrap();
     let b = db.channel_settings(bank.id).unwrap();
     assert_eq!(b.va_auth, VaAuth::Passive);
+    let b = db.channel_settings(snap.id).unwrap();
     assert_eq!(
         b.snap.partner_service_id("009902").as_deref(),
         Some("   88908")
@@ -71,10 +73,10 @@ fn set_and_read_per_dialect(db: TestDb) {
         db.channel_settings(bank.id).unwrap().va_auth,
         VaAuth::Bearer
     );
-    db.set_channel_setting(bank.id, "snap.partner_service_id.009902", "", NOW)
+    db.set_channel_setting(snap.id, "snap.partner_service_id.009902", "", NOW)
         .unwrap();
     assert_eq!(
-        db.channel_settings(bank.id)
+        db.channel_settings(snap.id)
             .unwrap()
             .snap
             .partner_service_id("009902"),
@@ -84,8 +86,11 @@ fn set_and_read_per_dialect(db: TestDb) {
     let before = db.channel_settings(bank.id).unwrap();
     let refused = [
         (bank.id, "va.auth", "sometimes"),
-        (bank.id, "snap.timestamp_window", "0"),
-        (bank.id, "snap.partner_service_id.12", "1"),
+        (snap.id, "snap.timestamp_window", "0"),
+        (snap.id, "snap.partner_service_id.12", "1"),
+        (snap.id, "snap.public_key", "not a PEM key"),
+        (bank.id, "snap.timestamp_window", "60"),
+        (snap.id, "va.auth", "passive"),
         (bank.id, "csq.single_use_salts", "all"),
         (net.id, "va.auth", "passive"),
         (bank.id, "nope", "1"),

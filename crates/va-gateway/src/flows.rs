@@ -308,26 +308,6 @@ fn reverse_and_row(
 // ---------------------------------------------------------------------------------------------
 // Bank channel API
 
-/// The bills a bank may see under a VA number: none when the prefix is unknown or the bank is
-/// not enrolled with its organization. Payable first, then newest.
-fn visible_bills(
-    r: &mut Reader<'_>,
-    channel_id: i64,
-    va_number: &str,
-) -> Result<Vec<Bill>, StoreError> {
-    let prefix = va_number.get(..6).unwrap_or_default();
-    let Some(org_id) = r.organization_by_va_prefix(prefix)? else {
-        return Ok(Vec::new());
-    };
-    if !r.is_enrolled(channel_id, org_id)? {
-        return Ok(Vec::new());
-    }
-    Ok(r.bills_by_va_number(va_number)?
-        .into_iter()
-        .filter(|b| b.organization_id == org_id)
-        .collect())
-}
-
 /// `POST /api/v2/ch/inquiry`: the payable bills under the VA number, or why there is none.
 pub fn inquiry(
     store: &Store,
@@ -336,7 +316,7 @@ pub fn inquiry(
     now: OffsetDateTime,
 ) -> Result<Inquired, VaError> {
     store.snapshot(|r| {
-        let bills = visible_bills(r, caller.channel_id, va_number)?;
+        let bills = r.channel_visible_bills(caller.channel_id, va_number)?;
         let Some(first) = bills.first() else {
             return Err(from_rejection(&Rejection::NotFound));
         };
@@ -373,7 +353,8 @@ fn payment_target(
             r.is_enrolled(caller.channel_id, b.organization_id)?
                 .then_some(b)
         }
-        None => visible_bills(r, caller.channel_id, &req.fields.va_number)?
+        None => r
+            .channel_visible_bills(caller.channel_id, &req.fields.va_number)?
             .into_iter()
             .next(),
     })

@@ -1,6 +1,8 @@
 //! `billhub channel`: banks (VA channel API) and terminal networks (postpaid), and their
 //! settings (`channel set`, `channel show`; keys in docs/configuration.md).
 
+use anyhow::Context as _;
+use billhub_core::channel_settings::{ChannelSettings, SNAP_DIALECT, SNAP_PUBLIC_KEY};
 use billhub_store::{ChannelListing, Store};
 use clap::Subcommand;
 use serde_json::json;
@@ -14,8 +16,12 @@ pub enum ChannelCommand {
     Create {
         #[arg(long)]
         name: String,
-        #[arg(long, value_parser = ["va", "postpaid"])]
+        #[arg(long, value_parser = ["va", "postpaid", "snap"])]
         dialect: String,
+        /// The bank's RSA public key (PEM file) that verifies its SNAP access-token requests;
+        /// required for `--dialect snap` (rotate it later with `channel set ID snap.public_key`).
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -58,8 +64,12 @@ impl ChannelCommand {
             ChannelCommand::Create {
                 name,
                 dialect,
+                public_key,
                 json,
-            } => create(store, &name, &dialect, json, now),
+            } => {
+                let key = snap_public_key(&dialect, public_key.as_deref())?;
+                create(store, &name, &dialect, key.as_deref(), json, now)
+            }
             ChannelCommand::Enroll { channel, org } => {
                 let o = organization(store, &org)?;
                 store.enroll(channel, o.id, now)?;
@@ -69,6 +79,7 @@ impl ChannelCommand {
             ChannelCommand::List { json } => list(store, json),
             ChannelCommand::Disable { id, json } => disable(store, id, json, now),
             ChannelCommand::Set { id, key, value } => {
+                let value = setting_value(&key, value)?;
                 store.set_channel_setting(id, &key, &value, now)?;
                 println!("channel {id}: {key} = {}", value.trim());
                 Ok(())
@@ -78,14 +89,49 @@ impl ChannelCommand {
     }
 }
 
+/// The PEM of `--public-key`, checked: required for a SNAP bank, refused for the others.
+fn snap_public_key(
+    dialect: &str,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<String>> {
+    match (dialect, file) {
+        ("snap", None) => anyhow::bail!(
+            "--public-key FILE is required for a snap channel (the bank's RSA public key, PEM)"
+        ),
+        ("snap", Some(path)) => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("--public-key: cannot read {}", path.display()))?;
+            ChannelSettings::validate(SNAP_DIALECT, SNAP_PUBLIC_KEY, &pem)
+                .map_err(|e| anyhow::anyhow!("--public-key {}: {e}", path.display()))?;
+            Ok(Some(pem))
+        }
+        (_, Some(_)) => anyhow::bail!("--public-key applies to snap channels only"),
+        (_, None) => Ok(None),
+    }
+}
+
+/// A setting's value as given, except `snap.public_key`, which also takes `@FILE` (a PEM file).
+fn setting_value(key: &str, value: String) -> anyhow::Result<String> {
+    match value.strip_prefix('@') {
+        Some(path) if key == SNAP_PUBLIC_KEY => {
+            std::fs::read_to_string(path).with_context(|| format!("{key}: cannot read {path}"))
+        }
+        _ => Ok(value),
+    }
+}
+
 fn create(
     store: &Store,
     name: &str,
     dialect: &str,
+    public_key: Option<&str>,
     as_json: bool,
     now: OffsetDateTime,
 ) -> anyhow::Result<()> {
     let created = store.create_channel(name, dialect, now)?;
+    if let Some(pem) = public_key {
+        store.set_channel_setting(created.id, SNAP_PUBLIC_KEY, pem, now)?;
+    }
     let value = serde_json::to_value(&created)?;
     print(value.clone(), as_json, || {
         let heading = format!(

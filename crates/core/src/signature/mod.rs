@@ -5,6 +5,7 @@
 pub mod csq;
 pub mod ipg;
 pub mod raudhahpay;
+pub mod snap;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};

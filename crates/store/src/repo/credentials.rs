@@ -30,9 +30,9 @@ pub(crate) fn channel_enabled() -> _ {
 }
 
 /// The biller dialects a credential can be made for.
-pub const BILLER_DIALECTS: [&str; 4] = ["bill24", "collections", "va", "console"];
+pub const BILLER_DIALECTS: [&str; 3] = ["bill24", "collections", "va"];
 /// The channel dialects.
-pub const CHANNEL_DIALECTS: [&str; 2] = ["va", "postpaid"];
+pub const CHANNEL_DIALECTS: [&str; 3] = ["va", "postpaid", "snap"];
 
 /// Who a credential speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,8 @@ pub enum Principal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialInfo {
     pub id: i64,
-    /// `bill24`, `collections`, `va`, `console` for billers; `va`, `postpaid` for channels.
+    /// `bill24`, `collections`, `va` for billers; `va`, `postpaid`, `snap` for
+    /// channels.
     pub dialect: String,
     pub principal: Principal,
 }
@@ -173,7 +174,7 @@ impl Reader<'_> {
             .transpose()
     }
 
-    /// Finds an active credential by a static token (`bill24`, `collections`, `console`).
+    /// Finds an active credential by a static token (`bill24`, `collections`).
     pub fn authenticate_token(
         &mut self,
         dialect: &str,
@@ -236,6 +237,32 @@ impl Reader<'_> {
                 }
                 _ => Ok(None),
             }
+        })
+    }
+
+    /// Finds an active credential of `dialect` by its client id (SNAP's `X-CLIENT-KEY`), without
+    /// a secret: the caller proves who it is otherwise (SNAP: an RSA signature).
+    pub fn credential_by_client_id(
+        &mut self,
+        dialect: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<CredentialInfo>> {
+        self.with(|conn| {
+            credentials::table
+                .filter(credentials::client_id.eq(client_id))
+                .filter(credentials::dialect.eq(dialect))
+                .filter(credentials::active.eq(true))
+                .filter(channel_enabled())
+                .select((
+                    credentials::id,
+                    credentials::organization_id,
+                    credentials::channel_id,
+                    credentials::dialect,
+                ))
+                .first::<CredRow>(conn)
+                .optional()?
+                .map(info)
+                .transpose()
         })
     }
 
@@ -366,7 +393,7 @@ impl Writer<'_> {
         if !BILLER_DIALECTS.contains(&dialect) {
             return Err(StoreError::Invalid(InvalidKind::Dialect {
                 dialect: dialect.to_string(),
-                allowed: "bill24, collections, va, console",
+                allowed: "bill24, collections, va",
             }));
         }
         self.with(|conn| {
@@ -450,8 +477,10 @@ impl Writer<'_> {
     }
 
     /// Creates a channel with its credential: a `va` bank gets OAuth client credentials and an
-    /// API key; a `postpaid` network gets a username and password (stored as the encrypted
-    /// `sha256hex(password)` the CSQ scheme needs).
+    /// API key; a `snap` bank a client id (`X-CLIENT-KEY`) and a client secret (stored
+    /// encrypted: SNAP's HMAC-SHA512 needs it in the clear; its RSA public key is the channel
+    /// setting `snap.public_key`); a `postpaid` network gets a username and password (stored
+    /// as the encrypted `sha256hex(password)` the CSQ scheme needs).
     pub fn create_channel(
         &mut self,
         name: &str,
@@ -462,7 +491,7 @@ impl Writer<'_> {
         if !CHANNEL_DIALECTS.contains(&dialect) {
             return Err(StoreError::Invalid(InvalidKind::Dialect {
                 dialect: dialect.to_string(),
-                allowed: "va, postpaid",
+                allowed: "va, postpaid, snap",
             }));
         }
         if name.trim().is_empty() {
@@ -507,6 +536,18 @@ impl Writer<'_> {
                 out.client_id = Some(client_id);
                 out.client_secret = Some(secret);
                 out.api_key = Some(api_key);
+            } else if dialect == "snap" {
+                let client_id = uuid::Uuid::new_v4().to_string();
+                let secret = random_alnum(40);
+                diesel::insert_into(credentials::table)
+                    .values((
+                        base,
+                        credentials::client_id.eq(Some(&client_id)),
+                        credentials::secret_enc.eq(Some(key.encrypt(&secret)?)),
+                    ))
+                    .execute(conn)?;
+                out.client_id = Some(client_id);
+                out.client_secret = Some(secret);
             } else {
                 let username = format!("net{id}-{}", random_alnum(6).to_lowercase());
                 let password = random_alnum(24);
@@ -624,6 +665,7 @@ crate::tx::store_reads! {
     fn authenticate_token(&self, dialect: &str, token: &str) -> Option<CredentialInfo>;
     fn authenticate_client(&self, client_id: &str, client_secret: &str) -> Option<CredentialInfo>;
     fn credential_by_username(&self, username: &str) -> Option<CredentialInfo>;
+    fn credential_by_client_id(&self, dialect: &str, client_id: &str) -> Option<CredentialInfo>;
     fn credential_secret(&self, credential_id: i64) -> String;
     fn newest_api_key(&self, organization_id: i64, dialect: &str) -> Option<String>;
     fn authenticate_access_token(&self, token: &str, now: OffsetDateTime) -> Option<CredentialInfo>;

@@ -1,0 +1,3 @@
+fn main() -> anyhow::Result<()> {
+    billhub_http::run_main(snap_gateway::gateway())
+}
