@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use anyhow::Context;
+use billhub_core::channel_settings::{SNAP_PARTNER_SERVICE_ID, SNAP_PUBLIC_KEY};
 use billhub_core::org::Organization;
 use billhub_core::{Currency, PaymentRule};
 use billhub_store::repo::collections::NewCollection;
@@ -125,9 +126,87 @@ fn credentials(
     store.enroll(net.id, org.id, now)?;
     env.push(("POSTPAID_USER", net.username.unwrap_or_default()));
     env.push(("POSTPAID_PASSWORD", net.password.unwrap_or_default()));
-    let console = store.create_credential(org.id, "console", false, now)?;
-    env.push(("CONSOLE_TOKEN", console.token.unwrap_or_default()));
+    snap_bank(store, org, now, &mut env)?;
+    let (email, password) = console_user(store, org, now)?;
+    env.push(("CONSOLE_EMAIL", email));
+    env.push(("CONSOLE_PASSWORD", password));
     Ok(env)
+}
+
+/// The demo console operator `demo@example.com` with a fresh random password (set again on
+/// every run, which ends their sessions).
+fn console_user(
+    store: &Store,
+    org: &Organization,
+    now: OffsetDateTime,
+) -> anyhow::Result<(String, String)> {
+    use billhub_store::users::{self, Role};
+    const EMAIL: &str = "demo@example.com";
+    let password = users::new_password();
+    let hash = users::hash_password(&password)?;
+    match store.console_sign_in_candidate(org.id, EMAIL)? {
+        Some(c) => {
+            store.set_console_password(c.user.id, &hash)?;
+        }
+        None => {
+            store.create_console_user(org.id, EMAIL, Role::Operator, &hash, now)?;
+        }
+    }
+    Ok((EMAIL.to_string(), password))
+}
+
+/// The demo SNAP bank's private key, for `scripts/snap-sign`.
+pub const DEMO_SNAP_KEY_FILE: &str = "./var/demo-snap-bank.pem";
+/// The demo SNAP bank's `partnerServiceId` for the demo prefix `009902`.
+pub const DEMO_PARTNER_SERVICE_ID: &str = "88888";
+
+/// A SNAP bank with a fresh RSA key pair: its public key registered, its private key written to
+/// [`DEMO_SNAP_KEY_FILE`] (owner-only), the demo prefix mapped to [`DEMO_PARTNER_SERVICE_ID`].
+fn snap_bank(
+    store: &Store,
+    org: &Organization,
+    now: OffsetDateTime,
+    env: &mut Vec<(&'static str, String)>,
+) -> anyhow::Result<()> {
+    let (private_pem, public_pem) =
+        billhub_core::signature::snap::generate_key_pair(&mut rand::rng())
+            .map_err(|e| anyhow::anyhow!("demo SNAP key: {e}"))?;
+    let bank = store.create_channel("Demo SNAP Bank", "snap", now)?;
+    store.enroll(bank.id, org.id, now)?;
+    store.set_channel_setting(bank.id, SNAP_PUBLIC_KEY, &public_pem, now)?;
+    store.set_channel_setting(
+        bank.id,
+        &format!("{SNAP_PARTNER_SERVICE_ID}009902"),
+        DEMO_PARTNER_SERVICE_ID,
+        now,
+    )?;
+    write_private(DEMO_SNAP_KEY_FILE, &private_pem)?;
+    env.push(("SNAP_CLIENT_ID", bank.client_id.unwrap_or_default()));
+    env.push(("SNAP_CLIENT_SECRET", bank.client_secret.unwrap_or_default()));
+    env.push(("SNAP_PRIVATE_KEY_FILE", DEMO_SNAP_KEY_FILE.to_string()));
+    env.push((
+        "SNAP_PARTNER_SERVICE_ID",
+        format!("{DEMO_PARTNER_SERVICE_ID:>8}"),
+    ));
+    Ok(())
+}
+
+/// Writes a secret file readable by its owner only.
+fn write_private(path: &str, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {path}"))?;
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("cannot write {path}"))
 }
 
 /// The demo collection and a few bills of three accounts; returns the collection's code.
@@ -260,7 +339,7 @@ fn print_howto(org: &Organization, fresh: bool, public_url: Option<&str>, first_
          Bill24 inquiry:\n  curl -s {}/proxy -H \"token: $BILL24_TOKEN\" -H 'Content-Type: application/json' -d '{{\"consumer_code\":\"CU003035\"}}'\n\
          Collections:\n  curl -s {}/api/collections -H \"Authorization: Bearer $COLLECTIONS_TOKEN\" -H 'Accept: application/json'\n\
          VA token:\n  curl -s {}/oauth/token -H 'Content-Type: application/json' -d \"{{\\\"grant_type\\\":\\\"client_credentials\\\",\\\"client_id\\\":\\\"$VA_CLIENT_ID\\\",\\\"client_secret\\\":\\\"$VA_CLIENT_SECRET\\\",\\\"scope\\\":\\\"*\\\"}}\"\n\
-         Postpaid ping:\n  curl -s {}/ping\n\nSee docs/dialects/*.md for every endpoint.\n",
+         Postpaid ping:\n  curl -s {}/ping\n         SNAP token (signed by scripts/snap-sign with the demo bank's key):\n  curl -s {}/v1.0/access-token/b2b -H @<(scripts/snap-sign token) -H 'Content-Type: application/json' -d '{{\"grantType\":\"client_credentials\"}}'\n\n         See docs/dialects/*.md for every endpoint.\n",
         org.code,
         org.id,
         if fresh {
@@ -272,5 +351,6 @@ fn print_howto(org: &Organization, fresh: bool, public_url: Option<&str>, first_
         base(1),
         base(2),
         base(3),
+        base(4),
     );
 }

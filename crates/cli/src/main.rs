@@ -10,16 +10,22 @@ use std::process::ExitCode;
 
 use billhub_http::Config;
 use clap::{Parser, Subcommand};
+use commands::backup::BackupArgs;
 use commands::bill::BillCommand;
 use commands::channel::ChannelCommand;
 use commands::check::CheckArgs;
 use commands::config::ConfigCommand;
+use commands::console::ConsoleArgs;
 use commands::credential::CredentialCommand;
 use commands::credit::CreditCommand;
+use commands::export::ExportCommand;
 use commands::import::ImportCommand;
 use commands::org::OrgCommand;
+use commands::reconcile::ReconcileArgs;
+use commands::rotate::RotateArgs;
 use commands::unapplied::UnappliedCommand;
 use commands::up::UpArgs;
+use commands::user::UserCommand;
 use time::OffsetDateTime;
 
 #[derive(Parser)]
@@ -43,6 +49,9 @@ enum Command {
     /// Credentials: of organizations for the biller APIs, and of channels.
     #[command(subcommand)]
     Credential(CredentialCommand),
+    /// People of the operator console (docs/console.md).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Channels: banks (VA channel API) and terminal networks (postpaid).
     #[command(subcommand)]
     Channel(ChannelCommand),
@@ -58,10 +67,22 @@ enum Command {
     /// Account credit (overpayments): list it, apply it to bills, or refund it.
     #[command(subcommand)]
     Credit(CreditCommand),
+    /// Export an organization's payments or bills between two days, as CSV or JSON lines.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Reconcile a channel's day with its settlement statement (exit 0 agree, 1 differ, 2 bad input).
+    Reconcile(ReconcileArgs),
     /// Verify the money invariants (exit 1 on any violation) and show the work to do.
     Check(CheckArgs),
-    /// Run all four gateways in one process on their default ports.
+    /// Copy an SQLite store online into a new file (PostgreSQL: pg_dump; docs/operations.md).
+    Backup(BackupArgs),
+    /// Serve the operator console alone (`billhub up` serves it too; docs/console.md).
+    Console(ConsoleArgs),
+    /// Run all five gateways in one process on their default ports.
     Up(UpArgs),
+    /// Seal every secret at rest again with the current master key; say which old keys in
+    /// BILLHUB_MASTER_KEYS can go (exit 1 while any secret still needs one). See docs/keys.md.
+    RotateMasterKey(RotateArgs),
     /// The configuration from the environment (`config check`: what is wrong, or what applies).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -72,6 +93,12 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(exit) = e.downcast_ref::<commands::reconcile::Exit>() {
+                if let Some(message) = &exit.message {
+                    eprintln!("billhub: {message}");
+                }
+                return ExitCode::from(exit.code);
+            }
             eprintln!("billhub: {e:#}");
             ExitCode::FAILURE
         }
@@ -90,15 +117,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Config(cmd) => cmd.run(),
         Command::Up(args) => args.run(config),
+        Command::Console(args) => args.run(config),
         Command::Migrate => commands::migrate::run(&config),
         Command::Org(cmd) => cmd.run(&store()?, now),
         Command::Credential(cmd) => cmd.run(&store()?, now),
+        Command::User(cmd) => cmd.run(&store()?, now),
         Command::Channel(cmd) => cmd.run(&store()?, now),
         Command::Bill(cmd) => cmd.run(&store()?, now),
         Command::Import(cmd) => cmd.run(&store()?, now),
         Command::Unapplied(cmd) => cmd.run(&store()?, now),
         Command::Credit(cmd) => cmd.run(&store()?, now),
         Command::Check(args) => args.run(&store()?, now),
+        Command::RotateMasterKey(args) => args.run(&store()?),
+        Command::Backup(args) => args.run(&config, &store()?),
+        Command::Export(cmd) => cmd.run(&store()?),
+        Command::Reconcile(args) => args.run(store()),
     }
 }
 

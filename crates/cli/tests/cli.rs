@@ -191,7 +191,8 @@ fn organizations_credentials_channels(db: TestDb) {
     for k in ["client_id", "client_secret", "api_key"] {
         assert!(!va[k].as_str().unwrap().is_empty(), "{k}");
     }
-    let console = ok_json(
+    // The console's people sign in with `billhub user create` accounts, not tokens.
+    fails_with(
         &db,
         &[
             "credential",
@@ -200,10 +201,9 @@ fn organizations_credentials_channels(db: TestDb) {
             "SCHOOL01",
             "--dialect",
             "console",
-            "--json",
         ],
+        "console",
     );
-    assert!(console["token"].is_string());
     fails_with(
         &db,
         &[
@@ -1047,9 +1047,10 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 /// `billhub up --demo` on the embedded default serves every gateway's shared endpoints, and
 /// writes the demo environment file.
 #[test]
-fn up_demo_serves_all_four_gateways() {
-    let base = free_port_run(4);
-    let ports: Vec<u16> = (base..base + 4).collect();
+fn up_demo_serves_all_five_gateways() {
+    // Five gateways and the console (base + 5).
+    let base = free_port_run(6);
+    let ports: Vec<u16> = (base..base + 5).collect();
     let dir = std::env::temp_dir().join(format!("billhub-up-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_billhub"))
@@ -1069,7 +1070,7 @@ fn up_demo_serves_all_four_gateways() {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("billhub up exited early: {status}");
         }
-        if http_get(ports[3], "/healthz").is_some() {
+        if http_get(ports[4], "/healthz").is_some() {
             up = true;
             break;
         }
@@ -1097,13 +1098,26 @@ fn up_demo_serves_all_four_gateways() {
             "VA_API_KEY",
             "POSTPAID_PASSWORD",
             "DEMO_COLLECTION",
+            "SNAP_CLIENT_ID",
+            "SNAP_CLIENT_SECRET",
+            "SNAP_PRIVATE_KEY_FILE",
+            "SNAP_PARTNER_SERVICE_ID",
+            "CONSOLE_EMAIL",
+            "CONSOLE_PASSWORD",
         ] {
             assert!(
                 env.contains(&format!("export {k}=")),
                 "{k} missing from demo.env"
             );
         }
+        assert!(!env.contains("CONSOLE_TOKEN"), "{env}");
+        // The console, on the port after the five gateways' (docs/console.md).
+        let (status, body) = http_get(base + 5, "/console/sign-in").unwrap();
+        assert_eq!(status, 200, "console sign-in: {body}");
+        assert!(body.contains("Sign in to the billhub console"), "{body}");
         assert!(dir.join("var/billhub.sqlite3").exists());
+        let key = std::fs::read_to_string(dir.join("var/demo-snap-bank.pem")).unwrap();
+        assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key}");
         assert!(dir.join("var/master.key").exists());
     });
     let _ = child.kill();

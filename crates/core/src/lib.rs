@@ -13,6 +13,7 @@
 //! - [`channel`]: [`Channel`], the stored name of the channel that took a payment.
 //! - [`statement`]: the account statement with running and opening balances.
 //! - [`org`]: organizations and their typed settings.
+//! - [`locale`]: the payer pages' languages, and amounts and dates written in them.
 //! - [`signature`]: the dialects' signature schemes (IPG, RaudhahPay callbacks, CSQ).
 //!
 //! ## Errors
@@ -34,6 +35,7 @@ pub mod credit;
 pub mod fingerprint;
 pub mod input;
 pub mod invariants;
+pub mod locale;
 pub mod money;
 pub mod org;
 pub mod patch;

@@ -21,6 +21,8 @@
 
 pub mod clock;
 pub mod config;
+pub mod console;
+pub mod docs;
 pub mod gateway;
 pub mod json;
 pub mod middleware;

@@ -25,6 +25,18 @@
 //! checkouts wait at most [`pool::UNREACHABLE_WAIT`] (1.5 s, so a refusal is answered within 2 s) instead of the pool's timeout until
 //! the database answers again, so requests fail fast while it is unreachable. See [`pool`].
 //!
+//! ## Durability and group commit (SQLite)
+//! Every SQLite connection runs `synchronous = FULL`: an acknowledged write survives power
+//! loss. Write transactions do not take pooled connections: they go through one group committer
+//! per store ([`MAX_BATCH`], see the `group` module), which runs concurrent write transactions
+//! one after another on one writer connection, each behind its own savepoint, and commits them
+//! together with one `COMMIT` (one fsync). None is answered before that commit; if it fails,
+//! every member whose work succeeded gets an error and nothing of the batch is visible. Reads
+//! keep using pooled connections (WAL: readers never wait for the writer). A write transaction
+//! started inside another on the same thread is refused ([`StoreError::Busy`]) instead of
+//! waiting for itself. PostgreSQL keeps one pooled connection per transaction (it groups
+//! commits itself).
+//!
 //! ## Deadlines
 //! [`Store::until`] gives a clone of the store a deadline (a request's flow gets its request's):
 //! no transaction attempt begins after it (one that began still commits), the wait for a
@@ -36,6 +48,7 @@
 
 pub mod cache;
 pub mod error;
+mod group;
 pub mod models;
 pub mod pool;
 pub mod repo;
@@ -54,10 +67,11 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use cache::{CachedOrganization, TtlCache};
 pub use error::{ConflictKind, DbError, Entity, InvalidKind, StoreError, StoreResult, TxError};
+pub use group::MAX_BATCH;
 pub(crate) use pool::AnyConnection;
 pub use pool::{Backend, DatabaseUrl, PoolOptions};
 pub use repo::*;
-pub use secrets::{MasterKey, SecretError};
+pub use secrets::{MasterKey, Sealing, SecretError};
 pub use time_conv::{from_db, local, local_date, to_db, try_to_db};
 pub use tx::{Reader, Writer};
 
@@ -79,6 +93,11 @@ pub struct Store {
     cache: Arc<cache::Caches>,
     /// Transactions begun (each attempt counts), for tests that hold a route to one.
     transactions: Arc<AtomicU64>,
+    /// Write transactions committed (on SQLite one commit may carry a batch of them).
+    commits: Arc<AtomicU64>,
+    /// SQLite's group committer (see [`group`]): every write transaction goes through it.
+    /// `None` on PostgreSQL.
+    group: Option<Arc<group::Group>>,
     /// When work through this clone must give up (see [`Store::until`]).
     deadline: Option<Instant>,
 }
@@ -113,6 +132,8 @@ impl Store {
             .connection_timeout(options.connection_timeout)
             .build(manager.clone())
             .map_err(StoreError::Pool)?;
+        let group = (url.backend() == Backend::Sqlite)
+            .then(|| Arc::new(group::Group::new(manager.clone())));
         let store = Store {
             pool,
             manager,
@@ -121,6 +142,8 @@ impl Store {
             url,
             cache: Arc::new(cache::Caches::default()),
             transactions: Arc::new(AtomicU64::new(0)),
+            commits: Arc::new(AtomicU64::new(0)),
+            group,
             deadline: None,
         };
         if migrate {
@@ -158,8 +181,8 @@ impl Store {
     /// The same store (pool, key, cache) whose transactions give up at `deadline`: a request's
     /// store work gets the request's deadline (`AppState::flow`). The deadline is checked before
     /// each attempt of a transaction (an attempt that has begun still commits or rolls back as a
-    /// whole), bounds the wait for a pooled connection, and shrinks SQLite's busy timeout to
-    /// what is left; giving up is [`StoreError::Busy`] (`is_unavailable`). The `now` a flow
+    /// whole), bounds the wait for a pooled connection and for the SQLite writer's turn (group
+    /// commit), and shrinks SQLite's busy timeout to what is left; giving up is [`StoreError::Busy`] (`is_unavailable`). The `now` a flow
     /// passes is unchanged: it stays the request's.
     pub fn until(&self, deadline: Instant) -> Store {
         Store {
@@ -224,6 +247,23 @@ impl Store {
         Ok(())
     }
 
+    /// SQLite only: an online, consistent copy of the whole database into a new file `path`
+    /// (`VACUUM INTO`: one read transaction, so gateways keep reading and writing meanwhile; the
+    /// file must not exist). PostgreSQL is backed up with `pg_dump` (docs/operations.md).
+    pub fn backup_sqlite_into(&self, path: &str) -> StoreResult<()> {
+        use diesel::connection::SimpleConnection;
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::Config(
+                "backup into a file is for SQLite; back up PostgreSQL with pg_dump".into(),
+            ));
+        }
+        let mut slot = self.conn()?;
+        let quoted = path.replace('\'', "''");
+        slot.conn
+            .batch_execute(&format!("VACUUM INTO '{quoted}'"))
+            .map_err(StoreError::from)
+    }
+
     /// Pool usage for metrics: (connections open, idle).
     pub fn pool_state(&self) -> (u32, u32) {
         let s = self.pool.state();
@@ -239,6 +279,13 @@ impl Store {
     #[cfg(feature = "testing")]
     pub fn transactions_started(&self) -> u64 {
         self.transactions.load(Ordering::SeqCst)
+    }
+
+    /// How many write transactions this store (and its clones) has committed. On SQLite one
+    /// commit carries a whole batch of write transactions (group commit), so this is at most
+    /// [`Store::transactions_started`] and, under concurrency, far fewer.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::SeqCst)
     }
 
     fn count_transaction(&self) {

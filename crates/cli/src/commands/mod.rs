@@ -2,17 +2,23 @@
 //! dispatches. Errors are `anyhow` all the way up: `main` prints `billhub: {error:#}` to stderr and
 //! exits 1, so every message names the flag or the record it is about.
 
+pub mod backup;
 pub mod bill;
 pub mod channel;
 pub mod check;
 pub mod config;
+pub mod console;
 pub mod credential;
 pub mod credit;
+pub mod export;
 pub mod import;
 pub mod migrate;
 pub mod org;
+pub mod reconcile;
+pub mod rotate;
 pub mod unapplied;
 pub mod up;
+pub mod user;
 
 use anyhow::anyhow;
 use billhub_core::org::Organization;

@@ -1,4 +1,4 @@
-//! A `billhub up --base-port N` child process: the four gateways on N (bill24), N+1
+//! A `billhub up --base-port N` child process: the gateways on N (bill24), N+1
 //! (collections), N+2 (va), N+3 (postpaid), over the database it is given. Its stdout and stderr
 //! are appended to one log file (kept across restarts); dropping [`Gateways`] kills the child
 //! and removes the log (kept when the test is panicking).
@@ -62,9 +62,10 @@ pub struct Gateways {
 
 static LOG_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
-/// A base port N with N..N+3 free on 127.0.0.1, outside the defaults (8080-8085) and outside the
-/// kernel's ephemeral range (so outgoing connections cannot hold them): a candidate from a port
-/// the kernel gave (folded into 20000..32000), checked by binding all four.
+/// A base port N with N..N+4 free on 127.0.0.1 (the five gateways), outside the defaults
+/// (8080-8085) and outside the kernel's ephemeral range (so outgoing connections cannot hold
+/// them): a candidate from a port the kernel gave (folded into 20000..32000), checked by
+/// binding all five.
 pub fn free_base_port() -> u16 {
     for _ in 0..200 {
         let Ok(probe) = TcpListener::bind("127.0.0.1:0") else {
@@ -75,12 +76,13 @@ pub fn free_base_port() -> u16 {
         };
         drop(probe);
         let base = 20_000 + (addr.port() % 12_000);
-        let all_free = (0..4u16).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        // Five gateways and the console (`billhub up` puts it on base + 5).
+        let all_free = (0..6u16).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
         if all_free {
             return base;
         }
     }
-    panic!("no four free consecutive ports found");
+    panic!("no five free consecutive ports found");
 }
 
 impl Gateways {
