@@ -108,6 +108,17 @@ impl Writer<'_> {
         rows: &[ImportRow],
         now: OffsetDateTime,
     ) -> Result<BatchOutcome, ImportError> {
+        // PostgreSQL plans a prepared statement generically after five runs, from the table's
+        // statistics at that moment: an import into a fresh table would keep a sequential-scan
+        // plan for its account and VA lookups while the table grows to millions of rows (each
+        // batch slower than the last). Plans chosen for the actual parameters use the indexes.
+        if let AnyConnection::Postgresql(c) = &mut *self.conn {
+            diesel::connection::SimpleConnection::batch_execute(
+                c,
+                "SET LOCAL plan_cache_mode = force_custom_plan",
+            )
+            .map_err(StoreError::from)?;
+        }
         let numbers: Vec<String> = rows.iter().map(|r| invoice_of(r).to_string()).collect();
         let mut seen = self.imported_hashes(organization_id, &numbers)?;
         let mut outcome = BatchOutcome::default();
