@@ -22,6 +22,9 @@
 //! when they are zero and keep them otherwise (`Rp 100.000`, `Rp 100.000,50`); the others always
 //! show every decimal of their minor unit (`RM 134.00`).
 
+pub mod console;
+pub mod console_bills;
+pub mod console_money;
 mod labels;
 
 use time::{Date, Month, OffsetDateTime};

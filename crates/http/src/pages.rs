@@ -87,13 +87,13 @@ impl Common {
 
 /// What a request says about its language: the `?lang=` value and the `Accept-Language` header.
 #[derive(Debug, Clone, Default)]
-struct Asked {
+pub(crate) struct Asked {
     lang: Option<String>,
     accept_language: Option<String>,
 }
 
 impl Asked {
-    fn of(req: &HttpRequest) -> Asked {
+    pub(crate) fn of(req: &HttpRequest) -> Asked {
         Asked {
             lang: req
                 .query_string()
@@ -110,7 +110,7 @@ impl Asked {
     }
 
     /// The locale of the page: see [`locale::negotiate`]; `default` is the organization's.
-    fn locale(&self, default: &str) -> Locale {
+    pub(crate) fn locale(&self, default: &str) -> Locale {
         locale::negotiate(
             self.lang.as_deref(),
             self.accept_language.as_deref(),

@@ -5,7 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use billhub_core::{Currency, Money};
 
-use super::{CSS, html, see_other, unavailable};
+use super::layout::{Chrome, Section, signed_in};
+use super::{html, unavailable};
 use crate::state::AppState;
 
 /// One line of a totals table.
@@ -18,11 +19,7 @@ struct Line {
 #[derive(Template)]
 #[template(path = "console/dashboard.html")]
 struct DashboardPage {
-    css: &'static str,
-    org_name: String,
-    email: String,
-    role: &'static str,
-    csrf: String,
+    chrome: Chrome,
     today: String,
     today_rows: Vec<Line>,
     statuses: Vec<(String, i64)>,
@@ -40,9 +37,8 @@ fn amount(minor: i64, currency: &str) -> String {
 
 /// `GET /console/`.
 pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let session = match super::auth::current(&req, &state).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return see_other("/console/sign-in"),
+    let (session, chrome) = match signed_in(&req, &state, Section::Dashboard).await {
+        Ok(x) => x,
         Err(resp) => return resp,
     };
     let now = state.now();
@@ -52,11 +48,7 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         Err(e) => return unavailable(e),
     };
     let page = DashboardPage {
-        css: CSS,
-        org_name: d.organization_name,
-        email: session.email,
-        role: session.role.as_str(),
-        csrf: session.csrf_token,
+        chrome,
         today: d.today.to_string(),
         today_rows: d
             .today_by_channel

@@ -19,8 +19,14 @@
 //!
 //! Errors: a store failure is logged and answered with a plain 503 page; never its cause.
 
+pub mod actions;
 pub mod auth;
+pub mod bills;
 pub mod dashboard;
+pub(crate) mod layout;
+pub mod money;
+pub mod notifications;
+pub mod payments;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -115,7 +121,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: web::Data<Limiter>) {
             .route("/", web::get().to(dashboard::dashboard))
             .route("/sign-in", web::get().to(auth::sign_in_page))
             .route("/sign-in", web::post().to(auth::sign_in))
-            .route("/sign-out", web::post().to(auth::sign_out)),
+            .route("/sign-out", web::post().to(auth::sign_out))
+            .configure(bills::routes)
+            .configure(payments::routes)
+            .configure(money::routes)
+            .configure(notifications::routes)
+            .configure(actions::routes),
     )
     .route(
         "/console",

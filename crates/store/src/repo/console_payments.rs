@@ -1,0 +1,1 @@
+//! Reads and writes of the operator console: payments (in progress). Always for one organization.
