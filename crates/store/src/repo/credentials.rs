@@ -107,8 +107,20 @@ pub struct CreatedChannel {
 }
 
 type CredRow = (i64, Option<i64>, Option<i64>, String);
+/// The columns of a [`CredRow`].
+const CRED_COLUMNS: (
+    credentials::id,
+    credentials::organization_id,
+    credentials::channel_id,
+    credentials::dialect,
+) = (
+    credentials::id,
+    credentials::organization_id,
+    credentials::channel_id,
+    credentials::dialect,
+);
 /// A credential row with one of its stored hashes.
-type CredHashRow = (i64, Option<i64>, Option<i64>, String, Option<String>);
+type CredHashRow = (CredRow, Option<String>);
 
 fn info(row: CredRow) -> StoreResult<CredentialInfo> {
     let (id, org, channel, dialect) = row;
@@ -190,20 +202,12 @@ impl Reader<'_> {
                 .filter(credentials::dialect.eq(dialect))
                 .filter(credentials::active.eq(true))
                 .filter(channel_enabled())
-                .select((
-                    credentials::id,
-                    credentials::organization_id,
-                    credentials::channel_id,
-                    credentials::dialect,
-                    credentials::token_hash,
-                ))
+                .select((CRED_COLUMNS, credentials::token_hash))
                 .first(conn)
                 .optional()?;
             match row {
                 // The index lookup found it; compare again in constant time for good measure.
-                Some((id, o, c, d, Some(stored))) if hex_eq(&stored, &hash) => {
-                    Ok(Some(info((id, o, c, d))?))
-                }
+                Some((cred, Some(stored))) if hex_eq(&stored, &hash) => Ok(Some(info(cred)?)),
                 _ => Ok(None),
             }
         })
@@ -220,20 +224,12 @@ impl Reader<'_> {
                 .filter(credentials::client_id.eq(client_id))
                 .filter(credentials::active.eq(true))
                 .filter(channel_enabled())
-                .select((
-                    credentials::id,
-                    credentials::organization_id,
-                    credentials::channel_id,
-                    credentials::dialect,
-                    credentials::client_secret_hash,
-                ))
+                .select((CRED_COLUMNS, credentials::client_secret_hash))
                 .first(conn)
                 .optional()?;
             match row {
-                Some((id, o, c, d, Some(stored)))
-                    if hex_eq(&stored, &hash_token(client_secret)) =>
-                {
-                    Ok(Some(info((id, o, c, d))?))
+                Some((cred, Some(stored))) if hex_eq(&stored, &hash_token(client_secret)) => {
+                    Ok(Some(info(cred)?))
                 }
                 _ => Ok(None),
             }
@@ -253,12 +249,7 @@ impl Reader<'_> {
                 .filter(credentials::dialect.eq(dialect))
                 .filter(credentials::active.eq(true))
                 .filter(channel_enabled())
-                .select((
-                    credentials::id,
-                    credentials::organization_id,
-                    credentials::channel_id,
-                    credentials::dialect,
-                ))
+                .select(CRED_COLUMNS)
                 .first::<CredRow>(conn)
                 .optional()?
                 .map(info)
@@ -276,12 +267,7 @@ impl Reader<'_> {
                 .filter(credentials::username.eq(username))
                 .filter(credentials::active.eq(true))
                 .filter(channel_enabled())
-                .select((
-                    credentials::id,
-                    credentials::organization_id,
-                    credentials::channel_id,
-                    credentials::dialect,
-                ))
+                .select(CRED_COLUMNS)
                 .first::<CredRow>(conn)
                 .optional()?
                 .map(info)
@@ -364,12 +350,7 @@ impl Reader<'_> {
                 .filter(credentials::id.eq(cred))
                 .filter(credentials::active.eq(true))
                 .filter(channel_enabled())
-                .select((
-                    credentials::id,
-                    credentials::organization_id,
-                    credentials::channel_id,
-                    credentials::dialect,
-                ))
+                .select(CRED_COLUMNS)
                 .first::<CredRow>(conn)
                 .optional()?
                 .map(info)
