@@ -463,24 +463,124 @@ async fn dashboard_shows_exact_totals_of_its_organization_only(db: TestDb) {
     let app = TestConsole::spawn(&db, Clock::fixed(T0 + Duration::hours(2))).await;
     let cookie = sign_in(&app, "CONSOLE1").await;
     let page = get_dashboard(&app, &cookie).await.text().await.unwrap();
-    assert!(page.contains("<strong>Org CONSOLE1</strong>"));
-    assert!(page.contains("Today (2026-11-21)"));
-    assert!(page.contains(
-        "<tr><td>bill24</td><td class=\"n\">2</td><td class=\"n\">1123.45 USD</td></tr>"
-    ));
+    assert!(page.contains("<strong class=\"org\">Org CONSOLE1</strong>"));
+    assert!(page.contains("<h2>Today (21 November 2026)</h2>"));
     assert!(
         page.contains(
-            "<tr><td>sandbox</td><td class=\"n\">1</td><td class=\"n\">50.50 USD</td></tr>"
+            "<tr><td>bill24</td><td class=\"n\">2</td><td class=\"n\">$1,123.45</td></tr>"
         )
     );
-    assert!(page.contains("<tr><td>paid</td><td class=\"n\">4</td></tr>"));
     assert!(
-        page.contains("<tr><td>USD</td><td class=\"n\">1</td><td class=\"n\">42.00 USD</td></tr>")
+        page.contains("<tr><td>sandbox</td><td class=\"n\">1</td><td class=\"n\">$50.50</td></tr>")
     );
-    assert!(!page.contains("collections"));
+    assert!(page.contains("<tr><td>Paid</td><td class=\"n\">4</td></tr>"));
+    assert!(
+        page.contains("<tr><td>USD</td><td class=\"n\">1</td><td class=\"n\">$42.00</td></tr>")
+    );
+    // Yesterday's channel is in the 30-day chart, not in today's table.
+    assert!(!page.contains("<tr><td>collections</td>"));
+    assert!(page.contains("data-channel=\"collections\""));
     assert!(!page.contains("OTHER001"));
-    assert!(!page.contains("9999.99"));
+    assert!(!page.contains("9,999.99"));
     assert!(!page.contains("313.37"));
+}
+
+async fn sign_in_page_speaks_the_asked_language(db: TestDb) {
+    org_with_user(&db.store, "CONSOLE1");
+    let app = TestConsole::spawn(&db, Clock::fixed(T0)).await;
+    // English by default, whatever the organizations' languages; the constants are its words.
+    assert_eq!(
+        SIGN_IN_FAILED,
+        billhub_core::locale::console::SIGN_IN_EN.failed
+    );
+    assert_eq!(
+        SIGN_IN_LIMITED,
+        billhub_core::locale::console::SIGN_IN_EN.limited
+    );
+    let get = |path: &'static str, accept: Option<&'static str>| {
+        let mut req = app.client.get(app.url(path));
+        if let Some(a) = accept {
+            req = req.header("Accept-Language", a);
+        }
+        req.send()
+    };
+    let en = get("/console/sign-in", None)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(en.contains("<html lang=\"en\">"));
+    assert!(en.contains("<h1>Sign in to the billhub console</h1>"));
+    assert!(en.contains("<form method=\"post\" action=\"/console/sign-in\">"));
+    assert!(en.contains("<a href=\"?lang=km\" lang=\"km\">ខ្មែរ</a>"));
+
+    let km = get("/console/sign-in?lang=km", Some("ms"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(km.contains("<html lang=\"km\">"));
+    assert!(km.contains("<title>ចូលប្រើ · billhub console</title>"));
+    assert!(km.contains("<h1>ចូលប្រើកុងសូល billhub</h1>"));
+    assert!(km.contains("<label for=\"org\">លេខកូដស្ថាប័ន</label>"));
+    assert!(km.contains("<label for=\"password\">ពាក្យសម្ងាត់</label>"));
+    assert!(km.contains("<button type=\"submit\">ចូល</button>"));
+    // The form keeps the language picked.
+    assert!(km.contains("<form method=\"post\" action=\"/console/sign-in?lang=km\">"));
+    assert!(km.contains("<a href=\"?lang=km\" lang=\"km\" aria-current=\"true\">ខ្មែរ</a>"));
+
+    let ms = get("/console/sign-in", Some("ms-MY,en;q=0.5"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ms.contains("<html lang=\"ms\">"));
+    assert!(ms.contains("<h1>Log masuk ke konsol billhub</h1>"));
+    assert!(ms.contains("<label for=\"password\">Kata laluan</label>"));
+
+    let id = get("/console/sign-in", Some("id"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(id.contains("<h1>Masuk ke konsol billhub</h1>"));
+    assert!(id.contains("<label for=\"org\">Kode organisasi</label>"));
+
+    // A failed sign-in answers in the language asked, the same answer for every failure.
+    let failed = app
+        .client
+        .post(app.url("/console/sign-in?lang=id"))
+        .form(&[
+            ("org", "CONSOLE1"),
+            ("email", "ops@example.com"),
+            ("password", "nope"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
+    let body = failed.text().await.unwrap();
+    assert!(body.contains(
+        "<p class=\"error\" role=\"alert\">Kode organisasi, email, atau kata sandi salah.</p>"
+    ));
+    let failed = app
+        .client
+        .post(app.url("/console/sign-in"))
+        .header("Accept-Language", "km")
+        .form(&[
+            ("org", "NOSUCHORG"),
+            ("email", "ops@example.com"),
+            ("password", "nope"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body = failed.text().await.unwrap();
+    assert!(body.contains("លេខកូដស្ថាប័ន អ៊ីមែល ឬពាក្យសម្ងាត់មិនត្រឹមត្រូវ។"));
 }
 
 billhub_http::http_backend_tests!(
@@ -491,4 +591,5 @@ billhub_http::http_backend_tests!(
     session_expires_after_twelve_idle_hours,
     csrf_and_origin_are_checked_and_sign_out_ends_the_session,
     dashboard_shows_exact_totals_of_its_organization_only,
+    sign_in_page_speaks_the_asked_language,
 );

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use billhub_core::locale::console::SignInLabels;
 use billhub_store::sessions::ConsoleSession;
 use billhub_store::users::{self, SignInCandidate};
 use rand::RngExt;
@@ -10,24 +11,40 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::layout::{Link, asked_lang, lang_links};
 use super::{CSS, Limiter, html, see_other, unavailable};
+use crate::pages::Asked;
 use crate::state::AppState;
 
 /// The session cookie.
 pub const COOKIE: &str = "billhub_console";
 
-/// The one answer to a failed sign-in, whatever failed (no user enumeration).
+/// The one answer to a failed sign-in, whatever failed (no user enumeration), in English (the
+/// page shows it in its language: [`SignInLabels::failed`]).
 pub const SIGN_IN_FAILED: &str = "Wrong organization code, e-mail or password.";
-/// The answer once too many sign-ins failed.
+/// The answer once too many sign-ins failed, in English ([`SignInLabels::limited`]).
 pub const SIGN_IN_LIMITED: &str = "Too many failed sign-ins. Wait 15 minutes and try again.";
 
 #[derive(Template)]
 #[template(path = "console/sign_in.html")]
 struct SignInPage<'a> {
     css: &'static str,
-    error: Option<&'a str>,
+    lang: &'static str,
+    l: &'static SignInLabels,
+    /// The language switch.
+    langs: Vec<Link>,
+    /// The form's target: keeps a language picked with `?lang=`.
+    action: String,
+    error: Option<&'static str>,
     org: &'a str,
     email: &'a str,
+}
+
+/// Why a sign-in page shows an error.
+#[derive(Clone, Copy)]
+enum Refusal {
+    Failed,
+    Limited,
 }
 
 /// The sign-in form's fields (missing ones are empty).
@@ -74,10 +91,29 @@ fn cleared_cookie() -> String {
     format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
-fn render_sign_in(status: StatusCode, error: Option<&str>, org: &str, email: &str) -> HttpResponse {
+/// The sign-in page in the request's language (`?lang=`, else `Accept-Language`, else English).
+fn render_sign_in(
+    req: &HttpRequest,
+    status: StatusCode,
+    refusal: Option<Refusal>,
+    org: &str,
+    email: &str,
+) -> HttpResponse {
+    let locale = Asked::of(req).locale("en");
+    let l = locale.console_sign_in();
     let page = SignInPage {
         css: CSS,
-        error,
+        lang: locale.code(),
+        l,
+        langs: lang_links(req, locale),
+        action: match asked_lang(req) {
+            Some(asked) => format!("/console/sign-in?lang={}", asked.code()),
+            None => "/console/sign-in".into(),
+        },
+        error: refusal.map(|r| match r {
+            Refusal::Failed => l.failed,
+            Refusal::Limited => l.limited,
+        }),
         org,
         email,
     };
@@ -160,7 +196,7 @@ pub(crate) fn forbidden() -> HttpResponse {
 pub async fn sign_in_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match current(&req, &state).await {
         Ok(Some(_)) => see_other("/console/"),
-        Ok(None) => render_sign_in(StatusCode::OK, None, "", ""),
+        Ok(None) => render_sign_in(&req, StatusCode::OK, None, "", ""),
         Err(resp) => resp,
     }
 }
@@ -191,8 +227,9 @@ pub async fn sign_in(
     let keys = [account_key.clone(), format!("address:{address}")];
     if limiter.limited(&keys, now) {
         return render_sign_in(
+            &req,
             StatusCode::TOO_MANY_REQUESTS,
-            Some(SIGN_IN_LIMITED),
+            Some(Refusal::Limited),
             &org,
             &form.email,
         );
@@ -231,8 +268,9 @@ pub async fn sign_in(
         Ok(None) => {
             limiter.fail(&keys, now);
             return render_sign_in(
+                &req,
                 StatusCode::UNAUTHORIZED,
-                Some(SIGN_IN_FAILED),
+                Some(Refusal::Failed),
                 &org,
                 &form.email,
             );

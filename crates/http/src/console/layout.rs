@@ -10,6 +10,7 @@ use billhub_core::locale::Locale;
 use billhub_core::locale::console::ConsoleLabels;
 use billhub_store::sessions::ConsoleSession;
 use billhub_store::users::Role;
+use time::UtcOffset;
 
 use super::{CSS, html, see_other, unavailable};
 use crate::pages::Asked;
@@ -53,6 +54,8 @@ impl Section {
 pub(crate) struct Link {
     pub href: String,
     pub label: &'static str,
+    /// The language of the label (a language switch entry), else empty.
+    pub code: &'static str,
     pub current: bool,
 }
 
@@ -65,6 +68,10 @@ pub(crate) struct Chrome {
     /// The shared words in the page's language.
     pub c: &'static ConsoleLabels,
     pub org_name: String,
+    /// The organization's code (file names of downloads).
+    pub org_code: String,
+    /// The organization's UTC offset: its local days and clock.
+    pub utc_offset: UtcOffset,
     pub email: String,
     /// The role's word in the page's language.
     pub role: &'static str,
@@ -89,7 +96,13 @@ pub(crate) async fn signed_in(
         .run(move |s| s.organization(org_id))
         .await
         .map_err(unavailable)?;
-    let locale = Asked::of(req).locale(&org.locale);
+    let asked = Asked::of(req);
+    let locale = asked.locale(&org.locale);
+    // A language picked with the switch stays on the navigation's links.
+    let keep = match asked_lang(req) {
+        Some(l) => format!("?lang={}", l.code()),
+        None => String::new(),
+    };
     let c = locale.console();
     let chrome = Chrome {
         css: CSS,
@@ -97,6 +110,8 @@ pub(crate) async fn signed_in(
         lang: locale.code(),
         c,
         org_name: org.name,
+        org_code: org.code,
+        utc_offset: org.utc_offset,
         email: session.email.clone(),
         role: match session.role {
             Role::Viewer => c.viewer,
@@ -106,24 +121,52 @@ pub(crate) async fn signed_in(
         nav: SECTIONS
             .iter()
             .map(|(href, s)| Link {
-                href: (*href).to_string(),
+                href: format!("{href}{keep}"),
                 label: s.label(c),
+                code: "",
                 current: *s == section,
             })
             .collect(),
-        langs: Locale::ALL
-            .iter()
-            .map(|l| Link {
-                href: format!("?lang={}", l.code()),
-                label: l.native_name(),
-                current: *l == locale,
-            })
-            .collect(),
+        langs: lang_links(req, locale),
     };
     Ok((session, chrome))
 }
 
+/// The language a request names in `?lang=`, if it is one of the console's.
+pub(crate) fn asked_lang(req: &HttpRequest) -> Option<Locale> {
+    req.query_string()
+        .split('&')
+        .filter_map(|p| p.strip_prefix("lang="))
+        .find_map(Locale::from_tag)
+}
+
+/// The language switch of a page: the same page in each language, the request's other query
+/// parameters kept (its `lang` replaced).
+pub(crate) fn lang_links(req: &HttpRequest, current: Locale) -> Vec<Link> {
+    let kept: Vec<&str> = req
+        .query_string()
+        .split('&')
+        .filter(|p| !p.is_empty() && *p != "lang" && !p.starts_with("lang="))
+        .collect();
+    let prefix = if kept.is_empty() {
+        String::from("?")
+    } else {
+        format!("?{}&", kept.join("&"))
+    };
+    Locale::ALL
+        .iter()
+        .map(|l| Link {
+            href: format!("{prefix}lang={}", l.code()),
+            label: l.native_name(),
+            code: l.code(),
+            current: *l == current,
+        })
+        .collect()
+}
+
 /// `Err` with a 403 page unless the session is an operator's (apply, refund, retry).
+// The contract's signature: a handler returns the `Err` as is (`?`-free `match`), once.
+#[allow(clippy::result_large_err)]
 pub(crate) fn operator_only(session: &ConsoleSession) -> Result<(), HttpResponse> {
     match session.role {
         Role::Operator => Ok(()),

@@ -51,7 +51,7 @@ pub(crate) const CSS: &str = include_str!("../../templates/console/console.css")
 pub static CSP: LazyLock<String> = LazyLock::new(|| {
     let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(CSS.as_bytes()));
     format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
+        "default-src 'none'; style-src 'sha256-{hash}'; img-src data:; form-action 'self'; \
          frame-ancestors 'none'; base-uri 'none'"
     )
 });

@@ -3,13 +3,17 @@
 
 use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
-use time::{OffsetDateTime, PrimitiveDateTime, Time};
+use diesel::sql_types::{BigInt, Text, Timestamp};
+use time::{Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
+use crate::pool::AnyConnection;
 use crate::schema::unapplied_payments;
 use crate::schema::{bills, notification_deliveries, notification_events, payments};
 use crate::time_conv::{local_date, to_db};
 use crate::{Reader, StoreResult};
+
+/// How many local days the dashboard's chart covers (today and the 29 before).
+pub const CHART_DAYS: i64 = 30;
 
 /// Payments of one channel in one currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +33,18 @@ pub struct CurrencyTotal {
     pub amount: i64,
 }
 
+/// Payments of one channel in one currency on one local day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayTotal {
+    /// The organization's local day (by `paid_at`).
+    pub day: Date,
+    pub channel: String,
+    pub currency: String,
+    pub count: i64,
+    /// Minor units.
+    pub amount: i64,
+}
+
 /// The dashboard of one organization at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dashboard {
@@ -39,6 +55,11 @@ pub struct Dashboard {
     /// Payments received today (by `paid_at`, the organization's local day) per channel and
     /// currency, in channel then currency order. Reversed payments are still counted.
     pub today_by_channel: Vec<ChannelTotal>,
+    /// The first day of the chart: [`CHART_DAYS`] days end with `today`.
+    pub first_day: Date,
+    /// Payments per local day, channel and currency over the chart's days (only the days with
+    /// payments), in day, channel, currency order; counted like `today_by_channel`.
+    pub by_day: Vec<DayTotal>,
     /// Bills per status, in status order.
     pub bills_by_status: Vec<(String, i64)>,
     /// Unapplied payments still open, per currency.
@@ -84,6 +105,8 @@ impl Reader<'_> {
                     amount,
                 })
                 .collect();
+            let first_day = chart_start(today);
+            let by_day = days_by_channel(conn, organization_id, org.utc_offset, first_day, today)?;
             let bills_by_status: Vec<(String, i64)> = bills::table
                 .filter(bills::organization_id.eq(organization_id))
                 .group_by(bills::status)
@@ -117,6 +140,8 @@ impl Reader<'_> {
                 organization_code: org.code,
                 today,
                 today_by_channel,
+                first_day,
+                by_day,
                 bills_by_status,
                 unapplied_open: unapplied
                     .into_iter()
@@ -130,6 +155,97 @@ impl Reader<'_> {
             })
         })
     }
+}
+
+/// The first day of a chart that ends with `today`.
+fn chart_start(today: Date) -> Date {
+    today
+        .checked_sub(time::Duration::days(CHART_DAYS - 1))
+        .unwrap_or(today)
+}
+
+/// One row of [`days_by_channel`]'s query.
+#[derive(QueryableByName)]
+struct DayRow {
+    /// Days since 1970-01-01 of the local day.
+    #[diesel(sql_type = BigInt)]
+    day: i64,
+    #[diesel(sql_type = Text)]
+    channel: String,
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+    #[diesel(sql_type = BigInt)]
+    amount: i64,
+}
+
+/// The Julian day of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+
+/// Payments of an organization per local day (`first..=last` at `offset`), channel and
+/// currency: one grouped query on the `(organization_id, paid_at)` index. The local day of a
+/// payment is its Unix time plus the offset, divided by 86,400 (a fixed offset: no daylight
+/// saving), written once per backend.
+fn days_by_channel(
+    conn: &mut AnyConnection,
+    organization_id: i64,
+    offset: UtcOffset,
+    first: Date,
+    last: Date,
+) -> StoreResult<Vec<DayTotal>> {
+    let start = first.midnight().assume_offset(offset);
+    let end = last
+        .midnight()
+        .assume_offset(offset)
+        .saturating_add(time::Duration::days(1));
+    let shift = i64::from(offset.whole_seconds());
+    let tail = "channel, currency, COUNT(*) AS count, CAST(SUM(amount) AS BIGINT) AS amount \
+                FROM payments WHERE organization_id = {ORG} AND paid_at >= {START} \
+                AND paid_at < {END} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+    let rows: Vec<DayRow> = match conn {
+        AnyConnection::Sqlite(c) => {
+            let q = format!(
+                "SELECT (CAST(strftime('%s', paid_at) AS INTEGER) + ?) / 86400 AS day, {}",
+                tail.replace("{ORG}", "?")
+                    .replace("{START}", "?")
+                    .replace("{END}", "?")
+            );
+            diesel::sql_query(q)
+                .bind::<BigInt, _>(shift)
+                .bind::<BigInt, _>(organization_id)
+                .bind::<Timestamp, _>(to_db(start))
+                .bind::<Timestamp, _>(to_db(end))
+                .load(c)?
+        }
+        AnyConnection::Postgresql(c) => {
+            let q = format!(
+                "SELECT CAST(FLOOR((EXTRACT(EPOCH FROM paid_at) + $1) / 86400) AS BIGINT) AS day, {}",
+                tail.replace("{ORG}", "$2")
+                    .replace("{START}", "$3")
+                    .replace("{END}", "$4")
+            );
+            diesel::sql_query(q)
+                .bind::<BigInt, _>(shift)
+                .bind::<BigInt, _>(organization_id)
+                .bind::<Timestamp, _>(to_db(start))
+                .bind::<Timestamp, _>(to_db(end))
+                .load(c)?
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let julian = i32::try_from(UNIX_EPOCH_JULIAN_DAY + r.day).ok()?;
+            Some(DayTotal {
+                day: Date::from_julian_day(julian).ok()?,
+                channel: r.channel,
+                currency: r.currency,
+                count: r.count,
+                amount: r.amount,
+            })
+        })
+        .collect())
 }
 
 crate::tx::store_reads! {
