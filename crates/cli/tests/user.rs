@@ -1,6 +1,7 @@
-//! `billhub user create|list|disable` against fresh databases (both backends): the password is
-//! printed once and only its argon2id hash is stored; e-mails are unique per organization
-//! whatever their case; a disabled user cannot sign in.
+//! `billhub user create|list|reset-password|disable` against fresh databases (both backends):
+//! the password is printed once and only its argon2id hash is stored; e-mails are unique per
+//! organization whatever their case; a reset password is printed once and ends the user's
+//! sessions; a disabled user cannot sign in.
 
 #![allow(
     clippy::unwrap_used,
@@ -196,6 +197,69 @@ fn users_lifecycle(db: TestDb) {
         .collect();
     assert_eq!(emails, vec!["Ops@School.example", "viewer@school.example"]);
     assert!(!list.contains("argon2"));
+
+    // A new password for the viewer: printed once, its hash stored, the old one no longer
+    // valid, and the viewer's sessions ended.
+    let viewer_id = list
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|u| u["email"] == "viewer@school.example")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let old_hash = db
+        .console_sign_in_candidate(org_id, "viewer@school.example")
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    let t0 = time::OffsetDateTime::now_utc();
+    db.create_console_session(viewer_id, org_id, "viewer-session", "csrf", t0)
+        .unwrap();
+    let ops_id = created["id"].as_i64().unwrap();
+    db.create_console_session(ops_id, org_id, "ops-session", "csrf", t0)
+        .unwrap();
+    assert!(db.console_session("viewer-session").unwrap().is_some());
+    let reset = ok_json(
+        &db,
+        &["user", "reset-password", &viewer_id.to_string(), "--json"],
+    );
+    assert_eq!(reset["id"], viewer_id);
+    assert_eq!(reset["email"], "viewer@school.example");
+    assert_eq!(reset["role"], "viewer");
+    let new_password = reset["password"].as_str().unwrap().to_string();
+    assert_eq!(new_password.len(), 24);
+    let found = db
+        .console_sign_in_candidate(org_id, "viewer@school.example")
+        .unwrap()
+        .unwrap();
+    assert_ne!(found.password_hash, old_hash);
+    assert!(found.password_hash.starts_with("$argon2id$v=19$"));
+    assert!(!found.password_hash.contains(&new_password));
+    assert!(users::verify_password(&found.password_hash, &new_password));
+    assert!(db.console_session("viewer-session").unwrap().is_none());
+    // Only that user's sessions end.
+    assert!(db.console_session("ops-session").unwrap().is_some());
+    // Text output: the new password once; a second reset gives another one.
+    let text = ok(&db, &["user", "reset-password", &viewer_id.to_string()]);
+    assert!(
+        text.contains(&format!(
+            "user {viewer_id} viewer@school.example (viewer): new password, their sessions ended"
+        )),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("password (shown once): "))
+        .unwrap();
+    assert_eq!(line.len(), 24);
+    assert_ne!(line, new_password);
+    let found = db
+        .console_sign_in_candidate(org_id, "viewer@school.example")
+        .unwrap()
+        .unwrap();
+    assert!(users::verify_password(&found.password_hash, line));
+    assert!(!users::verify_password(&found.password_hash, &new_password));
+    fails_with(&db, &["user", "reset-password", "999999"], "console user");
 
     let id = created["id"].as_i64().unwrap().to_string();
     let disabled = ok_json(&db, &["user", "disable", &id, "--json"]);

@@ -379,6 +379,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    console_actions (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        user_id -> BigInt,
+        email -> Text,
+        action -> Text,
+        object -> Text,
+        detail -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(organization_settings -> organizations (organization_id));
 diesel::joinable!(organization_keys -> organizations (organization_id));
 diesel::joinable!(channel_settings -> channels (channel_id));

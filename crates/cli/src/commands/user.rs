@@ -1,5 +1,6 @@
-//! `billhub user`: the people of the operator console (docs/console.md). A new user's password
-//! is random and printed once; only its argon2id hash is stored.
+//! `billhub user`: the people of the operator console (docs/console.md). A new user's password,
+//! and one set by `reset-password`, is random and printed once; only its argon2id hash is
+//! stored. A reset ends the user's sessions.
 
 use billhub_store::Store;
 use billhub_store::users::{self, ConsoleUser, Role};
@@ -29,6 +30,13 @@ pub enum UserCommand {
     List {
         #[arg(long)]
         org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a console user a new random password (printed once) and end their sessions.
+    ResetPassword {
+        /// The user's id (`user list`).
+        id: i64,
         #[arg(long)]
         json: bool,
     },
@@ -104,6 +112,24 @@ impl UserCommand {
                         println!("{}\t{}\t{}\t{state}", u.id, u.email, u.role.as_str());
                     }
                 }
+                Ok(())
+            }
+            UserCommand::ResetPassword { id, json: json_out } => {
+                let password = users::new_password();
+                let hash = users::hash_password(&password)?;
+                let user = store.set_console_password(id, &hash)?;
+                let mut value = user_json(&user);
+                if let Some(map) = value.as_object_mut() {
+                    map.insert("password".into(), json!(password));
+                }
+                print(value, json_out, || {
+                    format!(
+                        "user {} {} ({}): new password, their sessions ended\npassword (shown once): {password}",
+                        user.id,
+                        user.email,
+                        user.role.as_str(),
+                    )
+                });
                 Ok(())
             }
             UserCommand::Disable { id, json: json_out } => {

@@ -12,7 +12,7 @@ use crate::pool::AnyConnection;
 use crate::schema::{bills, collections, notification_deliveries as nd, notification_events as ne};
 use crate::secrets::random_hex;
 use crate::time_conv::{from_db, to_db};
-use crate::{Reader, StoreResult, Writer};
+use crate::{Entity, Reader, StoreError, StoreResult, Writer};
 
 /// A neutral event: what happened, to which bill and payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,24 @@ pub struct DeliveryRecord {
     pub next_attempt_at: OffsetDateTime,
     pub last_error: String,
     pub last_status: Option<i32>,
+}
+
+/// A delivery with its event, as the console lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedDelivery {
+    pub record: DeliveryRecord,
+    /// The event's kind (`payment.received`, ...).
+    pub kind: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// What [`Writer::retry_delivery`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryOutcome {
+    /// It was failed and is pending again, due now (as it is after the retry).
+    Retried(DeliveryRecord),
+    /// It was not failed (pending or delivered): nothing changed.
+    NotFailed(DeliveryRecord),
 }
 
 /// What happened to one attempt.
@@ -106,6 +124,57 @@ type EventRow = (
     String,
     time::PrimitiveDateTime,
 );
+
+macro_rules! delivery_columns {
+    () => {
+        (
+            nd::id,
+            nd::event_id,
+            nd::dialect,
+            nd::target_url,
+            nd::status,
+            nd::attempts,
+            nd::next_attempt_at,
+            nd::last_error,
+            nd::last_status,
+        )
+    };
+}
+
+fn record_from_row(r: DeliveryRow) -> DeliveryRecord {
+    DeliveryRecord {
+        id: r.0,
+        event_id: r.1,
+        dialect: r.2,
+        target_url: r.3,
+        status: r.4,
+        attempts: r.5,
+        next_attempt_at: from_db(r.6),
+        last_error: r.7,
+        last_status: r.8,
+    }
+}
+
+/// The delivery `id` if its event is the organization's; another organization's delivery is
+/// not found, like an unknown one.
+fn delivery_of(
+    conn: &mut AnyConnection,
+    organization_id: i64,
+    id: i64,
+) -> StoreResult<DeliveryRecord> {
+    let row: Option<DeliveryRow> = nd::table
+        .inner_join(ne::table)
+        .filter(nd::id.eq(id))
+        .filter(ne::organization_id.eq(organization_id))
+        .select(delivery_columns!())
+        .first(conn)
+        .optional()?;
+    row.map(record_from_row)
+        .ok_or_else(|| StoreError::NotFound {
+            entity: Entity::NotificationEvent,
+            key: format!("delivery {id}"),
+        })
+}
 
 fn event_from_row(r: EventRow) -> NotificationEvent {
     NotificationEvent {
@@ -173,33 +242,46 @@ impl Reader<'_> {
                 .inner_join(ne::table)
                 .filter(ne::organization_id.eq(organization_id))
                 .order(nd::id.asc())
-                .select((
-                    nd::id,
-                    nd::event_id,
-                    nd::dialect,
-                    nd::target_url,
-                    nd::status,
-                    nd::attempts,
-                    nd::next_attempt_at,
-                    nd::last_error,
-                    nd::last_status,
-                ))
+                .select(delivery_columns!())
                 .load(conn)?;
-            Ok(rows
-                .into_iter()
-                .map(|r| DeliveryRecord {
-                    id: r.0,
-                    event_id: r.1,
-                    dialect: r.2,
-                    target_url: r.3,
-                    status: r.4,
-                    attempts: r.5,
-                    next_attempt_at: from_db(r.6),
-                    last_error: r.7,
-                    last_status: r.8,
-                })
-                .collect())
+            Ok(rows.into_iter().map(record_from_row).collect())
         })
+    }
+
+    /// One page of an organization's deliveries, newest first: up to `limit` after skipping
+    /// `offset`, and whether more follow.
+    pub fn deliveries_page(
+        &mut self,
+        organization_id: i64,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<ListedDelivery>, bool)> {
+        self.with(|conn| {
+            let rows: Vec<(DeliveryRow, String, time::PrimitiveDateTime)> = nd::table
+                .inner_join(ne::table)
+                .filter(ne::organization_id.eq(organization_id))
+                .order(nd::id.desc())
+                .offset(offset.max(0))
+                .limit(limit.max(0).saturating_add(1))
+                .select((delivery_columns!(), ne::kind, nd::created_at))
+                .load(conn)?;
+            let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+            let list = rows
+                .into_iter()
+                .take(usize::try_from(limit.max(0)).unwrap_or(0))
+                .map(|(r, kind, created_at)| ListedDelivery {
+                    record: record_from_row(r),
+                    kind,
+                    created_at: from_db(created_at),
+                })
+                .collect();
+            Ok((list, more))
+        })
+    }
+
+    /// The organization's delivery `id` (another organization's is not found).
+    pub fn delivery(&mut self, organization_id: i64, id: i64) -> StoreResult<DeliveryRecord> {
+        self.with(|conn| delivery_of(conn, organization_id, id))
     }
 
     /// The event with this id.
@@ -293,6 +375,38 @@ impl Writer<'_> {
         })
     }
 
+    /// An operator's retry of a failed delivery of the organization (another organization's is
+    /// not found): pending again, due at `now`, unlocked; its attempts, last status and last
+    /// error are kept. The worker then makes one more attempt (the schedule is spent, so a
+    /// failure fails it again) and records its outcome as usual. A delivery that is not failed
+    /// is left as it is.
+    pub fn retry_delivery(
+        &mut self,
+        organization_id: i64,
+        id: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<RetryOutcome> {
+        self.with(|conn| {
+            let record = delivery_of(conn, organization_id, id)?;
+            if record.status != "failed" {
+                return Ok(RetryOutcome::NotFailed(record));
+            }
+            diesel::update(
+                nd::table
+                    .filter(nd::id.eq(id))
+                    .filter(nd::status.eq("failed")),
+            )
+            .set((
+                nd::status.eq("pending"),
+                nd::next_attempt_at.eq(to_db(now)),
+                nd::locked_until.eq(None::<time::PrimitiveDateTime>),
+                nd::lock_token.eq(None::<String>),
+            ))
+            .execute(conn)?;
+            delivery_of(conn, organization_id, id).map(RetryOutcome::Retried)
+        })
+    }
+
     /// Records an attempt's outcome. Returns false (and changes nothing) when the lease was lost
     /// to another worker in the meantime.
     pub fn finish_delivery(
@@ -351,11 +465,14 @@ impl Writer<'_> {
 crate::tx::store_reads! {
     fn deliveries_for_organization(&self, organization_id: i64) -> Vec<DeliveryRecord>;
     fn notification_event(&self, id: i64) -> NotificationEvent;
+    fn deliveries_page(&self, organization_id: i64, offset: i64, limit: i64) -> (Vec<ListedDelivery>, bool);
+    fn delivery(&self, organization_id: i64, id: i64) -> DeliveryRecord;
 }
 
 crate::tx::store_writes! {
     fn claim_deliveries(&self, dialect: &str, now: OffsetDateTime, lease: time::Duration, limit: i64) -> Vec<Delivery>;
     fn finish_delivery(&self, delivery: &Delivery, now: OffsetDateTime, outcome: &DeliveryOutcome) -> bool;
+    fn retry_delivery(&self, organization_id: i64, id: i64, now: OffsetDateTime) -> RetryOutcome;
 }
 
 /// Who must hear about a change to this bill: its collection's webhook, and the organization's
