@@ -1,14 +1,21 @@
 //! `billhub up --demo`: a demo organization with credentials for every dialect and a few bills,
 //! and `./var/demo.env` with `export` lines so the docs' curl examples work as written.
+//!
+//! A fresh demo organization also has some work for the console: a paid shop order whose
+//! webhook delivery failed (to retry), and money a terminal took for a mistyped account number,
+//! kept as unapplied (to apply to the bill it was meant for, `INV-10004567`).
 
 use std::fmt::Write as _;
 
 use anyhow::Context;
 use billhub_core::channel_settings::{SNAP_PARTNER_SERVICE_ID, SNAP_PUBLIC_KEY};
 use billhub_core::org::Organization;
-use billhub_core::{Currency, PaymentRule};
+use billhub_core::{Channel, Currency, Money, PaymentRule};
 use billhub_store::repo::collections::NewCollection;
-use billhub_store::{AccountInput, NewBill, NewOrganization, Store};
+use billhub_store::{
+    AccountInput, DeliveryOutcome, NewBill, NewOrganization, OnRejection, PaymentRequest,
+    PaymentTarget, PostResult, Store,
+};
 use time::{Duration, OffsetDateTime, UtcOffset};
 
 pub const DEMO_ORG_CODE: &str = "DEMOORG1";
@@ -51,10 +58,11 @@ pub fn create(store: &Store, public_url: Option<&str>, first_port: u16) -> anyho
     let now = OffsetDateTime::now_utc();
     let offset = UtcOffset::from_hms(7, 0, 0).context("offset")?;
     let (org, fresh) = demo_organization(store, offset, now)?;
-    let mut env = credentials(store, &org, fresh, now)?;
+    let (mut env, terminals) = credentials(store, &org, fresh, now)?;
     if fresh {
         let collection = demo_bills(store, org.id, offset, now)?;
         env.push(("DEMO_COLLECTION", collection));
+        demo_console_work(store, org.id, terminals, offset, now)?;
     } else {
         let existing = store.collections_page(org.id, 0, 1)?;
         if let Some(c) = existing.items.first() {
@@ -89,13 +97,14 @@ fn demo_organization(
     Ok((org, true))
 }
 
-/// A credential for every dialect and two enrolled channels, as `export` names and values.
+/// A credential for every dialect and two enrolled channels, as `export` names and values, and
+/// the id of the demo terminal network.
 fn credentials(
     store: &Store,
     org: &Organization,
     fresh: bool,
     now: OffsetDateTime,
-) -> anyhow::Result<Vec<(&'static str, String)>> {
+) -> anyhow::Result<(Vec<(&'static str, String)>, i64)> {
     let mut env: Vec<(&str, String)> = vec![
         ("DEMO_ORG_CODE", org.code.clone()),
         ("DEMO_ORG_ID", org.id.to_string()),
@@ -130,7 +139,7 @@ fn credentials(
     let (email, password) = console_user(store, org, now)?;
     env.push(("CONSOLE_EMAIL", email));
     env.push(("CONSOLE_PASSWORD", password));
-    Ok(env)
+    Ok((env, net.id))
 }
 
 /// The demo console operator `demo@example.com` with a fresh random password (set again on
@@ -311,6 +320,140 @@ fn demo_bill_list(
             },
         ),
     ]
+}
+
+/// Where the demo shop's webhook points: a name that never resolves (RFC 2606), so a retried
+/// delivery fails again.
+pub const DEMO_SHOP_WEBHOOK: &str = "https://shop.example/billhub/callback";
+/// The error the demo's failed delivery shows (the notification worker's own wording).
+pub const DEMO_FAILED_DELIVERY_ERROR: &str = "receiver answered 503";
+/// The unapplied demo money: the terminal's reference and the account number typed.
+pub const DEMO_UNAPPLIED_REF: &str = "T-20260001";
+pub const DEMO_UNAPPLIED_ACCOUNT: &str = "CARD12345";
+
+/// Work for the console: a shop order paid at a terminal whose webhook delivery failed, and
+/// money a terminal took for a mistyped account number (`CARD12345`, meant for `CARD123456`'s
+/// first installment, EUR 65.00), kept as unapplied.
+fn demo_console_work(
+    store: &Store,
+    org_id: i64,
+    terminals: i64,
+    offset: UtcOffset,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    let channel = Channel::Postpaid(terminals).as_db();
+    let shop = store.create_collection(
+        org_id,
+        &NewCollection {
+            name: "Demo shop".into(),
+            webhook_url: Some(DEMO_SHOP_WEBHOOK.into()),
+            redirect_url: None,
+        },
+        now,
+    )?;
+    let today = billhub_store::local_date(now, offset);
+    let buyer = AccountInput {
+        code: "SHOP-0042".into(),
+        name: "Aisyah binti Ahmad".into(),
+        ..Default::default()
+    };
+    let order = NewBill {
+        collection_id: Some(shop.id),
+        ..bill(
+            org_id,
+            Currency::MYR,
+            13_400,
+            today,
+            Some("ORD-1001"),
+            "Order 1001",
+        )
+    };
+    let (_, order) = store.create_bill_for_account(&buyer, &order, now)?;
+    let paid = payment(
+        org_id,
+        &channel,
+        "T-20260000",
+        PaymentTarget::Bill { bill_id: order.id },
+        Money::from_minor(13_400, Currency::MYR),
+        now,
+    );
+    match store.post_payment(&paid, now)?.result {
+        PostResult::Posted(_) => {}
+        PostResult::Unapplied(u) => anyhow::bail!("demo order payment not applied: {}", u.reason),
+    }
+    fail_shop_delivery(store, org_id, now)?;
+    let typo = PaymentRequest {
+        on_rejection: OnRejection::RecordUnapplied,
+        ..payment(
+            org_id,
+            &channel,
+            DEMO_UNAPPLIED_REF,
+            PaymentTarget::Unknown {
+                account_code: DEMO_UNAPPLIED_ACCOUNT.into(),
+            },
+            Money::from_minor(6_500, Currency::EUR),
+            now,
+        )
+    };
+    match store.post_payment(&typo, now)?.result {
+        PostResult::Unapplied(_) => Ok(()),
+        PostResult::Posted(p) => anyhow::bail!("demo unapplied money was posted as {}", p.uid),
+    }
+}
+
+/// A terminal payment of the demo organization.
+fn payment(
+    org_id: i64,
+    channel: &str,
+    reference: &str,
+    target: PaymentTarget,
+    amount: Money,
+    now: OffsetDateTime,
+) -> PaymentRequest {
+    PaymentRequest {
+        organization_id: org_id,
+        channel: channel.into(),
+        channel_ref: reference.into(),
+        request_hash: billhub_store::fingerprint(&["demo", channel, reference]),
+        target,
+        amount,
+        fee: 0,
+        method: "cash".into(),
+        payer_name: String::new(),
+        details: "{}".into(),
+        paid_at: now,
+        on_rejection: OnRejection::Refuse,
+    }
+}
+
+/// Records the demo shop's webhook delivery as failed (one attempt, answered 503), before any
+/// notification worker runs. Deliveries of other organizations claimed on the way are left
+/// alone: their short lease runs out within a second.
+fn fail_shop_delivery(store: &Store, org_id: i64, now: OffsetDateTime) -> anyhow::Result<()> {
+    let claimed = store.claim_deliveries(
+        billhub_core::org::collections::CALLBACK_DIALECT,
+        now,
+        Duration::seconds(1),
+        100,
+    )?;
+    let mut failed = 0;
+    for d in claimed
+        .iter()
+        .filter(|d| d.event.organization_id == org_id && d.target_url == DEMO_SHOP_WEBHOOK)
+    {
+        let outcome = DeliveryOutcome::Failed {
+            error: DEMO_FAILED_DELIVERY_ERROR.into(),
+            status: Some(503),
+        };
+        if store.finish_delivery(d, now, &outcome)? {
+            failed += 1;
+        }
+    }
+    anyhow::ensure!(
+        failed == 1,
+        "demo: {failed} shop deliveries recorded as failed, not 1"
+    );
+    Ok(())
 }
 
 /// Writes `./var/demo.env` with one `export` line per value.
