@@ -52,14 +52,16 @@ use std::sync::Arc;
 pub fn run_main(gateway: Arc<dyn Gateway>) -> anyhow::Result<()> {
     let config = Config::from_env(gateway.default_bind())?;
     telemetry::init(&config);
-    actix_web::rt::System::new().block_on(async move {
+    let result = actix_web::rt::System::new().block_on(async move {
         let state = open_state(config)?;
         let bind = state.config.bind;
         Deployment::bind(vec![(gateway, bind)], state)
             .map_err(|e| anyhow::anyhow!("BILLHUB_BIND: {e}"))?
             .run()
             .await
-    })
+    });
+    telemetry::flush();
+    result
 }
 
 /// Opens the store for a configuration, with the clock it asks for ([`Config::clock`]: the

@@ -60,12 +60,14 @@ impl ConsoleArgs {
     pub fn run(self, config: Config) -> anyhow::Result<()> {
         billhub_http::telemetry::init(&config);
         let addr = bind(self.port, None)?;
-        actix_web::rt::System::new().block_on(async move {
+        let result = actix_web::rt::System::new().block_on(async move {
             let state = billhub_http::open_state(config)?;
             let handle = start(state, addr)?;
             billhub_http::serve::shutdown_signal().await;
             handle.stop(true).await;
             Ok(())
-        })
+        });
+        billhub_http::telemetry::flush();
+        result
     }
 }

@@ -49,7 +49,7 @@ fn run(
     let explicit_public_url = std::env::var("BILLHUB_PUBLIC_URL")
         .ok()
         .filter(|s| !s.is_empty());
-    actix_web::rt::System::new().block_on(async move {
+    let result = actix_web::rt::System::new().block_on(async move {
         let state = billhub_http::open_state(config)?;
         if demo {
             let store = state.store.clone();
@@ -81,5 +81,7 @@ fn run(
         let served = billhub_http::serve_all(binds, state).await;
         console.stop(true).await;
         served
-    })
+    });
+    billhub_http::telemetry::flush();
+    result
 }
