@@ -66,7 +66,7 @@ pub async fn organization_by_token(
     };
     let now = state.now();
     let cred = state
-        .flow(move |s| s.cached_token("bill24", &token, now))
+        .inline_flow(move |s| s.cached_token("bill24", &token, now))
         .await?;
     match cred.map(|c| c.principal) {
         Some(Principal::Biller { organization_id }) => Ok(organization_id),

@@ -130,7 +130,7 @@ pub(crate) async fn proxy(
     let (org_id, request) = consumer_call(&req, &state, body).await?;
     let now = state.now();
     let data = state
-        .flow(move |s| flows::proxy(s, org_id, &request, now))
+        .inline_flow(move |s| flows::proxy(s, org_id, &request, now))
         .await?;
     Ok(success(data))
 }
@@ -162,7 +162,7 @@ pub(crate) async fn pending_bills(
     let now = state.now();
     let public_url = state.config.public_url.clone();
     let data = state
-        .flow(move |s| flows::pending_bills(s, &public_url, org_id, &request, now))
+        .inline_flow(move |s| flows::pending_bills(s, &public_url, org_id, &request, now))
         .await?;
     Ok(success(data))
 }

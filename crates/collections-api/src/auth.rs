@@ -47,7 +47,9 @@ pub async fn authenticate(
         return Err(ApiError::Unauthenticated);
     };
     let now = state.now();
-    let found = state.flow(move |s| caller_of(s, &token, now)).await?;
+    let found = state
+        .inline_flow(move |s| caller_of(s, &token, now))
+        .await?;
     let Some((credential_id, organization, limit)) = found else {
         return Err(ApiError::Unauthenticated);
     };

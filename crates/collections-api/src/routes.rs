@@ -207,7 +207,8 @@ async fn get_bill(api: Api, path: BillPath) -> Res {
     let inc = api.query()?.bill_includes()?;
     let ((code, bill_no), org) = (path.into_inner(), api.org());
     let view = api
-        .flow(move |s| flows::bill(s, org, &code, &bill_no))
+        .state
+        .inline_flow(move |s| flows::bill(s, org, &code, &bill_no))
         .await?;
     json(&BillOut::new(&api.ctx(), &view, &inc))
 }

@@ -79,6 +79,26 @@ impl AppState {
     {
         on_blocking_pool(self.store.until(self.store_deadline()), f).await
     }
+
+    /// Like [`AppState::flow`], for work that usually needs nothing that blocks (a gateway's
+    /// authentication from the store's cache, an inquiry's read snapshot on SQLite): `f` first
+    /// runs on this worker thread ([`Store::inline`]), which saves two thread hand-overs per
+    /// call; the first store operation that could block (a cache miss on PostgreSQL, a write,
+    /// no idle connection) abandons that run, and `f` runs again on the blocking pool, as
+    /// [`AppState::flow`] runs it. `f` may therefore run twice: it must do nothing but store
+    /// calls and pure work (no logging, no side effect outside the store).
+    pub async fn inline_flow<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: Fn(&Store) -> Result<T, E> + Send + 'static,
+    {
+        let store = self.store.until(self.store_deadline());
+        if let Some(done) = store.inline(&f) {
+            return done;
+        }
+        on_blocking_pool(store, f).await
+    }
 }
 
 /// Runs `f` over `store` as a blocking task, which runs to its end even when the awaiting future

@@ -94,7 +94,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Network
     let lookup = user.clone();
     let now = state.now();
     let found = state
-        .flow(move |s| network_secret(s, &lookup, now).during("authentication"))
+        .inline_flow(move |s| network_secret(s, &lookup, now).during("authentication"))
         .await?;
     let now = now.unix_timestamp();
     let stored = found

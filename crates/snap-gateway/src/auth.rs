@@ -270,7 +270,7 @@ pub async fn bank(
 ) -> Result<Bank, SnapError> {
     let p = presented(req, body)?;
     let now = state.now();
-    state.flow(move |s| authenticate(s, &p, now)).await
+    state.inline_flow(move |s| authenticate(s, &p, now)).await
 }
 
 #[cfg(test)]

@@ -33,6 +33,21 @@ impl AnyConnection {
     }
 }
 
+/// Runs a diesel query on the backend's own connection instead of through the
+/// `MultiConnection`: its wrapper builds the statement's SQL text on every run (twice), even
+/// when the prepared statement is cached, which cost a third of an inquiry in a profile; on the
+/// concrete connection a statement with a static query id is found in the cache by type alone.
+/// `on_backend!(conn, |c| query.load::<Row>(c))`.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::pool::AnyConnection::Postgresql($c) => $body,
+            $crate::pool::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Postgres,

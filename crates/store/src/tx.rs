@@ -2,6 +2,7 @@
 //! [`Writer`] handles the repository methods hang on, and the engine under them (begin, commit
 //! or roll back, run again after a lost race, heal after a dead connection).
 
+use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -53,6 +54,59 @@ enum Mode {
     Write,
 }
 
+/// Where [`Store::inline`] stands on this thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inline {
+    /// Not inside [`Store::inline`]: every store operation may block.
+    Off,
+    /// Inside [`Store::inline`], nothing has needed to block so far.
+    On,
+    /// Inside [`Store::inline`], and something needed to block: the closure's result is
+    /// dropped and the caller runs it again where it may block.
+    Deferred,
+}
+
+thread_local! {
+    static INLINE: Cell<Inline> = const { Cell::new(Inline::Off) };
+}
+
+/// Restores the thread's [`Inline`] state when [`Store::inline`] ends, even by a panic.
+struct InlineScope(Inline);
+
+impl Drop for InlineScope {
+    fn drop(&mut self) {
+        INLINE.with(|i| i.set(self.0));
+    }
+}
+
+/// Whether this thread runs inside [`Store::inline`].
+fn inline_active() -> bool {
+    INLINE.with(|i| i.get() != Inline::Off)
+}
+
+/// Marks this thread's [`Store::inline`] run as deferred; the error its operation fails with.
+fn defer() -> StoreError {
+    INLINE.with(|i| i.set(Inline::Deferred));
+    StoreError::Busy("deferred: this work may block, it runs on the blocking pool".into())
+}
+
+impl Store {
+    /// Runs `f` on the calling thread (an async runtime's worker) as long as `f` needs nothing
+    /// that may block it: what the cache holds (a cache hit costs no transaction), and on SQLite
+    /// read snapshots on an idle pooled connection (in WAL mode a reader waits for nobody, and a
+    /// read of a hot page costs microseconds, less than handing the work to another thread).
+    /// The first operation that could block (any write transaction, any transaction on
+    /// PostgreSQL, a snapshot while no pooled connection is idle) fails at once, and `f`'s
+    /// result is dropped: `None`, and the caller runs `f` again where it may block (the blocking
+    /// pool). So `f` must do nothing before or besides its store calls that may not be done
+    /// twice: store calls and pure work only (a gateway's inquiry or its authentication).
+    pub fn inline<T>(&self, f: impl FnOnce(&Store) -> T) -> Option<T> {
+        let _scope = InlineScope(INLINE.with(|i| i.replace(Inline::On)));
+        let out = f(self);
+        (INLINE.with(Cell::get) == Inline::On).then_some(out)
+    }
+}
+
 impl Store {
     /// Runs `f` in one read snapshot: `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY` on
     /// PostgreSQL, a deferred transaction on SQLite (WAL: one snapshot from the first read).
@@ -76,6 +130,9 @@ impl Store {
         &self,
         mut f: impl FnMut(&mut Writer<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
+        if inline_active() {
+            return Err(defer().into());
+        }
         if let Some(group) = &self.group {
             return group.write(self, true, &mut |conn, key| {
                 f(&mut Writer(Reader { conn, key }))
@@ -107,6 +164,9 @@ impl Store {
         &self,
         mut f: impl FnMut(&mut Writer<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
+        if inline_active() {
+            return Err(defer().into());
+        }
         if let Some(group) = &self.group {
             return group.write(self, false, &mut |conn, key| {
                 f(&mut Writer(Reader { conn, key }))
@@ -126,10 +186,22 @@ impl Store {
         mode: Mode,
         f: &mut dyn FnMut(&mut AnyConnection, &MasterKey) -> Result<T, E>,
     ) -> Result<T, E> {
+        let inline = inline_active();
+        if inline && (mode == Mode::Write || self.backend == Backend::Postgres) {
+            return Err(defer().into());
+        }
         let mut retried = false;
         loop {
             self.time_left()?;
-            let mut slot = self.conn()?;
+            let mut slot = if inline {
+                // Never wait for a connection on an async worker.
+                match self.pool.try_get() {
+                    Some(slot) => slot,
+                    None => return Err(defer().into()),
+                }
+            } else {
+                self.conn()?
+            };
             self.count_transaction();
             if let Err(e) = self
                 .prepare(&mut slot)
@@ -299,3 +371,38 @@ macro_rules! store_writes_once {
 }
 
 pub(crate) use {store_reads, store_writes, store_writes_once};
+
+#[cfg(all(test, feature = "testing"))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::testing::TestDb;
+    use crate::{Backend, StoreError};
+
+    /// [`crate::Store::inline`]: a SQLite read snapshot runs on the calling thread; a snapshot
+    /// on PostgreSQL and a write on either backend are deferred (`None`, whatever the closure
+    /// made of the error), and the thread is out of inline mode afterwards.
+    fn inline_runs_sqlite_reads_and_defers_the_rest(db: TestDb) {
+        // A pooled connection exists and is idle (inline never opens one).
+        assert_eq!(
+            db.snapshot(|r| Ok::<_, StoreError>(r.backend())).unwrap(),
+            db.backend()
+        );
+        let read = db.inline(|s| s.snapshot(|r| Ok::<_, StoreError>(r.backend())));
+        match db.backend() {
+            Backend::Sqlite => assert_eq!(read.unwrap().unwrap(), Backend::Sqlite),
+            Backend::Postgres => assert!(read.is_none(), "a PostgreSQL snapshot is deferred"),
+        }
+        let write = db.inline(|s| s.transaction(|_| Ok::<_, StoreError>(1)));
+        assert!(write.is_none(), "a write is deferred");
+        let swallowed = db.inline(|s| {
+            let _ = s.transaction_once(|_| Ok::<_, StoreError>(()));
+            7
+        });
+        assert_eq!(swallowed, None, "a deferred run's result is dropped");
+        // Out of inline mode again: a write runs.
+        assert_eq!(db.transaction(|_| Ok::<_, StoreError>(2)).unwrap(), 2);
+        assert_eq!(db.inline(|_| 3), Some(3), "no store call: runs inline");
+    }
+
+    crate::backend_tests!(inline_runs_sqlite_reads_and_defers_the_rest);
+}

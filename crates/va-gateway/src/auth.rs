@@ -252,7 +252,7 @@ pub async fn biller(
     let stamp = |e: VaError| e.at(now, DEFAULT_OFFSET);
     let p = presented(req, body);
     state
-        .flow(move |s| authenticate_biller(s, &p, now))
+        .inline_flow(move |s| authenticate_biller(s, &p, now))
         .await
         .map_err(stamp)
 }
@@ -267,7 +267,7 @@ pub async fn bank(
     let stamp = |e: VaError| e.at(now, DEFAULT_OFFSET);
     let p = presented(req, body);
     state
-        .flow(move |s| authenticate_bank(s, &p, now))
+        .inline_flow(move |s| authenticate_bank(s, &p, now))
         .await
         .map_err(stamp)
 }

@@ -265,7 +265,7 @@ async fn inquiry(
     let now = state.now();
     let fields = requests::inquiry(&body, now).map_err(at(now, DEFAULT_OFFSET))?;
     let found = state
-        .flow(move |s| flows::inquiry(s, &caller, &fields.va_number, now))
+        .inline_flow(move |s| flows::inquiry(s, &caller, &fields.va_number, now))
         .await
         .map_err(at(now, DEFAULT_OFFSET))?;
     let offset = found.offset;

@@ -57,7 +57,7 @@ fn find_bill(
         .filter(bills::organization_id.eq(organization_id))
         .filter(bills::public_no.eq(number))
         .select(BillRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     if let Some(row) = by_public {
         return Ok(Some(row.into_bill()?));
@@ -78,15 +78,15 @@ fn last_paid_on_account(
     conn: &mut AnyConnection,
     account_id: i64,
 ) -> StoreResult<Option<OffsetDateTime>> {
-    let at = payments::table
+    let at: Option<time::PrimitiveDateTime> = crate::pool::on_backend!(conn, |c| payments::table
         .filter(payments::account_id.eq(account_id))
         .filter(not(exists(
             reversals::table.filter(reversals::payment_id.eq(payments::id)),
         )))
         .order((payments::paid_at.desc(), payments::id.desc()))
         .select(payments::paid_at)
-        .first(conn)
-        .optional()?;
+        .get_result(c)
+        .optional())?;
     Ok(at.map(from_db))
 }
 
@@ -107,7 +107,7 @@ fn last_paid_on_bill(
         )))
         .order((payments::paid_at.desc(), payments::id.desc()))
         .select(payments::paid_at)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(at.map(from_db))
 }
@@ -122,12 +122,12 @@ impl Reader<'_> {
         now: OffsetDateTime,
     ) -> StoreResult<Option<Bill24Consumer>> {
         self.with(|conn| {
-            let account: Option<AccountRow> = accounts::table
+            let account: Option<AccountRow> = crate::pool::on_backend!(conn, |c| accounts::table
                 .filter(accounts::organization_id.eq(organization_id))
                 .filter(accounts::code.eq(code))
                 .select(AccountRow::as_select())
-                .first(conn)
-                .optional()?;
+                .get_result::<AccountRow>(c)
+                .optional())?;
             if let Some(row) = account {
                 let account = Account::from(row);
                 return Ok(Some(Bill24Consumer {

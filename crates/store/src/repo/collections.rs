@@ -343,7 +343,7 @@ fn load_collection_by_code(
         .filter(collections::organization_id.eq(organization_id))
         .filter(collections::code.eq(code))
         .select(CollectionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Collection::from))
 }
@@ -377,7 +377,7 @@ fn load_product(
     if !with_deleted {
         q = q.filter(products::deleted_at.is_null());
     }
-    Ok(q.first(conn).optional()?.map(Product::from))
+    Ok(q.get_result(conn).optional()?.map(Product::from))
 }
 
 fn load_customer(
@@ -452,7 +452,7 @@ fn load_collection_bill(
         .filter(bills::collection_id.eq(Some(collection.id)))
         .filter(bills::public_no.eq(public_no))
         .select(BillRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(BillRow::into_bill)
         .transpose()

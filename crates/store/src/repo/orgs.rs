@@ -59,7 +59,7 @@ pub(crate) fn load_org(conn: &mut AnyConnection, id: i64) -> StoreResult<Organiz
     organizations::table
         .filter(organizations::id.eq(id))
         .select(OrganizationRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or_else(|| StoreError::not_found(Entity::Organization, id))?
         .into_org()
@@ -211,7 +211,7 @@ impl Reader<'_> {
             Ok(va_prefixes::table
                 .filter(va_prefixes::prefix.eq(prefix))
                 .select(va_prefixes::organization_id)
-                .first(conn)
+                .get_result(conn)
                 .optional()?)
         })
     }
@@ -222,7 +222,7 @@ impl Reader<'_> {
                 .filter(channel_enrolments::channel_id.eq(channel_id))
                 .filter(channel_enrolments::organization_id.eq(organization_id))
                 .select(channel_enrolments::channel_id)
-                .first(conn)
+                .get_result(conn)
                 .optional()?;
             Ok(found.is_some())
         })

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use crate::models::UnappliedRow;
 use crate::repo::posting::{UnappliedPayment, unapplied_from_row};
-use crate::schema::unapplied_payments as up;
+use crate::schema::{channel_enrolments, unapplied_payments as up, va_prefixes};
 use crate::{Reader, StoreResult};
 
 /// The length of a VA prefix: the first digits of every VA number.
@@ -22,12 +22,29 @@ impl Reader<'_> {
         va_number: &str,
     ) -> StoreResult<Vec<Bill>> {
         let prefix = va_number.get(..VA_PREFIX_LEN).unwrap_or_default();
-        let Some(org_id) = self.organization_by_va_prefix(prefix)? else {
+        // `get_result` (no `LIMIT`) on unique keys: a bound `LIMIT` makes SQLite prepare the
+        // statement again on every run (see `crate::repo::bills::load_bill`).
+        let (org_id, enrolled) = self.with(|conn| {
+            let Some(org_id) = va_prefixes::table
+                .filter(va_prefixes::prefix.eq(prefix))
+                .select(va_prefixes::organization_id)
+                .get_result::<i64>(conn)
+                .optional()?
+            else {
+                return Ok((None, false));
+            };
+            let enrolled = channel_enrolments::table
+                .filter(channel_enrolments::channel_id.eq(channel_id))
+                .filter(channel_enrolments::organization_id.eq(org_id))
+                .select(channel_enrolments::channel_id)
+                .get_result::<i64>(conn)
+                .optional()?
+                .is_some();
+            Ok((Some(org_id), enrolled))
+        })?;
+        let Some(org_id) = org_id.filter(|_| enrolled) else {
             return Ok(Vec::new());
         };
-        if !self.is_enrolled(channel_id, org_id)? {
-            return Ok(Vec::new());
-        }
         Ok(self
             .bills_by_va_number(va_number)?
             .into_iter()

@@ -13,13 +13,13 @@ use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use time::OffsetDateTime;
 
-use crate::models::BillItemRow;
+use crate::models::{BillItemRow, BillRow};
 use crate::pool::{AnyConnection, MultiBackend};
-use crate::repo::bills::{BillItem, VaNumber, load_account, load_bill};
+use crate::repo::bills::{BillItem, VaNumber, load_account};
 use crate::repo::payments::load_payment;
 use crate::schema::{accounts, bill_events, bill_items, bills, channels, payments, va_numbers};
 use crate::time_conv::{from_db, to_db};
-use crate::{Reader, StoreResult};
+use crate::{Entity, Reader, StoreError, StoreResult};
 
 /// A bill with what the VA dialect shows about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,11 +334,15 @@ fn event_text_cond(organization_id: i64, text: &str) -> Option<EventCond> {
 
 /// Inside a transaction: a bill with everything the dialect shows.
 pub(crate) fn load_va_bill(conn: &mut AnyConnection, bill_id: i64) -> StoreResult<VaBill> {
-    let bill = load_bill(conn, bill_id)?;
-    let extra: String = bills::table
+    // One read of the bill row: its `extra` comes with it.
+    let mut row: BillRow = bills::table
         .filter(bills::id.eq(bill_id))
-        .select(bills::extra)
-        .first(conn)?;
+        .select(BillRow::as_select())
+        .get_result(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found(Entity::Bill, bill_id))?;
+    let extra = std::mem::take(&mut row.extra);
+    let bill = row.into_bill()?;
     let account = load_account(conn, bill.account_id)?;
     let items = bill_items::table
         .filter(bill_items::bill_id.eq(bill_id))
@@ -355,10 +359,16 @@ pub(crate) fn load_va_bill(conn: &mut AnyConnection, bill_id: i64) -> StoreResul
         .load(conn)?;
     let last: Option<String> = bill_events::table
         .filter(bill_events::bill_id.eq(bill_id))
-        .filter(bill_events::kind.eq_any(["payment", "reversal"]))
+        // Two equalities, not `eq_any`: diesel never caches the prepared statement of an
+        // `IN` list, and this runs on every VA and SNAP inquiry.
+        .filter(
+            bill_events::kind
+                .eq("payment")
+                .or(bill_events::kind.eq("reversal")),
+        )
         .order(bill_events::id.desc())
         .select(bill_events::kind)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(VaBill {
         bill,
@@ -574,7 +584,13 @@ impl Reader<'_> {
         self.with(|conn| {
             let events: Vec<EventTuple> = bill_events::table
                 .filter(bill_events::bill_id.eq(bill_id))
-                .filter(bill_events::kind.eq_any(["payment", "reversal"]))
+                // Two equalities, not `eq_any`: diesel never caches the prepared statement of an
+                // `IN` list, and this runs on every VA and SNAP inquiry.
+                .filter(
+                    bill_events::kind
+                        .eq("payment")
+                        .or(bill_events::kind.eq("reversal")),
+                )
                 .filter(bill_events::payment_id.is_not_null())
                 .order(bill_events::id.asc())
                 .select(event_columns())
