@@ -1,45 +1,56 @@
 //! Posting a payment: the transaction every channel goes through.
 //!
 //! [`Writer::post_payment`]:
-//! 1. a payment (or unapplied record) with the same channel + reference exists (per
-//!    organization for a biller-side channel, see `reference_scope`): same content (request
-//!    hash) returns the first result with `replayed = true`; other content, or another
+//! 1. claim the reference's one key in `payment_references` (unique per channel, scope and
+//!    reference; scope: the organization for a biller-side channel, see `reference_scope`).
+//!    Every payment and every kept unapplied record holds its reference's key, so a key taken
+//!    already means a repeat: the payment (or unapplied record) under that reference with the
+//!    same content (request hash) is returned with `replayed = true`; other content, or another
 //!    organization's record under a bank's or terminal network's reference, is
 //!    [`Rejection::InconsistentReplay`];
-//! 2. read the target bills fresh and decide with [`billhub_core::rules::decide`];
-//! 3. insert the payment and its allocations; update each bill through core's status machine
-//!    only if its version is unchanged (a lost race reruns the whole transaction, bounded);
+//! 2. read the organization's settings and the target bills fresh, and decide with
+//!    [`billhub_core::rules::decide`];
+//! 3. insert the payment and its allocations; update each bill (as read in step 2) through
+//!    core's status machine only if its version is unchanged (a lost race reruns the whole
+//!    transaction, bounded);
 //! 4. append bill events, record account credit, enqueue notification events;
-//! 5. commit.
+//! 5. commit. The payment returned is built from what was written, not read back.
 //!
-//! A refusal changes nothing, unless the caller asks to record the money as unapplied (a
-//! channel that has already taken it): then the unapplied record is the result.
+//! A refusal changes nothing (the key claimed in step 1 is given back), unless the caller asks
+//! to record the money as unapplied (a channel that has already taken it): then the unapplied
+//! record, under the key, is the result.
 //!
-//! Whatever is recorded, posted or unapplied, first claims its reference's one key in
-//! `payment_references` (unique per channel, scope and reference): two requests racing under
-//! one reference both pass step 1 on PostgreSQL, and the second claim waits for the first and
-//! fails, so its transaction runs again and finds the first result. A reference is therefore
-//! never both posted and kept as unapplied money.
+//! Two requests racing under one reference: the second claim waits for the first transaction,
+//! and once that has committed it fails (a unique violation on SQLite, a serialization failure
+//! under PostgreSQL's `REPEATABLE READ`), so its transaction runs again and finds the first
+//! result. A reference is therefore never both posted and kept as unapplied money.
+//!
+//! Statements per new payment on one bill (PostgreSQL round trips inside the transaction): the
+//! claim, the settings, the bill, the payment, the bill's versioned update (and its VA numbers
+//! when it stops being payable), the allocation, the bill event, the notification event (and
+//! one row per delivery target; the collection's webhook is looked up only for a bill in a
+//! collection).
 
 use billhub_core::fingerprint::Fingerprint;
 use billhub_core::org::Settings;
 use billhub_core::rules::{Allocation, Decision, Target as RuleTarget, decide};
-use billhub_core::{BillTransition, Channel, Money, Payment, Rejection, SettlementMode};
+use billhub_core::{
+    Bill, BillStatus, BillTransition, Channel, Money, Payment, Rejection, SettlementMode,
+};
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use crate::models::{PaymentRow, UnappliedRow};
 use crate::pool::AnyConnection;
 use crate::repo::bills::{append_event, load_account_bills, load_bill, update_bill_versioned};
-use crate::repo::orgs::{load_org, load_settings};
-use crate::repo::outbox::{enqueue_event, targets_for_bill};
-use crate::repo::payments::{load_payment, payment_from_row};
+use crate::repo::outbox::{Target, enqueue_event, targets_for_bill};
+use crate::repo::payments::payment_from_row;
 use crate::schema::{
     account_credit_entries as ace, payment_allocations as pa, payment_references as pr, payments,
     unapplied_payments as up,
 };
 use crate::time_conv::{from_db, to_db};
-use crate::{InvalidKind, StoreError, StoreResult, Writer};
+use crate::{Backend, InvalidKind, StoreError, StoreResult, Writer};
 
 /// What a payment is aimed at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,23 +165,37 @@ pub(crate) fn reference_scope(channel: &str, organization_id: i64) -> i64 {
     }
 }
 
-/// Claims the one key of `req`'s reference before anything is recorded under it. A concurrent
-/// claim of the same key is a unique violation: the transaction runs again from the start and
-/// finds what the other request recorded.
-fn claim_reference(
+/// Claims the one key of `req`'s reference, the first thing a posting does: `true` when this
+/// request took it (nothing is recorded under the reference yet: every payment and every kept
+/// unapplied record holds its reference's key), `false` when the key was already taken (the
+/// request is a repeat, or another request's: [`replay`] tells). A concurrent claim of the same
+/// key waits for the other transaction: if that commits, this one fails (a unique violation on
+/// SQLite's savepoint, a serialization failure under PostgreSQL's `REPEATABLE READ`) and runs
+/// again from the start, finding what the other request recorded.
+fn try_claim_reference(
     conn: &mut AnyConnection,
     req: &PaymentRequest,
     now: OffsetDateTime,
-) -> StoreResult<()> {
-    diesel::insert_into(pr::table)
-        .values((
-            pr::channel.eq(&req.channel),
-            pr::scope.eq(reference_scope(&req.channel, req.organization_id)),
-            pr::channel_ref.eq(&req.channel_ref),
-            pr::created_at.eq(to_db(now)),
-        ))
-        .execute(conn)?;
-    Ok(())
+) -> StoreResult<bool> {
+    let key = (
+        pr::channel.eq(&req.channel),
+        pr::scope.eq(reference_scope(&req.channel, req.organization_id)),
+        pr::channel_ref.eq(&req.channel_ref),
+        pr::created_at.eq(to_db(now)),
+    );
+    // `ON CONFLICT DO NOTHING` is the same SQL on both backends, but diesel offers it per
+    // backend only.
+    let n = match conn {
+        AnyConnection::Postgresql(c) => diesel::insert_into(pr::table)
+            .values(key)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        AnyConnection::Sqlite(c) => diesel::insert_into(pr::table)
+            .values(key)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    Ok(n == 1)
 }
 
 /// Gives up the key of a reference (an unapplied record about to be posted under it).
@@ -232,6 +257,7 @@ fn find_existing(conn: &mut AnyConnection, req: &PaymentRequest) -> StoreResult<
     }))
 }
 
+/// Records refused money as unapplied, under the reference key its posting claimed.
 fn record_unapplied(
     conn: &mut AnyConnection,
     req: &PaymentRequest,
@@ -241,7 +267,7 @@ fn record_unapplied(
 ) -> StoreResult<UnappliedPayment> {
     let reason =
         serde_json::to_string(rejection).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    claim_reference(conn, req, now)?;
+    let created_at = to_db(now);
     let id: i64 = diesel::insert_into(up::table)
         .values((
             up::organization_id.eq(Some(req.organization_id)),
@@ -254,7 +280,7 @@ fn record_unapplied(
             up::reason.eq(&reason),
             up::details.eq(&req.details),
             up::status.eq("open"),
-            up::created_at.eq(to_db(now)),
+            up::created_at.eq(created_at),
         ))
         .returning(up::id)
         .get_result(conn)?;
@@ -262,11 +288,20 @@ fn record_unapplied(
         channel = %req.channel, channel_ref = %req.channel_ref, amount = req.amount.minor(),
         currency = req.amount.currency().code(), reason = %reason, "payment recorded as unapplied"
     );
-    let row: UnappliedRow = up::table
-        .filter(up::id.eq(id))
-        .select(UnappliedRow::as_select())
-        .first(conn)?;
-    Ok(unapplied_from_row(row))
+    // What was just written, as a read would return it (no read-back).
+    Ok(UnappliedPayment {
+        id,
+        organization_id: Some(req.organization_id),
+        channel: req.channel.clone(),
+        channel_ref: req.channel_ref.clone(),
+        account_code: account_code.to_string(),
+        currency: req.amount.currency().code().to_string(),
+        amount: req.amount.minor(),
+        reason,
+        details: req.details.clone(),
+        status: "open".into(),
+        created_at: from_db(created_at),
+    })
 }
 
 fn account_code_of(conn: &mut AnyConnection, account_id: i64) -> StoreResult<String> {
@@ -279,20 +314,68 @@ fn account_code_of(conn: &mut AnyConnection, account_id: i64) -> StoreResult<Str
         .unwrap_or_default())
 }
 
+/// The organization's settings, in one statement that also finds the organization itself
+/// ([`StoreError::NotFound`] when there is none).
+fn organization_settings(conn: &mut AnyConnection, organization_id: i64) -> StoreResult<Settings> {
+    use crate::schema::{organization_settings as os, organizations};
+    let rows: Vec<(i64, Option<String>, Option<String>)> = organizations::table
+        .left_join(os::table)
+        .filter(organizations::id.eq(organization_id))
+        .select((organizations::id, os::key.nullable(), os::value.nullable()))
+        .load(conn)?;
+    if rows.is_empty() {
+        return Err(StoreError::not_found(
+            crate::Entity::Organization,
+            organization_id,
+        ));
+    }
+    Settings::from_pairs(
+        rows.iter()
+            .filter_map(|(_, k, v)| Some((k.as_deref()?, v.as_deref()?))),
+    )
+    .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 pub(crate) fn post_in_tx(
     conn: &mut AnyConnection,
     req: &PaymentRequest,
     legacy: &[String],
     now: OffsetDateTime,
 ) -> StoreResult<PaymentOutcome> {
-    if let Some(outcome) = replay(conn, req, legacy)? {
-        return Ok(outcome);
+    // The reference's key first: taken already, this is a repeat (or another request's
+    // reference), answered from what is recorded; taken now, nothing is recorded under it.
+    if !try_claim_reference(conn, req, now)? {
+        return match replay(conn, req, legacy)? {
+            Some(outcome) => Ok(outcome),
+            None => Err(StoreError::Corrupt(format!(
+                "the key of reference {} of channel {} is taken but nothing is recorded under it",
+                req.channel_ref, req.channel
+            ))),
+        };
     }
-    load_org(conn, req.organization_id)?;
-    let settings = load_settings(conn, req.organization_id)?;
+    let result = post_claimed(conn, req, now);
+    if result.is_err() {
+        // Nothing is recorded: the key goes back, so that a caller which commits its other
+        // work after a refusal (a salt used, a share refused) leaves no key without a record.
+        // When the transaction itself failed this fails too, and the rollback undoes the claim.
+        if let Err(e) = release_reference(conn, &req.channel, req.organization_id, &req.channel_ref)
+        {
+            tracing::debug!(error = %e, "releasing a reference key after a failed posting");
+        }
+    }
+    result
+}
+
+/// A posting whose reference key this transaction has just claimed.
+fn post_claimed(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    now: OffsetDateTime,
+) -> StoreResult<PaymentOutcome> {
+    let settings = organization_settings(conn, req.organization_id)?;
 
     // Read the bills fresh and decide.
-    let (account_id, decision) = decide_fresh(conn, req, &settings, now)?;
+    let (account_id, mut bills, decision) = decide_fresh(conn, req, &settings, now)?;
     let decision = match decision {
         Ok(d) => d,
         Err(rejection) => return refuse_or_record(conn, req, account_id, rejection, now),
@@ -307,16 +390,35 @@ pub(crate) fn post_in_tx(
             return refuse_or_record(conn, req, Some(account_id), rejection, now);
         }
     }
-    let payment_id = insert_payment(conn, req, account_id, decision.credit, now)?;
-    for alloc in &decision.allocations {
-        apply_allocation(conn, req, payment_id, alloc, &settings, now)?;
+    let mut payment = unsaved_payment(req, account_id, decision.credit, now)?;
+    let one_bill = match decision.allocations.as_slice() {
+        [alloc] if conn.backend() == Backend::Postgres => {
+            one_bill_plan(conn, alloc, &bills, &settings, now)?
+        }
+        _ => None,
+    };
+    match one_bill {
+        Some(plan) => write_one_bill_pg(conn, req, &mut payment, &plan, now)?,
+        None => {
+            insert_payment(conn, req, &mut payment)?;
+            for alloc in &decision.allocations {
+                apply_allocation(conn, req, payment.id, alloc, &mut bills, &settings, now)?;
+            }
+        }
     }
+    payment.allocations = decision
+        .allocations
+        .iter()
+        .map(|a| billhub_core::Allocation {
+            bill_id: a.bill_id,
+            amount: a.amount,
+        })
+        .collect();
     if decision.credit > 0
         && let Some(account_id) = account_id
     {
-        record_credit(conn, req, account_id, payment_id, decision.credit, now)?;
+        record_credit(conn, req, account_id, payment.id, decision.credit, now)?;
     }
-    let payment = load_payment(conn, payment_id)?;
     Ok(PaymentOutcome {
         result: PostResult::Posted(payment),
         replayed: false,
@@ -348,24 +450,26 @@ fn replay(
     }))
 }
 
-/// Reads the target's bills fresh and lets core decide; also returns the paying account, if known.
+/// The paying account (if known), the bills read for the decision, and the decision.
+type Decided = (Option<i64>, Vec<Bill>, Result<Decision, Rejection>);
+
+/// Reads the target's bills fresh and lets core decide; also returns the paying account, if
+/// known, and the bills it read (the allocations are applied to these, version-checked).
 fn decide_fresh(
     conn: &mut AnyConnection,
     req: &PaymentRequest,
     settings: &Settings,
     now: OffsetDateTime,
-) -> StoreResult<(Option<i64>, Result<Decision, Rejection>)> {
+) -> StoreResult<Decided> {
     Ok(match &req.target {
-        PaymentTarget::Unknown { .. } => (None, Err(Rejection::NotFound)),
+        PaymentTarget::Unknown { .. } => (None, Vec::new(), Err(Rejection::NotFound)),
         PaymentTarget::Bill { bill_id } => {
             let bill = load_bill(conn, *bill_id)?;
             if bill.organization_id != req.organization_id {
-                (None, Err(Rejection::NotFound))
+                (None, Vec::new(), Err(Rejection::NotFound))
             } else {
-                (
-                    Some(bill.account_id),
-                    decide(RuleTarget::Bill(&bill), req.amount, now),
-                )
+                let decision = decide(RuleTarget::Bill(&bill), req.amount, now);
+                (Some(bill.account_id), vec![bill], decision)
             }
         }
         PaymentTarget::Account {
@@ -379,7 +483,7 @@ fn decide_fresh(
                 .first(conn)
                 .optional()?;
             if owner != Some(req.organization_id) {
-                (None, Err(Rejection::NotFound))
+                (None, Vec::new(), Err(Rejection::NotFound))
             } else {
                 let all = load_account_bills(conn, *account_id)?;
                 let mode = mode.unwrap_or(settings.settlement);
@@ -388,7 +492,8 @@ fn decide_fresh(
                     mode,
                     chosen: chosen.as_deref(),
                 };
-                (Some(*account_id), decide(target, req.amount, now))
+                let decision = decide(target, req.amount, now);
+                (Some(*account_id), all, decision)
             }
         }
     })
@@ -419,49 +524,90 @@ fn refuse_or_record(
     }
 }
 
-/// Claims the payment's reference and inserts the payment row; returns its id.
-fn insert_payment(
-    conn: &mut AnyConnection,
+/// The payment about to be inserted, as a read will return it once it is (its `id` is set by
+/// the insert; its allocations by the caller).
+fn unsaved_payment(
     req: &PaymentRequest,
     account_id: Option<i64>,
     credit: i64,
     now: OffsetDateTime,
-) -> StoreResult<i64> {
-    claim_reference(conn, req, now)?;
-    let uid = uuid::Uuid::new_v4().to_string();
-    Ok(diesel::insert_into(payments::table)
-        .values((
-            payments::uid.eq(&uid),
-            payments::organization_id.eq(req.organization_id),
-            payments::account_id.eq(account_id),
-            payments::channel.eq(&req.channel),
-            payments::channel_ref.eq(&req.channel_ref),
-            payments::request_hash.eq(&req.request_hash),
-            payments::method.eq(&req.method),
-            payments::currency.eq(req.amount.currency().code()),
-            payments::amount.eq(req.amount.minor()),
-            payments::fee.eq(req.fee),
-            payments::credit.eq(credit),
-            payments::payer_name.eq(&req.payer_name),
-            payments::details.eq(&req.details),
-            payments::paid_at.eq(crate::time_conv::try_to_db(req.paid_at)?),
-            payments::created_at.eq(to_db(now)),
-        ))
-        .returning(payments::id)
-        .get_result(conn)?)
+) -> StoreResult<Payment> {
+    Ok(Payment {
+        id: 0,
+        uid: uuid::Uuid::new_v4().to_string(),
+        organization_id: req.organization_id,
+        account_id,
+        channel: req.channel.clone(),
+        channel_ref: req.channel_ref.clone(),
+        method: req.method.clone(),
+        currency: req.amount.currency(),
+        amount: req.amount.minor(),
+        fee: req.fee,
+        credit,
+        allocations: Vec::new(),
+        payer_name: req.payer_name.clone(),
+        details: req.details.clone(),
+        paid_at: from_db(crate::time_conv::try_to_db(req.paid_at)?),
+        created_at: from_db(to_db(now)),
+        reversed: None,
+    })
 }
 
-/// Applies one allocation: the bill's new status (version-checked), the allocation row, the
-/// bill event and the `payment.received` notifications.
-fn apply_allocation(
+/// Inserts the payment row (its reference's key already claimed) and sets its id.
+fn insert_payment(
     conn: &mut AnyConnection,
     req: &PaymentRequest,
-    payment_id: i64,
+    p: &mut Payment,
+) -> StoreResult<()> {
+    p.id = diesel::insert_into(payments::table)
+        .values((
+            payments::uid.eq(&p.uid),
+            payments::organization_id.eq(p.organization_id),
+            payments::account_id.eq(p.account_id),
+            payments::channel.eq(&p.channel),
+            payments::channel_ref.eq(&p.channel_ref),
+            payments::request_hash.eq(&req.request_hash),
+            payments::method.eq(&p.method),
+            payments::currency.eq(p.currency.code()),
+            payments::amount.eq(p.amount),
+            payments::fee.eq(p.fee),
+            payments::credit.eq(p.credit),
+            payments::payer_name.eq(&p.payer_name),
+            payments::details.eq(&p.details),
+            payments::paid_at.eq(to_db(p.paid_at)),
+            payments::created_at.eq(to_db(p.created_at)),
+        ))
+        .returning(payments::id)
+        .get_result(conn)?;
+    Ok(())
+}
+
+/// What a payment on one bill writes, decided before anything is written.
+struct OneBill {
+    bill_id: i64,
+    version: i64,
+    amount: i64,
+    status: BillStatus,
+    paid: i64,
+    /// The bill stops being payable: its VA numbers are released.
+    releases_va_numbers: bool,
+    payload: String,
+}
+
+/// PostgreSQL: the plan of a payment whose one allocation goes to a bill read for the decision,
+/// when its writes fit one statement ([`write_one_bill_pg`]): no notification target to
+/// deliver to, and no VA number to take back (a bill becoming payable again). `None`: the
+/// statement-per-row path.
+fn one_bill_plan(
+    conn: &mut AnyConnection,
     alloc: &Allocation,
+    bills: &[Bill],
     settings: &Settings,
     now: OffsetDateTime,
-) -> StoreResult<()> {
-    let bill = load_bill(conn, alloc.bill_id)?;
+) -> StoreResult<Option<OneBill>> {
+    let Some(bill) = bills.iter().find(|b| b.id == alloc.bill_id) else {
+        return Ok(None);
+    };
     let (status, paid) = billhub_core::bill::transition(
         bill.status_at(now),
         bill.billed,
@@ -469,7 +615,175 @@ fn apply_allocation(
         BillTransition::Pay(alloc.amount),
     )
     .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
-    update_bill_versioned(conn, &bill, status, paid, now)?;
+    if status.is_payable() && !bill.status.is_payable() {
+        return Ok(None);
+    }
+    if !notification_targets(conn, bill.id, bill.collection_id, settings)?.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(OneBill {
+        bill_id: bill.id,
+        version: bill.version,
+        amount: alloc.amount,
+        status,
+        paid,
+        releases_va_numbers: !status.is_payable(),
+        payload: payment_received_payload(alloc.amount, bill.currency, paid, status),
+    }))
+}
+
+/// The payload of a `payment.received` event.
+fn payment_received_payload(
+    amount: i64,
+    currency: billhub_core::Currency,
+    paid: i64,
+    status: BillStatus,
+) -> String {
+    serde_json::json!({ "amount": amount, "currency": currency.code(), "paid_after": paid, "status_after": status.as_str() }).to_string()
+}
+
+/// The row [`write_one_bill_pg`] reads back: the payment's id and how many bills it updated.
+#[derive(diesel::QueryableByName)]
+struct OneBillWritten {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    updated: i64,
+}
+
+/// The writes of a payment on one bill in one PostgreSQL statement (one round trip instead of
+/// six): the payment row, the bill's versioned update (its VA numbers released when it stops
+/// being payable), the allocation, the bill event and the `payment.received` event: the same
+/// rows, with the same values, as [`insert_payment`] and [`apply_allocation`] write. A bill
+/// whose version moved on updates nothing: [`StoreError::RaceLost`], and the transaction runs
+/// again (its other writes roll back with it).
+fn write_one_bill_pg(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    p: &mut Payment,
+    plan: &OneBill,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
+    const SQL: &str = "WITH p AS (\
+        INSERT INTO payments (uid, organization_id, account_id, channel, channel_ref, \
+            request_hash, method, currency, amount, fee, credit, payer_name, details, paid_at, \
+            created_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id\
+    ), b AS (\
+        UPDATE bills SET status = $16, paid = $17, version = $18 + 1, updated_at = $15 \
+        WHERE id = $19 AND version = $18 RETURNING id\
+    ), v AS (\
+        UPDATE va_numbers SET active = FALSE WHERE $20 AND bill_id IN (SELECT id FROM b)\
+    ), a AS (\
+        INSERT INTO payment_allocations (payment_id, bill_id, amount) SELECT id, $19, $21 FROM p\
+    ), e AS (\
+        INSERT INTO bill_events (bill_id, kind, payment_id, amount, status_after, paid_after, \
+            details, created_at) \
+        SELECT $19, 'payment', id, $21, $16, $17, '{}', $15 FROM p\
+    ), n AS (\
+        INSERT INTO notification_events (uid, organization_id, kind, bill_id, payment_id, \
+            payload, created_at) \
+        SELECT $22, $2, 'payment.received', $19, id, $23, $15 FROM p\
+    ) SELECT p.id, (SELECT COUNT(*) FROM b) AS updated FROM p";
+    let AnyConnection::Postgresql(pg) = conn else {
+        return Err(StoreError::Corrupt(
+            "the one-statement payment write is PostgreSQL's".into(),
+        ));
+    };
+    let event_uid = uuid::Uuid::new_v4().to_string();
+    let written: OneBillWritten = diesel::sql_query(SQL)
+        .bind::<Text, _>(&p.uid)
+        .bind::<BigInt, _>(p.organization_id)
+        .bind::<Nullable<BigInt>, _>(p.account_id)
+        .bind::<Text, _>(&p.channel)
+        .bind::<Text, _>(&p.channel_ref)
+        .bind::<Text, _>(&req.request_hash)
+        .bind::<Text, _>(&p.method)
+        .bind::<Text, _>(p.currency.code())
+        .bind::<BigInt, _>(p.amount)
+        .bind::<BigInt, _>(p.fee)
+        .bind::<BigInt, _>(p.credit)
+        .bind::<Text, _>(&p.payer_name)
+        .bind::<Text, _>(&p.details)
+        .bind::<Timestamp, _>(to_db(p.paid_at))
+        .bind::<Timestamp, _>(to_db(now))
+        .bind::<Text, _>(plan.status.as_str())
+        .bind::<BigInt, _>(plan.paid)
+        .bind::<BigInt, _>(plan.version)
+        .bind::<BigInt, _>(plan.bill_id)
+        .bind::<Bool, _>(plan.releases_va_numbers)
+        .bind::<BigInt, _>(plan.amount)
+        .bind::<Text, _>(&event_uid)
+        .bind::<Text, _>(&plan.payload)
+        .get_result(pg)?;
+    if written.updated != 1 {
+        return Err(StoreError::RaceLost {
+            entity: crate::Entity::Bill,
+            id: plan.bill_id,
+        });
+    }
+    p.id = written.id;
+    Ok(())
+}
+
+/// Who is told about a payment on a bill: its collection's webhook (looked up only when the
+/// bill belongs to a collection) and the organization's subscriptions.
+fn notification_targets(
+    conn: &mut AnyConnection,
+    bill_id: i64,
+    collection_id: Option<i64>,
+    settings: &Settings,
+) -> StoreResult<Vec<Target>> {
+    if collection_id.is_some() {
+        return targets_for_bill(conn, bill_id, settings);
+    }
+    Ok(settings
+        .subscriptions()
+        .into_iter()
+        .map(|s| Target {
+            dialect: s.dialect.into(),
+            url: s.url,
+        })
+        .collect())
+}
+
+/// Applies one allocation: the bill's new status (version-checked against the bill as read
+/// for the decision, in `bills`), the allocation row, the bill event and the
+/// `payment.received` notifications.
+fn apply_allocation(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    payment_id: i64,
+    alloc: &Allocation,
+    bills: &mut Vec<Bill>,
+    settings: &Settings,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    let index = match bills.iter().position(|b| b.id == alloc.bill_id) {
+        Some(i) => i,
+        None => {
+            bills.push(load_bill(conn, alloc.bill_id)?);
+            bills.len() - 1
+        }
+    };
+    let bill = bills
+        .get_mut(index)
+        .ok_or_else(|| StoreError::not_found(crate::Entity::Bill, alloc.bill_id))?;
+    let (status, paid) = billhub_core::bill::transition(
+        bill.status_at(now),
+        bill.billed,
+        bill.paid,
+        BillTransition::Pay(alloc.amount),
+    )
+    .map_err(|e| StoreError::Invalid(InvalidKind::Transition(e)))?;
+    update_bill_versioned(conn, bill, status, paid, now)?;
+    // The bill as it now stands, should another allocation name it again.
+    bill.status = status;
+    bill.paid = paid;
+    bill.version += 1;
+    bill.updated_at = from_db(to_db(now));
+    let (bill_id, collection_id, currency) = (bill.id, bill.collection_id, bill.currency);
     diesel::insert_into(pa::table)
         .values((
             pa::payment_id.eq(payment_id),
@@ -479,7 +793,7 @@ fn apply_allocation(
         .execute(conn)?;
     append_event(
         conn,
-        bill.id,
+        bill_id,
         "payment",
         Some(payment_id),
         Some(alloc.amount),
@@ -488,13 +802,13 @@ fn apply_allocation(
         "{}",
         now,
     )?;
-    let payload = serde_json::json!({ "amount": alloc.amount, "currency": bill.currency.code(), "paid_after": paid, "status_after": status.as_str() }).to_string();
-    let targets = targets_for_bill(conn, bill.id, settings)?;
+    let payload = payment_received_payload(alloc.amount, currency, paid, status);
+    let targets = notification_targets(conn, bill_id, collection_id, settings)?;
     enqueue_event(
         conn,
         req.organization_id,
         "payment.received",
-        Some(bill.id),
+        Some(bill_id),
         Some(payment_id),
         &payload,
         &targets,
