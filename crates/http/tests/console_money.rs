@@ -848,9 +848,51 @@ async fn money_pages_in_khmer_malay_and_indonesian(db: TestDb) {
     assert!(page.contains("21 November 2026 08.00 (UTC+00:00)"));
 }
 
+/// The action log shows the signed-in organization's actions only.
+async fn action_log_shows_its_organization_only(db: TestDb) {
+    let f = fixture(&db.store);
+    let app = TestConsole::spawn(&db, Clock::fixed(T0)).await;
+    let other = sign_in(&app, "OTHER001", "ops@example.com").await;
+    let (status, _, _) = post(
+        &app,
+        &other,
+        &format!("/console/unapplied/{}/refund", f.u_other),
+        &[("note", "other organization cash")],
+        true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let ours = sign_in(&app, "CONSOLE1", "ops@example.com").await;
+    let (status, _, _) = post(
+        &app,
+        &ours,
+        &format!("/console/unapplied/{}/refund", f.u_small),
+        &[("note", "our bank transfer")],
+        true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    let (status, page) = get(&app, &ours, "/console/actions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("refunded 30.00 USD (bill24 UNAPPLIED-2): our bank transfer"),
+        "{page}"
+    );
+    assert!(!page.contains("UNAPPLIED-9"), "{page}");
+    assert!(!page.contains("other organization"), "{page}");
+    let (_, page) = get(&app, &other, "/console/actions").await;
+    assert!(
+        page.contains("refunded 77.00 USD (bill24 UNAPPLIED-9): other organization cash"),
+        "{page}"
+    );
+    assert!(!page.contains("our bank transfer"), "{page}");
+}
+
 billhub_http::http_backend_tests!(
     apply_and_refund_unapplied_with_the_action_log,
     credit_is_applied_and_refunded_with_the_action_log,
     viewers_missing_csrf_and_other_organizations_are_refused,
     money_pages_in_khmer_malay_and_indonesian,
+    action_log_shows_its_organization_only,
 );
