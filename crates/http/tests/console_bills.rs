@@ -319,35 +319,11 @@ fn fixture(store: &Store) -> Fixture {
 }
 
 async fn sign_in(app: &TestConsole, org: &str) -> String {
-    let resp = app
-        .client
-        .post(app.url("/console/sign-in"))
-        .form(&[
-            ("org", org),
-            ("email", "staff@example.com"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let set = resp.headers()["set-cookie"].to_str().unwrap().to_string();
-    set.strip_prefix(&format!("{COOKIE}="))
-        .and_then(|rest| rest.split(';').next())
-        .unwrap()
-        .to_string()
+    app.sign_in(org, "staff@example.com", PASSWORD).await
 }
 
 async fn get(app: &TestConsole, cookie: &str, path: &str) -> (StatusCode, String) {
-    let resp = app
-        .client
-        .get(app.url(path))
-        .header("Cookie", format!("{COOKIE}={cookie}"))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    (status, resp.text().await.unwrap())
+    app.get_page(cookie, path).await
 }
 
 /// The public numbers listed in a search page's `<table id="bills">`, in order.

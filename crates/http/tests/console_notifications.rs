@@ -18,7 +18,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use billhub_core::locale::console_money;
 use billhub_core::{Currency, Money, PaymentRule};
 use billhub_http::console::auth::COOKIE;
-use billhub_http::console::testing::TestConsole;
+use billhub_http::console::testing::{TestConsole, csrf_of};
 use billhub_http::gateway::{Notifier, OutboundRequest, RenderError, RetrySchedule};
 use billhub_http::worker::Worker;
 use billhub_http::{Clock, Config};
@@ -210,36 +210,11 @@ fn user(store: &Store, org_id: i64, email: &str, role: Role) -> i64 {
 }
 
 async fn sign_in(app: &TestConsole, org: &str, email: &str) -> String {
-    let resp = app
-        .client
-        .post(app.url("/console/sign-in"))
-        .form(&[("org", org), ("email", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let set = resp.headers()["set-cookie"].to_str().unwrap().to_string();
-    set.strip_prefix(&format!("{COOKIE}="))
-        .and_then(|rest| rest.split(';').next())
-        .unwrap()
-        .to_string()
+    app.sign_in(org, email, PASSWORD).await
 }
 
 async fn get(app: &TestConsole, cookie: &str, path: &str) -> (StatusCode, String) {
-    let r = app
-        .client
-        .get(app.url(path))
-        .header("Cookie", format!("{COOKIE}={cookie}"))
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
-fn csrf_of(page: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).unwrap() + marker.len();
-    page[start..start + 64].to_string()
+    app.get_page(cookie, path).await
 }
 
 async fn retry(

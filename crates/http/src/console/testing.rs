@@ -3,6 +3,7 @@
 use actix_web::dev::ServerHandle;
 use billhub_store::testing::TestDb;
 
+use super::auth::COOKIE;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::state::AppState;
@@ -55,6 +56,69 @@ impl TestConsole {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
+    }
+
+    /// Signs `email` of organization `org` in with `password`; the session cookie's value.
+    /// Panics unless the sign-in succeeds (303 with the cookie).
+    pub async fn sign_in(&self, org: &str, email: &str, password: &str) -> String {
+        let resp = match self
+            .client
+            .post(self.url("/console/sign-in"))
+            .form(&[("org", org), ("email", email), ("password", password)])
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => panic!("sign-in request failed: {e}"),
+        };
+        assert_eq!(
+            resp.status(),
+            reqwest::StatusCode::SEE_OTHER,
+            "sign-in refused"
+        );
+        let set = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        match set
+            .strip_prefix(&format!("{COOKIE}="))
+            .and_then(|rest| rest.split(';').next())
+        {
+            Some(value) => value.to_string(),
+            None => panic!("no session cookie in `{set}`"),
+        }
+    }
+
+    /// GETs `path` with the session `cookie`: the status and the body.
+    pub async fn get_page(&self, cookie: &str, path: &str) -> (reqwest::StatusCode, String) {
+        let resp = match self
+            .client
+            .get(self.url(path))
+            .header("Cookie", format!("{COOKIE}={cookie}"))
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => panic!("GET {path} failed: {e}"),
+        };
+        let status = resp.status();
+        match resp.text().await {
+            Ok(body) => (status, body),
+            Err(e) => panic!("GET {path}: unreadable body: {e}"),
+        }
+    }
+}
+
+/// The CSRF token of a signed-in page (its sign-out form carries one).
+pub fn csrf_of(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let token = page
+        .find(marker)
+        .and_then(|i| page.get(i + marker.len()..i + marker.len() + 64));
+    match token {
+        Some(t) => t.to_string(),
+        None => panic!("no CSRF token in the page"),
     }
 }
 
