@@ -863,10 +863,67 @@ async fn action_log_shows_its_organization_only(db: TestDb) {
     assert!(!page.contains("our bank transfer"), "{page}");
 }
 
+/// A language picked with `?lang=` stays on the page's own links, its forms' targets and the
+/// redirect after a form, on every money page.
+async fn a_picked_language_stays_through_paging_and_forms(db: TestDb) {
+    let f = fixture(&db.store);
+    let app = TestConsole::spawn(&db, Clock::fixed(T0)).await;
+    let cookie = sign_in(&app, "CONSOLE1", "ops@example.com").await;
+
+    let (status, page) = get(&app, &cookie, "/console/unapplied?lang=km").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&format!(
+        "<form method=\"post\" action=\"/console/unapplied/{}/apply?lang=km\">",
+        f.u_usd
+    )));
+    assert!(page.contains(&format!(
+        "<form method=\"post\" action=\"/console/unapplied/{}/refund?lang=km\">",
+        f.u_usd
+    )));
+    assert!(page.contains("<form method=\"post\" action=\"/console/credit/apply?lang=km\">"));
+    assert!(page.contains("<form method=\"post\" action=\"/console/credit/refund?lang=km\">"));
+    for path in [
+        "/console/unapplied",
+        "/console/notifications",
+        "/console/actions",
+    ] {
+        let (status, page) = get(&app, &cookie, &format!("{path}?page=2&lang=ms")).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            page.contains(&format!(
+                "<a href=\"{path}?page=1&#38;lang=ms\" rel=\"prev\">"
+            )),
+            "{path}: {page}"
+        );
+    }
+    // Without a picked language the links stay bare.
+    let (_, page) = get(&app, &cookie, "/console/actions?page=2").await;
+    assert!(
+        page.contains("<a href=\"/console/actions?page=1\" rel=\"prev\">"),
+        "{page}"
+    );
+
+    let (status, location, _) = post(
+        &app,
+        &cookie,
+        &format!("/console/unapplied/{}/apply?lang=km", f.u_usd),
+        &[("target", "INV-100")],
+        true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/console/unapplied?done=applied&lang=km");
+    let (status, page) = get(&app, &cookie, &location).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<html lang=\"km\">"));
+    assert!(page.contains(console_money::KM.done_applied), "{page}");
+}
+
 billhub_http::http_backend_tests!(
     apply_and_refund_unapplied_with_the_action_log,
     credit_is_applied_and_refunded_with_the_action_log,
     viewers_missing_csrf_and_other_organizations_are_refused,
     money_pages_in_khmer_malay_and_indonesian,
     action_log_shows_its_organization_only,
+    a_picked_language_stays_through_paging_and_forms,
 );

@@ -91,7 +91,7 @@ pub async fn actions(
     let body = Page {
         l,
         rows,
-        pages: pages("/console/actions", page, more, l),
+        pages: pages("/console/actions", page, more, l, &chrome),
         chrome,
     };
     match body.render() {

@@ -78,6 +78,16 @@ pub(crate) struct Chrome {
     pub csrf: String,
     pub nav: Vec<Link>,
     pub langs: Vec<Link>,
+    /// `?lang=xx` when the request picked a language with the switch, else empty: appended to
+    /// the page's own links and form targets so the language stays through paging and forms.
+    pub keep: String,
+}
+
+impl Chrome {
+    /// [`Chrome::keep`] as a further parameter (`&lang=xx`), else empty.
+    pub fn and_lang(&self) -> String {
+        self.keep.replacen('?', "&", 1)
+    }
 }
 
 /// The session of a signed-in request and its page frame; a request without a live session
@@ -128,6 +138,7 @@ pub(crate) async fn signed_in(
             })
             .collect(),
         langs: lang_links(req, locale),
+        keep,
     };
     Ok((session, chrome))
 }

@@ -78,11 +78,19 @@ pub(crate) struct Pages {
     pub next: Option<String>,
 }
 
-pub(crate) fn pages(path: &str, page: i64, more: bool, l: &ConsoleMoneyLabels) -> Pages {
+/// The links keep a language picked with the switch (`chrome.and_lang()`).
+pub(crate) fn pages(
+    path: &str,
+    page: i64,
+    more: bool,
+    l: &ConsoleMoneyLabels,
+    chrome: &Chrome,
+) -> Pages {
+    let lang = chrome.and_lang();
     Pages {
         label: fill(l.page, &[&page.to_string()]),
-        prev: (page > 1).then(|| format!("{path}?page={}", page - 1)),
-        next: more.then(|| format!("{path}?page={}", page + 1)),
+        prev: (page > 1).then(|| format!("{path}?page={}{lang}", page - 1)),
+        next: more.then(|| format!("{path}?page={}{lang}", page + 1)),
     }
 }
 
@@ -380,7 +388,7 @@ async fn render(
         done: done_text(done, l),
         error,
         open,
-        pages: pages("/console/unapplied", page, list.more, l),
+        pages: pages("/console/unapplied", page, list.more, l, &chrome),
         resolved,
         credit,
         chrome,
@@ -449,7 +457,12 @@ async fn answer<T>(
     unapplied_id: Option<i64>,
 ) -> HttpResponse {
     let e = match outcome {
-        Ok(Ok(_)) => return see_other(&format!("/console/unapplied?done={done}")),
+        Ok(Ok(_)) => {
+            return see_other(&format!(
+                "/console/unapplied?done={done}{}",
+                chrome.and_lang()
+            ));
+        }
         Ok(Err(e)) => e,
         Err(e) => return unavailable(e),
     };

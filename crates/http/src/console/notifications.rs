@@ -113,7 +113,7 @@ async fn render(
         done: (done == Some("retried")).then_some(l.done_retried),
         error,
         rows,
-        pages: pages("/console/notifications", page, more, l),
+        pages: pages("/console/notifications", page, more, l, &chrome),
         chrome,
     };
     match body.render() {
@@ -160,7 +160,12 @@ pub async fn retry(
         .run(move |s| Ok(s.console_retry_delivery(&who, id, now)))
         .await;
     let e = match outcome {
-        Ok(Ok(_)) => return see_other("/console/notifications?done=retried"),
+        Ok(Ok(_)) => {
+            return see_other(&format!(
+                "/console/notifications?done=retried{}",
+                chrome.and_lang()
+            ));
+        }
         Ok(Err(e)) => e,
         Err(e) => return unavailable(e),
     };
