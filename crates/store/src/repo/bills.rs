@@ -137,13 +137,13 @@ pub(crate) fn item_from_row(r: BillItemRow) -> StoreResult<BillItem> {
 /// prepares such a statement again on every run (`sqlite3Reprepare`: a third of an inquiry's
 /// time in a profile of `/proxy`), which defeats diesel's statement cache.
 pub(crate) fn load_bill(conn: &mut AnyConnection, id: i64) -> StoreResult<Bill> {
-    bills::table
+    crate::pool::on_backend!(conn, |c| bills::table
         .filter(bills::id.eq(id))
         .select(BillRow::as_select())
-        .get_result(conn)
-        .optional()?
-        .ok_or_else(|| StoreError::not_found(Entity::Bill, id))?
-        .into_bill()
+        .get_result::<BillRow>(c)
+        .optional())?
+    .ok_or_else(|| StoreError::not_found(Entity::Bill, id))?
+    .into_bill()
 }
 
 pub(crate) fn load_account_bills(
@@ -161,13 +161,13 @@ pub(crate) fn load_account_bills(
 }
 
 pub(crate) fn load_account(conn: &mut AnyConnection, id: i64) -> StoreResult<Account> {
-    Ok(accounts::table
+    Ok(crate::pool::on_backend!(conn, |c| accounts::table
         .filter(accounts::id.eq(id))
         .select(AccountRow::as_select())
-        .get_result(conn)
-        .optional()?
-        .ok_or_else(|| StoreError::not_found(Entity::Account, id))?
-        .into())
+        .get_result::<AccountRow>(c)
+        .optional())?
+    .ok_or_else(|| StoreError::not_found(Entity::Account, id))?
+    .into())
 }
 
 /// Appends to a bill's history.

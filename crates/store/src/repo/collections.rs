@@ -339,13 +339,13 @@ fn load_collection_by_code(
     organization_id: i64,
     code: &str,
 ) -> StoreResult<Option<Collection>> {
-    Ok(collections::table
+    Ok(crate::pool::on_backend!(conn, |c| collections::table
         .filter(collections::organization_id.eq(organization_id))
         .filter(collections::code.eq(code))
         .select(CollectionRow::as_select())
-        .get_result(conn)
-        .optional()?
-        .map(Collection::from))
+        .get_result::<CollectionRow>(c)
+        .optional())?
+    .map(Collection::from))
 }
 
 fn load_collection_by_id(
@@ -402,11 +402,11 @@ fn load_view(
     organization: &Organization,
 ) -> StoreResult<CollectionBillView> {
     let account = load_account(conn, bill.account_id)?;
-    let rows: Vec<BillItemRow> = bill_items::table
+    let rows: Vec<BillItemRow> = crate::pool::on_backend!(conn, |c| bill_items::table
         .filter(bill_items::bill_id.eq(bill.id))
         .order(bill_items::position.asc())
         .select(BillItemRow::as_select())
-        .load(conn)?;
+        .load(c))?;
     let mut lines = Vec::with_capacity(rows.len());
     for row in rows {
         let item = item_from_row(row)?;
@@ -416,11 +416,11 @@ fn load_view(
         };
         lines.push((item, product));
     }
-    let allocations: Vec<(i64, i64)> = pa::table
+    let allocations: Vec<(i64, i64)> = crate::pool::on_backend!(conn, |c| pa::table
         .filter(pa::bill_id.eq(bill.id))
         .order(pa::id.asc())
         .select((pa::payment_id, pa::amount))
-        .load(conn)?;
+        .load(c))?;
     let mut payments: Vec<BillPayment> = Vec::new();
     for (payment_id, amount) in allocations {
         if let Some(p) = payments.iter_mut().find(|p| p.payment.id == payment_id) {
@@ -447,15 +447,15 @@ fn load_collection_bill(
     collection: &Collection,
     public_no: &str,
 ) -> StoreResult<Option<Bill>> {
-    bills::table
+    crate::pool::on_backend!(conn, |c| bills::table
         .filter(bills::organization_id.eq(collection.organization_id))
         .filter(bills::collection_id.eq(Some(collection.id)))
         .filter(bills::public_no.eq(public_no))
         .select(BillRow::as_select())
-        .get_result(conn)
-        .optional()?
-        .map(BillRow::into_bill)
-        .transpose()
+        .get_result::<BillRow>(c)
+        .optional())?
+    .map(BillRow::into_bill)
+    .transpose()
 }
 
 fn new_collection_code(conn: &mut AnyConnection) -> StoreResult<String> {

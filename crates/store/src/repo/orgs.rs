@@ -56,23 +56,23 @@ pub fn validate_va_prefix(prefix: &str) -> StoreResult<()> {
 }
 
 pub(crate) fn load_org(conn: &mut AnyConnection, id: i64) -> StoreResult<Organization> {
-    organizations::table
+    crate::pool::on_backend!(conn, |c| organizations::table
         .filter(organizations::id.eq(id))
         .select(OrganizationRow::as_select())
-        .get_result(conn)
-        .optional()?
-        .ok_or_else(|| StoreError::not_found(Entity::Organization, id))?
-        .into_org()
+        .get_result::<OrganizationRow>(c)
+        .optional())?
+    .ok_or_else(|| StoreError::not_found(Entity::Organization, id))?
+    .into_org()
 }
 
 pub(crate) fn load_settings(
     conn: &mut AnyConnection,
     organization_id: i64,
 ) -> StoreResult<Settings> {
-    let pairs: Vec<(String, String)> = os::table
+    let pairs: Vec<(String, String)> = crate::pool::on_backend!(conn, |c| os::table
         .filter(os::organization_id.eq(organization_id))
         .select((os::key, os::value))
-        .load(conn)?;
+        .load(c))?;
     Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
