@@ -403,11 +403,10 @@ fn finish(
     };
     let route = route.unwrap_or_else(|| "unmatched".to_string());
     let elapsed = started.elapsed();
-    let span = tracing::Span::current();
-    span.record("route", route.as_str());
-    span.record("status", status.as_u16());
-    span.record(
-        "latency_ms",
+    record_outcome(
+        &tracing::Span::current(),
+        &route,
+        status.as_u16(),
         (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
     );
     if status.is_server_error() {
@@ -424,6 +423,31 @@ fn finish(
     metrics::counter!(telemetry::HTTP_REQUESTS, &labels).increment(1);
     metrics::histogram!(telemetry::HTTP_DURATION, &labels).record(elapsed.as_secs_f64());
     result
+}
+
+/// Records the request span's `route`, `status` and `latency_ms` in one go (one call through
+/// the subscriber instead of one per field; the access log is written per request).
+fn record_outcome(span: &tracing::Span, route: &str, status: u16, latency_ms: f64) {
+    use tracing::field::Value;
+    if span.is_disabled() {
+        return;
+    }
+    let Some(fields) = span.metadata().map(tracing::Metadata::fields) else {
+        return;
+    };
+    let (Some(route_f), Some(status_f), Some(latency_f)) = (
+        fields.field("route"),
+        fields.field("status"),
+        fields.field("latency_ms"),
+    ) else {
+        return;
+    };
+    let values: [(&tracing::field::Field, Option<&dyn Value>); 3] = [
+        (&route_f, Some(&route)),
+        (&status_f, Some(&status)),
+        (&latency_f, Some(&latency_ms)),
+    ];
+    span.record_all(&fields.value_set(&values));
 }
 
 /// The address of the client that made `req`: the TCP peer, or behind a proxy listed in

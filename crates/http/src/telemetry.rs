@@ -22,9 +22,16 @@
 //! is room again. No line is ever dropped; the service then runs at the log's pace, as it did
 //! with the blocking writer. [`flush`] waits until everything logged so far is written: the
 //! panic hook calls it, and so should a process before it exits (a line still queued when
-//! `main` returns is lost). The JSON span fields are kept as JSON text and extended in place
-//! when a field is recorded ([`SplicedJsonFields`]), instead of being parsed and written again
-//! per field; the lines are byte for byte what `tracing-subscriber`'s JSON format writes.
+//! `main` returns is lost).
+//!
+//! ## The JSON format: written by hand
+//!
+//! JSON lines are written by billhub's own layer ([`json_log::JsonLog`]), byte for byte in
+//! `tracing-subscriber`'s JSON format (`fmt::layer().json()` with the current span and no span
+//! list: `timestamp`, `level`, `fields`, `target`, `span`), which ops tooling parses. It keeps
+//! each span's values already written as JSON and writes an event's line straight into a
+//! reusable buffer, where the stock formatter parsed every span's fields into a map for every
+//! line; see [`json_log`] for the exact format. The text format is `tracing-subscriber`'s.
 //!
 //! Metrics go through the `metrics` facade into one Prometheus recorder per process
 //! ([`prometheus`], installed once even when a process starts many apps, as tests and
@@ -37,13 +44,14 @@ use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::{JsonFields, Writer};
-use tracing_subscriber::fmt::{FormatFields, FormattedFields, MakeWriter};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{Config, LogFormat};
 use crate::state::AppState;
+
+pub mod json_log;
 
 /// Requests served: labels `gateway`, `method`, `route` (pattern), `status`.
 pub const HTTP_REQUESTS: &str = "billhub_http_requests_total";
@@ -79,7 +87,7 @@ pub fn init(config: &Config) -> bool {
         };
         let result = tracing_subscriber::registry()
             .with(filter)
-            .with(fmt_layer(&config.log_format, queue.clone()))
+            .with(format_layer(&config.log_format, queue.clone()))
             .try_init();
         // Another subscriber may already be installed (a test harness, an embedding program):
         // then that one stays, and so does the default panic hook.
@@ -102,8 +110,9 @@ pub fn init(config: &Config) -> bool {
 
 /// The formatting layer for `format`, writing its lines to `writer`. JSON: one object per line
 /// with the event's `fields`, its current `span` (the request's fields, see
-/// [`crate::middleware`]) and no span list; text: `tracing-subscriber`'s default format.
-fn fmt_layer<S, W>(
+/// [`crate::middleware`]) and no span list ([`json_log::JsonLog`]); text:
+/// `tracing-subscriber`'s default format.
+pub fn format_layer<S, W>(
     format: &LogFormat,
     writer: W,
 ) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
@@ -112,14 +121,7 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     match format {
-        LogFormat::Json => Box::new(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_current_span(true)
-                .with_span_list(false)
-                .fmt_fields(SplicedJsonFields)
-                .with_writer(writer),
-        ),
+        LogFormat::Json => Box::new(json_log::JsonLog::new(writer)),
         LogFormat::Text => Box::new(tracing_subscriber::fmt::layer().with_writer(writer)),
     }
 }
@@ -319,53 +321,6 @@ impl Write for &LogQueue {
     }
 }
 
-/// `tracing-subscriber`'s JSON span fields, recorded for less: a span's fields are one JSON
-/// object in text; [`JsonFields`] parses it and writes it anew for every field recorded later
-/// (the access log records route, status and latency at the end of each request), this writes
-/// the new fields as their own object and splices them in before the closing brace. The JSON
-/// formatter parses the object once per event and writes its keys in order, so the lines are
-/// the same (a key recorded twice: the later value, as before).
-pub struct SplicedJsonFields;
-
-impl<'w> FormatFields<'w> for SplicedJsonFields {
-    fn format_fields<R: tracing_subscriber::field::RecordFields>(
-        &self,
-        writer: Writer<'w>,
-        fields: R,
-    ) -> std::fmt::Result {
-        JsonFields::new().format_fields(writer, fields)
-    }
-
-    fn add_fields(
-        &self,
-        current: &'w mut FormattedFields<Self>,
-        fields: &tracing::span::Record<'_>,
-    ) -> std::fmt::Result {
-        if current.fields.is_empty() {
-            return self.format_fields(current.as_writer(), fields);
-        }
-        let mut added = String::new();
-        JsonFields::new().format_fields(Writer::new(&mut added), fields)?;
-        // `{"a":1,...}` goes in as `,"a":1,...}`; `{}` (nothing recorded) changes nothing.
-        let Some(inner) = added.strip_prefix('{') else {
-            return Err(std::fmt::Error);
-        };
-        if inner == "}" {
-            return Ok(());
-        }
-        let was_empty_object = current.fields == "{}";
-        if !current.fields.ends_with('}') {
-            return Err(std::fmt::Error);
-        }
-        current.fields.pop();
-        if !was_empty_object {
-            current.fields.push(',');
-        }
-        current.fields.push_str(inner);
-        Ok(())
-    }
-}
-
 /// The text of a panic payload (`panic!("...")` gives a `&str` or a `String`).
 pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
@@ -547,14 +502,15 @@ mod tests {
         assert_eq!(text.lines().collect::<Vec<_>>(), expected);
     }
 
-    /// The request span and event as the middleware makes them, through `layer`.
-    fn access_log_line(json: bool, spliced: bool) -> String {
+    /// The request span and event as the middleware makes them, through billhub's layer or
+    /// (`ours` false) `tracing-subscriber`'s JSON format.
+    fn access_log_line(json: bool, ours: bool) -> String {
         use tracing_subscriber::fmt::format::FmtSpan;
         let sink = Sink::default();
         let queue = LogQueue::start(sink.clone(), QUEUE_BYTES).unwrap();
         let layer: Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync> =
-            match (json, spliced) {
-                (true, true) => fmt_layer(&LogFormat::Json, queue.clone()),
+            match (json, ours) {
+                (true, true) => format_layer(&LogFormat::Json, queue.clone()),
                 (true, false) => Box::new(
                     tracing_subscriber::fmt::layer()
                         .json()
@@ -563,7 +519,7 @@ mod tests {
                         .with_span_events(FmtSpan::NONE)
                         .with_writer(queue.clone()),
                 ),
-                (false, _) => fmt_layer(&LogFormat::Text, queue.clone()),
+                (false, _) => format_layer(&LogFormat::Text, queue.clone()),
             };
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, || {
