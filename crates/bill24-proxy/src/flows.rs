@@ -7,9 +7,10 @@
 //!
 //! Each flow makes exactly one store call: one read snapshot (`/proxy`, `/pending_bills`, a
 //! webhook whose status is not `success`) or one write transaction (a webhook delivery, all its
-//! shares together). A webhook's transaction reads the organization and its settings itself so
-//! that a change is seen at once; the inquiries take them from the store's cache (seen within
-//! seconds, as the design allows), which saves two statements per inquiry. The rules come from core (`payability`, `bill_bounds`, `account_bounds`,
+//! shares together). The organization and its settings come from the store's cache (a change
+//! is seen within seconds, as the design allows), which saves two statements per inquiry and
+//! per webhook; a webhook whose caller is known only by its address reads them in its
+//! transaction, in one statement. Bills, payments and credit are always read fresh. The rules come from core (`payability`, `bill_bounds`, `account_bounds`,
 //! `account_statement`, `decide` in the store), spelled the Bill24 way here.
 //!
 //! ## Webhook channel references
@@ -34,15 +35,15 @@
 
 use billhub_core::fingerprint::{self as fp, Fingerprint};
 use billhub_core::input;
-use billhub_core::org::Organization;
+use billhub_core::org::{Organization, Settings};
 use billhub_core::rules::{account_bounds, bill_bounds, payability};
 use billhub_core::statement::{EntryKind, LedgerEntry, try_account_statement};
 use billhub_core::{Bill, Channel, Currency, Money, PaymentRule, Rejection, SettlementMode};
 use billhub_http::json::money_number;
 use billhub_store::bill24::Bill24Consumer;
 use billhub_store::{
-    OnRejection, PaymentRequest, PaymentTarget, PostResult, Reader, Store, StoreResult, Writer,
-    fingerprint,
+    CachedOrganization, OnRejection, PaymentRequest, PaymentTarget, PostResult, Reader, Store,
+    StoreResult, Writer, fingerprint,
 };
 use time::macros::time;
 use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
@@ -587,10 +588,10 @@ enum ShareOutcome {
 fn post_share(
     w: &mut Writer<'_>,
     req: &PaymentRequest,
-    legacy: &[String],
+    (legacy, settings): (&[String], &Settings),
     now: OffsetDateTime,
 ) -> Result<ShareOutcome, Bill24Error> {
-    match w.post_payment_with_legacy(req, legacy, now) {
+    match w.post_payment_with_settings(req, legacy, settings, now) {
         Ok(outcome) if outcome.replayed => Ok(ShareOutcome::Replayed),
         Ok(outcome) => Ok(match outcome.result {
             PostResult::Posted(p) => ShareOutcome::Posted {
@@ -618,24 +619,33 @@ struct Delivery {
 }
 
 /// Every share of a delivery, inside one write transaction (run again from the start after a
-/// lost race, so everything is decided from what it reads here).
+/// lost race, so every bill and payment is decided from what it reads here). The organization
+/// and its settings come from the store's cache when the caller named its organization
+/// (`cached`), else they are read here, in one statement.
 fn record(
     w: &mut Writer<'_>,
-    caller: WebhookCaller,
+    (caller, cached): (WebhookCaller, Option<&CachedOrganization>),
     n: &Notification,
     tx: &str,
     now: OffsetDateTime,
 ) -> Result<Delivery, Bill24Error> {
     let organization_id = organization_of(w, caller)?;
-    let org = w.organization(organization_id)?;
+    let read;
+    let (org, settings) = match cached.filter(|c| c.organization.id == organization_id) {
+        Some(c) => (&c.organization, &c.settings),
+        None => {
+            read = w.organization_with_settings(organization_id)?;
+            (&read.0, &read.1)
+        }
+    };
     let paid_at = paid_at(n, org.utc_offset, now);
     let print = transaction_print(n, paid_at);
     let mut shares = Vec::with_capacity(n.shares.len());
     for (i, share) in n.shares.iter().enumerate() {
         let target = target(w, org.id, n, share, now)?;
         let share_print = share_print(&print, tx, i, n.unreadable.is_some());
-        let req = share_payment(&org, n, i, share, (&share_print, target, paid_at));
-        let outcome = post_share(w, &req, &share_print.legacy, now)?;
+        let req = share_payment(org, n, i, share, (&share_print, target, paid_at));
+        let outcome = post_share(w, &req, (&share_print.legacy, settings), now)?;
         let stop = outcome == ShareOutcome::Inconsistent;
         shares.push((req.channel_ref, outcome));
         if stop {
@@ -719,7 +729,13 @@ pub fn webhook(
         });
     }
     let tx = transaction_fingerprint(n);
-    let delivery = store.transaction(|w| record(w, caller, n, &tx, now))?;
+    // The organization and its settings from the store's cache (seen within seconds, as the
+    // design allows; not money state), outside the transaction, when the caller names it.
+    let cached = match caller {
+        WebhookCaller::Organization(id) => Some(store.cached_organization(id, now)?),
+        WebhookCaller::Address(_) => None,
+    };
+    let delivery = store.transaction(|w| record(w, (caller, cached.as_deref()), n, &tx, now))?;
     log_delivery(caller, n, &delivery);
     Ok(summary(&delivery.shares))
 }

@@ -413,10 +413,19 @@ fn pay_in(
         fee: stored.fee,
     };
     let request = settled_request(w, &pay, &stored, &posting, now)?;
-    // Post it, using the code up.
+    // Post it, using the code up: the code as read above and the operator's settings as cached
+    // are not read again.
     let fee = posting.fee;
     let posted = w
-        .post_postpaid_payment(&code, &holder, &request, &pay.print.legacy, now)
+        .post_postpaid_payment_read(
+            &code,
+            Some(&stored),
+            &holder,
+            &request,
+            &pay.print.legacy,
+            &op.settings,
+            now,
+        )
         .map_err(|e| from_store(e, fee, currency, "posting a payment"))?;
     match posted {
         PostpaidPosting::Posted(outcome) => match outcome.result {

@@ -84,25 +84,20 @@ pub fn inquiry(
 
 /// Where a bank's payment goes: a retry's to the bill its first attempt went to (while the bank
 /// is enrolled with its organization); otherwise the payable bill the VA number points at, or
-/// its first bill (core then refuses it: paid, expired...).
+/// its first bill (core then refuses it: paid, expired...). Two statements for a new payment.
 fn payment_target(
     r: &mut Reader<'_>,
     bank: &Bank,
     channel: &str,
     req: &requests::Payment,
 ) -> Result<Option<Bill>, SnapError> {
-    let first = r.payment_by_channel_ref(channel, &req.payment_request_id)?;
-    if let Some(a) = first.as_ref().and_then(|p| p.allocations.first()) {
-        let b = r.bill(a.bill_id)?;
-        return Ok(r
-            .is_enrolled(bank.channel_id, b.organization_id)?
-            .then_some(b));
-    }
-    let Some(va) = va_number(bank, &req.ids) else {
-        return Ok(None);
-    };
-    let now_payable = r.channel_visible_bills(bank.channel_id, &va)?;
-    Ok(now_payable.into_iter().next())
+    let va = va_number(bank, &req.ids);
+    Ok(r.bank_payment_target(
+        bank.channel_id,
+        channel,
+        &req.payment_request_id,
+        va.as_deref(),
+    )?)
 }
 
 /// What a retry must repeat for the first answer: every field the payment records.
@@ -243,12 +238,14 @@ fn paid_data(
 ) -> Result<PaymentData, SnapError> {
     let (bill_details, total, name, info) = match (result, bill) {
         (PostResult::Posted(p), Some(b)) => {
-            let fresh = r.bill(b.id)?;
-            let v = view(r, &fresh)?;
+            // The bill as the payment left it, and its account's name: one statement.
+            let (fresh, account_name) = r
+                .bill_with_account_name(b.id)?
+                .ok_or_else(|| SnapError::internal(format!("bill {} is gone", b.id)))?;
             (
                 vec![bill_detail(&fresh)],
                 Some(Amount::of(fresh.billed_money())),
-                v.account.name,
+                account_name,
                 json!({"paymentId": p.uid, "billStatus": fresh.status.as_str(), "applied": true}),
             )
         }

@@ -26,13 +26,15 @@
 //! result. A reference is therefore never both posted and kept as unapplied money.
 //!
 //! Statements per new payment on one bill (PostgreSQL round trips inside the transaction): the
-//! claim, the settings, the bill, the payment, the bill's versioned update (and its VA numbers
-//! when it stops being payable), the allocation, the bill event, the notification event (and
-//! one row per delivery target; the collection's webhook is looked up only for a bill in a
-//! collection).
+//! claim, the organization's settings (none when the caller passes them, from the store's cache:
+//! [`Writer::post_payment_with_settings`]), the bill with its collection's webhook (an account's
+//! bills: joined with the account, for its owner), and on PostgreSQL one write statement for the
+//! payment, the bill's versioned update (and its VA numbers when it stops being payable), the
+//! allocation, the bill event and the notification event (several bills or delivery targets: a
+//! statement per row).
 
 use billhub_core::fingerprint::Fingerprint;
-use billhub_core::org::Settings;
+use billhub_core::org::{Organization, Settings};
 use billhub_core::rules::{Allocation, Decision, Target as RuleTarget, decide};
 use billhub_core::{
     Bill, BillStatus, BillTransition, Channel, Money, Payment, Rejection, SettlementMode,
@@ -40,9 +42,9 @@ use billhub_core::{
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
-use crate::models::{PaymentRow, UnappliedRow};
+use crate::models::{BillRow, OrganizationRow, PaymentRow, UnappliedRow};
 use crate::pool::AnyConnection;
-use crate::repo::bills::{append_event, load_account_bills, load_bill, update_bill_versioned};
+use crate::repo::bills::{append_event, load_bill, update_bill_versioned};
 use crate::repo::outbox::{Target, enqueue_event, targets_for_bill};
 use crate::repo::payments::payment_from_row;
 use crate::schema::{
@@ -50,7 +52,7 @@ use crate::schema::{
     unapplied_payments as up,
 };
 use crate::time_conv::{from_db, to_db};
-use crate::{Backend, InvalidKind, StoreError, StoreResult, Writer};
+use crate::{Backend, InvalidKind, Reader, StoreError, StoreResult, Writer};
 
 /// What a payment is aimed at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,26 +316,34 @@ fn account_code_of(conn: &mut AnyConnection, account_id: i64) -> StoreResult<Str
         .unwrap_or_default())
 }
 
-/// The organization's settings, in one statement that also finds the organization itself
-/// ([`StoreError::NotFound`] when there is none).
-fn organization_settings(conn: &mut AnyConnection, organization_id: i64) -> StoreResult<Settings> {
+/// The organization and its settings, in one statement ([`StoreError::NotFound`] when there
+/// is no such organization).
+pub(crate) fn organization_with_settings(
+    conn: &mut AnyConnection,
+    organization_id: i64,
+) -> StoreResult<(Organization, Settings)> {
     use crate::schema::{organization_settings as os, organizations};
-    let rows: Vec<(i64, Option<String>, Option<String>)> = organizations::table
+    let rows: Vec<(OrganizationRow, Option<String>, Option<String>)> = organizations::table
         .left_join(os::table)
         .filter(organizations::id.eq(organization_id))
-        .select((organizations::id, os::key.nullable(), os::value.nullable()))
+        .select((
+            OrganizationRow::as_select(),
+            os::key.nullable(),
+            os::value.nullable(),
+        ))
         .load(conn)?;
-    if rows.is_empty() {
+    let settings = Settings::from_pairs(
+        rows.iter()
+            .filter_map(|(_, k, v)| Some((k.as_deref()?, v.as_deref()?))),
+    )
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let Some((row, _, _)) = rows.into_iter().next() else {
         return Err(StoreError::not_found(
             crate::Entity::Organization,
             organization_id,
         ));
-    }
-    Settings::from_pairs(
-        rows.iter()
-            .filter_map(|(_, k, v)| Some((k.as_deref()?, v.as_deref()?))),
-    )
-    .map_err(|e| StoreError::Corrupt(e.to_string()))
+    };
+    Ok((row.into_org()?, settings))
 }
 
 pub(crate) fn post_in_tx(
@@ -342,18 +352,54 @@ pub(crate) fn post_in_tx(
     legacy: &[String],
     now: OffsetDateTime,
 ) -> StoreResult<PaymentOutcome> {
-    // The reference's key first: taken already, this is a repeat (or another request's
-    // reference), answered from what is recorded; taken now, nothing is recorded under it.
-    if !try_claim_reference(conn, req, now)? {
-        return match replay(conn, req, legacy)? {
-            Some(outcome) => Ok(outcome),
-            None => Err(StoreError::Corrupt(format!(
-                "the key of reference {} of channel {} is taken but nothing is recorded under it",
-                req.channel_ref, req.channel
-            ))),
-        };
+    post_in_tx_with(conn, req, legacy, None, now)
+}
+
+/// [`post_in_tx`], with the organization's settings when the caller has them already (from the
+/// store's cache, or read in this transaction): the posting then does not read them again.
+/// `None`: read here, with the organization.
+pub(crate) fn post_in_tx_with(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    legacy: &[String],
+    settings: Option<&Settings>,
+    now: OffsetDateTime,
+) -> StoreResult<PaymentOutcome> {
+    if let Some(replayed) = claim_or_replay(conn, req, legacy, now)? {
+        return Ok(replayed);
     }
-    let result = post_claimed(conn, req, now);
+    post_claimed_or_release(conn, req, settings, now)
+}
+
+/// The reference's key first: taken already, this is a repeat (or another request's
+/// reference), answered from what is recorded (`Some`); taken now (`None`), nothing is recorded
+/// under it, and the caller posts ([`post_claimed_or_release`]) or gives the key back.
+pub(crate) fn claim_or_replay(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    legacy: &[String],
+    now: OffsetDateTime,
+) -> StoreResult<Option<PaymentOutcome>> {
+    if try_claim_reference(conn, req, now)? {
+        return Ok(None);
+    }
+    match replay(conn, req, legacy)? {
+        Some(outcome) => Ok(Some(outcome)),
+        None => Err(StoreError::Corrupt(format!(
+            "the key of reference {} of channel {} is taken but nothing is recorded under it",
+            req.channel_ref, req.channel
+        ))),
+    }
+}
+
+/// Posts under the key this transaction has just claimed; on failure the key goes back.
+pub(crate) fn post_claimed_or_release(
+    conn: &mut AnyConnection,
+    req: &PaymentRequest,
+    settings: Option<&Settings>,
+    now: OffsetDateTime,
+) -> StoreResult<PaymentOutcome> {
+    let result = post_claimed(conn, req, settings, now);
     if result.is_err() {
         // Nothing is recorded: the key goes back, so that a caller which commits its other
         // work after a refusal (a salt used, a share refused) leaves no key without a record.
@@ -370,12 +416,25 @@ pub(crate) fn post_in_tx(
 fn post_claimed(
     conn: &mut AnyConnection,
     req: &PaymentRequest,
+    given: Option<&Settings>,
     now: OffsetDateTime,
 ) -> StoreResult<PaymentOutcome> {
-    let settings = organization_settings(conn, req.organization_id)?;
+    let read;
+    let settings = match given {
+        Some(s) => s,
+        None => {
+            read = organization_with_settings(conn, req.organization_id)?.1;
+            &read
+        }
+    };
 
     // Read the bills fresh and decide.
-    let (account_id, mut bills, decision) = decide_fresh(conn, req, &settings, now)?;
+    let Decided {
+        account_id,
+        mut bills,
+        hooks,
+        decision,
+    } = decide_fresh(conn, req, settings, now)?;
     let decision = match decision {
         Ok(d) => d,
         Err(rejection) => return refuse_or_record(conn, req, account_id, rejection, now),
@@ -393,7 +452,7 @@ fn post_claimed(
     let mut payment = unsaved_payment(req, account_id, decision.credit, now)?;
     let one_bill = match decision.allocations.as_slice() {
         [alloc] if conn.backend() == Backend::Postgres => {
-            one_bill_plan(conn, alloc, &bills, &settings, now)?
+            one_bill_plan(conn, alloc, &bills, &hooks, settings, now)?
         }
         _ => None,
     };
@@ -402,7 +461,8 @@ fn post_claimed(
         None => {
             insert_payment(conn, req, &mut payment)?;
             for alloc in &decision.allocations {
-                apply_allocation(conn, req, payment.id, alloc, &mut bills, &settings, now)?;
+                let ctx = (&hooks, settings);
+                apply_allocation(conn, req, payment.id, alloc, &mut bills, ctx, now)?;
             }
         }
     }
@@ -450,11 +510,84 @@ fn replay(
     }))
 }
 
-/// The paying account (if known), the bills read for the decision, and the decision.
-type Decided = (Option<i64>, Vec<Bill>, Result<Decision, Rejection>);
+/// The webhook URL of each bill's collection, read with the bills (`None`: the bill is in no
+/// collection, or its collection has no webhook), so that the payment's notification targets
+/// cost no statement of their own.
+type Hooks = Vec<(i64, Option<String>)>;
 
-/// Reads the target's bills fresh and lets core decide; also returns the paying account, if
-/// known, and the bills it read (the allocations are applied to these, version-checked).
+/// The paying account (if known), the bills read for the decision, their collections'
+/// webhooks, and the decision.
+struct Decided {
+    account_id: Option<i64>,
+    bills: Vec<Bill>,
+    hooks: Hooks,
+    decision: Result<Decision, Rejection>,
+}
+
+impl Decided {
+    fn refused(rejection: Rejection) -> Self {
+        Decided {
+            account_id: None,
+            bills: Vec::new(),
+            hooks: Vec::new(),
+            decision: Err(rejection),
+        }
+    }
+}
+
+/// A bill with its collection's webhook URL, in one statement.
+fn load_bill_with_hook(
+    conn: &mut AnyConnection,
+    bill_id: i64,
+) -> StoreResult<(Bill, Option<String>)> {
+    use crate::schema::{bills, collections};
+    let (row, hook): (BillRow, Option<String>) = bills::table
+        .left_join(collections::table)
+        .filter(bills::id.eq(bill_id))
+        .select((BillRow::as_select(), collections::webhook_url.nullable()))
+        .get_result(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found(crate::Entity::Bill, bill_id))?;
+    Ok((row.into_bill()?, hook))
+}
+
+/// The bills of an account of the organization (oldest first), with their collections'
+/// webhook URLs, in one statement; `None` when the account is not the organization's (or does
+/// not exist). An account of the organization without bills costs a second statement.
+fn load_owned_account_bills(
+    conn: &mut AnyConnection,
+    organization_id: i64,
+    account_id: i64,
+) -> StoreResult<Option<(Vec<Bill>, Hooks)>> {
+    use crate::schema::{accounts, bills, collections};
+    let rows: Vec<(BillRow, Option<String>)> = bills::table
+        .inner_join(accounts::table)
+        .left_join(collections::table)
+        .filter(bills::account_id.eq(account_id))
+        .filter(accounts::organization_id.eq(organization_id))
+        .order(bills::id.asc())
+        .select((BillRow::as_select(), collections::webhook_url.nullable()))
+        .load(conn)?;
+    if rows.is_empty() {
+        let owner: Option<i64> = accounts::table
+            .filter(accounts::id.eq(account_id))
+            .select(accounts::organization_id)
+            .get_result(conn)
+            .optional()?;
+        return Ok((owner == Some(organization_id)).then(|| (Vec::new(), Vec::new())));
+    }
+    let mut all = Vec::with_capacity(rows.len());
+    let mut hooks = Vec::with_capacity(rows.len());
+    for (row, hook) in rows {
+        hooks.push((row.id, hook));
+        all.push(row.into_bill()?);
+    }
+    Ok(Some((all, hooks)))
+}
+
+/// Reads the target's bills fresh (with their collections' webhooks) and lets core decide;
+/// also returns the paying account, if known, and the bills it read (the allocations are
+/// applied to these, version-checked).
 fn decide_fresh(
     conn: &mut AnyConnection,
     req: &PaymentRequest,
@@ -462,30 +595,28 @@ fn decide_fresh(
     now: OffsetDateTime,
 ) -> StoreResult<Decided> {
     Ok(match &req.target {
-        PaymentTarget::Unknown { .. } => (None, Vec::new(), Err(Rejection::NotFound)),
+        PaymentTarget::Unknown { .. } => Decided::refused(Rejection::NotFound),
         PaymentTarget::Bill { bill_id } => {
-            let bill = load_bill(conn, *bill_id)?;
+            let (bill, hook) = load_bill_with_hook(conn, *bill_id)?;
             if bill.organization_id != req.organization_id {
-                (None, Vec::new(), Err(Rejection::NotFound))
+                Decided::refused(Rejection::NotFound)
             } else {
                 let decision = decide(RuleTarget::Bill(&bill), req.amount, now);
-                (Some(bill.account_id), vec![bill], decision)
+                Decided {
+                    account_id: Some(bill.account_id),
+                    hooks: vec![(bill.id, hook)],
+                    bills: vec![bill],
+                    decision,
+                }
             }
         }
         PaymentTarget::Account {
             account_id,
             mode,
             chosen,
-        } => {
-            let owner: Option<i64> = crate::schema::accounts::table
-                .filter(crate::schema::accounts::id.eq(*account_id))
-                .select(crate::schema::accounts::organization_id)
-                .first(conn)
-                .optional()?;
-            if owner != Some(req.organization_id) {
-                (None, Vec::new(), Err(Rejection::NotFound))
-            } else {
-                let all = load_account_bills(conn, *account_id)?;
+        } => match load_owned_account_bills(conn, req.organization_id, *account_id)? {
+            None => Decided::refused(Rejection::NotFound),
+            Some((all, hooks)) => {
                 let mode = mode.unwrap_or(settings.settlement);
                 let target = RuleTarget::Account {
                     bills: &all,
@@ -493,9 +624,14 @@ fn decide_fresh(
                     chosen: chosen.as_deref(),
                 };
                 let decision = decide(target, req.amount, now);
-                (Some(*account_id), all, decision)
+                Decided {
+                    account_id: Some(*account_id),
+                    bills: all,
+                    hooks,
+                    decision,
+                }
             }
-        }
+        },
     })
 }
 
@@ -602,6 +738,7 @@ fn one_bill_plan(
     conn: &mut AnyConnection,
     alloc: &Allocation,
     bills: &[Bill],
+    hooks: &Hooks,
     settings: &Settings,
     now: OffsetDateTime,
 ) -> StoreResult<Option<OneBill>> {
@@ -618,7 +755,7 @@ fn one_bill_plan(
     if status.is_payable() && !bill.status.is_payable() {
         return Ok(None);
     }
-    if !notification_targets(conn, bill.id, bill.collection_id, settings)?.is_empty() {
+    if !notification_targets(conn, bill.id, bill.collection_id, (hooks, settings))?.is_empty() {
         return Ok(None);
     }
     Ok(Some(OneBill {
@@ -727,25 +864,42 @@ fn write_one_bill_pg(
     Ok(())
 }
 
-/// Who is told about a payment on a bill: its collection's webhook (looked up only when the
-/// bill belongs to a collection) and the organization's subscriptions.
+/// Who is told about a payment on a bill: its collection's webhook (as read with the bill in
+/// `hooks`; looked up only for a bill in a collection that was not read with one) and the
+/// organization's subscriptions.
 fn notification_targets(
     conn: &mut AnyConnection,
     bill_id: i64,
     collection_id: Option<i64>,
-    settings: &Settings,
+    (hooks, settings): (&Hooks, &Settings),
 ) -> StoreResult<Vec<Target>> {
-    if collection_id.is_some() {
-        return targets_for_bill(conn, bill_id, settings);
+    if collection_id.is_none() {
+        return Ok(subscription_targets(settings));
     }
-    Ok(settings
+    let Some((_, hook)) = hooks.iter().find(|(id, _)| *id == bill_id) else {
+        return targets_for_bill(conn, bill_id, settings);
+    };
+    let mut targets = Vec::new();
+    if let Some(url) = hook.as_ref().filter(|u| !u.is_empty()) {
+        targets.push(Target {
+            dialect: billhub_core::org::collections::CALLBACK_DIALECT.into(),
+            url: url.clone(),
+        });
+    }
+    targets.extend(subscription_targets(settings));
+    Ok(targets)
+}
+
+/// The organization's subscriptions as notification targets.
+fn subscription_targets(settings: &Settings) -> Vec<Target> {
+    settings
         .subscriptions()
         .into_iter()
         .map(|s| Target {
             dialect: s.dialect.into(),
             url: s.url,
         })
-        .collect())
+        .collect()
 }
 
 /// Applies one allocation: the bill's new status (version-checked against the bill as read
@@ -757,7 +911,7 @@ fn apply_allocation(
     payment_id: i64,
     alloc: &Allocation,
     bills: &mut Vec<Bill>,
-    settings: &Settings,
+    (hooks, settings): (&Hooks, &Settings),
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     let index = match bills.iter().position(|b| b.id == alloc.bill_id) {
@@ -803,7 +957,7 @@ fn apply_allocation(
         now,
     )?;
     let payload = payment_received_payload(alloc.amount, currency, paid, status);
-    let targets = notification_targets(conn, bill_id, collection_id, settings)?;
+    let targets = notification_targets(conn, bill_id, collection_id, (hooks, settings))?;
     enqueue_event(
         conn,
         req.organization_id,
@@ -863,6 +1017,36 @@ impl Writer<'_> {
             return Err(StoreError::Invalid(InvalidKind::MissingReference));
         }
         self.with(|conn| post_in_tx(conn, req, legacy, now))
+    }
+
+    /// [`Writer::post_payment_with_legacy`] with the organization's settings as the caller
+    /// holds them (from the store's cache, seen within seconds as the design allows, or read
+    /// in this transaction with [`Reader::organization_with_settings`]): the posting does not
+    /// read them again. They decide only the settlement mode of an account payment without one
+    /// and who is notified; the bills, payments and credit are read here, fresh. `settings`
+    /// must be those of `req.organization_id`.
+    pub fn post_payment_with_settings(
+        &mut self,
+        req: &PaymentRequest,
+        legacy: &[String],
+        settings: &Settings,
+        now: OffsetDateTime,
+    ) -> StoreResult<PaymentOutcome> {
+        if req.channel.is_empty() || req.channel_ref.is_empty() {
+            return Err(StoreError::Invalid(InvalidKind::MissingReference));
+        }
+        self.with(|conn| post_in_tx_with(conn, req, legacy, Some(settings), now))
+    }
+}
+
+impl Reader<'_> {
+    /// The organization and its settings in one statement (what [`Reader::organization`] and
+    /// [`Reader::settings`] read in two).
+    pub fn organization_with_settings(
+        &mut self,
+        organization_id: i64,
+    ) -> StoreResult<(Organization, Settings)> {
+        self.with(|conn| organization_with_settings(conn, organization_id))
     }
 }
 

@@ -15,7 +15,9 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime};
 use crate::models::ReversalRow;
 use crate::pool::AnyConnection;
 use crate::repo::payments::load_payment;
-use crate::repo::posting::{PaymentOutcome, PaymentRequest, post_in_tx};
+use crate::repo::posting::{
+    PaymentOutcome, PaymentRequest, claim_or_replay, post_claimed_or_release, release_reference,
+};
 use crate::schema::{payments, reversals};
 use crate::secrets::random_from;
 use crate::time_conv::{from_db, to_db};
@@ -319,52 +321,83 @@ impl Writer<'_> {
             return Err(StoreError::Invalid(InvalidKind::MissingReference));
         }
         self.with(|conn| {
-            let existing: Option<(i64, String)> = payments::table
-                .filter(payments::channel.eq(&req.channel))
-                .filter(payments::channel_ref.eq(&req.channel_ref))
-                .select((payments::id, payments::request_hash))
-                .first(conn)
-                .optional()?;
-            if let Some((id, hash)) = existing {
-                let same = billhub_core::fingerprint::Fingerprint {
-                    current: req.request_hash.clone(),
-                    legacy: legacy.to_vec(),
-                }
-                .matches(&hash);
-                if !same {
-                    return Err(StoreError::Rejected(
-                        billhub_core::Rejection::InconsistentReplay,
-                    ));
-                }
-                return Ok(PostpaidPosting::Posted(Box::new(PaymentOutcome {
-                    result: crate::repo::posting::PostResult::Posted(load_payment(conn, id)?),
-                    replayed: true,
-                })));
-            }
-            let Some(stored) = load_code(conn, code)? else {
-                return Ok(PostpaidPosting::CodeRefused(CodeProblem::Unknown));
-            };
-            if let Err(problem) = stored.check(holder, now) {
-                return Ok(PostpaidPosting::CodeRefused(problem));
-            }
-            let outcome = post_in_tx(conn, req, legacy, now)?;
-            if let Some(payment) = outcome.payment() {
-                let n = diesel::update(
-                    pc::table
-                        .filter(pc::code.eq(code))
-                        .filter(pc::used_by_payment_id.is_null()),
-                )
-                .set(pc::used_by_payment_id.eq(Some(payment.id)))
-                .execute(conn)?;
-                if n == 0 {
-                    return Err(StoreError::Busy(format!(
-                        "postpaid code {code} was used concurrently"
-                    )));
-                }
-            }
-            Ok(PostpaidPosting::Posted(Box::new(outcome)))
+            let stored = load_code(conn, code)?;
+            post_with_code(conn, code, stored.as_ref(), holder, req, legacy, None, now)
         })
     }
+
+    /// [`Writer::post_postpaid_payment`] with the code as this transaction has read it already
+    /// ([`Reader::postpaid_code`] of `code`; `None`: no such code) and the organization's
+    /// settings as the caller holds them ([`Writer::post_payment_with_settings`]): neither is
+    /// read again. The code is still used up only if no other payment used it meanwhile (a
+    /// concurrent use makes the loser run again).
+    #[allow(clippy::too_many_arguments)] // the posting's request and what the caller has read
+    pub fn post_postpaid_payment_read(
+        &mut self,
+        code: &str,
+        stored: Option<&PostpaidCode>,
+        holder: &CodeHolder,
+        req: &PaymentRequest,
+        legacy: &[String],
+        settings: &billhub_core::org::Settings,
+        now: OffsetDateTime,
+    ) -> StoreResult<PostpaidPosting> {
+        if req.channel.is_empty() || req.channel_ref.is_empty() {
+            return Err(StoreError::Invalid(InvalidKind::MissingReference));
+        }
+        if stored.is_some_and(|s| s.code != code) {
+            return Err(StoreError::Corrupt(format!(
+                "postpaid code {code} posted with another code's row"
+            )));
+        }
+        self.with(|conn| {
+            post_with_code(conn, code, stored, holder, req, legacy, Some(settings), now)
+        })
+    }
+}
+
+/// [`Writer::post_postpaid_payment`] inside its transaction, with the code as read (`stored`).
+/// The reference's key is claimed first: a repeat is answered from what is recorded whatever
+/// became of the code (the same request: its first result; another: inconsistent). A code that
+/// cannot pay gives the key back and writes nothing.
+#[allow(clippy::too_many_arguments)]
+fn post_with_code(
+    conn: &mut AnyConnection,
+    code: &str,
+    stored: Option<&PostpaidCode>,
+    holder: &CodeHolder,
+    req: &PaymentRequest,
+    legacy: &[String],
+    settings: Option<&billhub_core::org::Settings>,
+    now: OffsetDateTime,
+) -> StoreResult<PostpaidPosting> {
+    if let Some(replayed) = claim_or_replay(conn, req, legacy, now)? {
+        return Ok(PostpaidPosting::Posted(Box::new(replayed)));
+    }
+    let problem = match stored {
+        None => Some(CodeProblem::Unknown),
+        Some(stored) => stored.check(holder, now).err(),
+    };
+    if let Some(problem) = problem {
+        release_reference(conn, &req.channel, req.organization_id, &req.channel_ref)?;
+        return Ok(PostpaidPosting::CodeRefused(problem));
+    }
+    let outcome = post_claimed_or_release(conn, req, settings, now)?;
+    if let Some(payment) = outcome.payment() {
+        let n = diesel::update(
+            pc::table
+                .filter(pc::code.eq(code))
+                .filter(pc::used_by_payment_id.is_null()),
+        )
+        .set(pc::used_by_payment_id.eq(Some(payment.id)))
+        .execute(conn)?;
+        if n == 0 {
+            return Err(StoreError::Busy(format!(
+                "postpaid code {code} was used concurrently"
+            )));
+        }
+    }
+    Ok(PostpaidPosting::Posted(Box::new(outcome)))
 }
 
 crate::tx::store_reads! {

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use time::OffsetDateTime;
 
-use crate::models::{BillItemRow, BillRow};
+use crate::models::{AccountRow, BillItemRow, BillRow};
 use crate::pool::{AnyConnection, MultiBackend};
 use crate::repo::bills::{BillItem, VaNumber, load_account};
 use crate::repo::payments::load_payment;
@@ -344,6 +344,19 @@ pub(crate) fn load_va_bill(conn: &mut AnyConnection, bill_id: i64) -> StoreResul
     let extra = std::mem::take(&mut row.extra);
     let bill = row.into_bill()?;
     let account = load_account(conn, bill.account_id)?;
+    va_bill_of(conn, bill, extra, account, None)
+}
+
+/// A bill with everything the dialect shows, its row and account already read: its items, VA
+/// numbers and (unless `last` has it already) the kind of its latest payment event.
+fn va_bill_of(
+    conn: &mut AnyConnection,
+    bill: Bill,
+    extra: String,
+    account: Account,
+    last: Option<Option<String>>,
+) -> StoreResult<VaBill> {
+    let bill_id = bill.id;
     let items = bill_items::table
         .filter(bill_items::bill_id.eq(bill_id))
         .order(bill_items::position.asc())
@@ -357,19 +370,22 @@ pub(crate) fn load_va_bill(conn: &mut AnyConnection, bill_id: i64) -> StoreResul
         .order(va_numbers::position.asc())
         .select((va_numbers::prefix, va_numbers::number, va_numbers::active))
         .load(conn)?;
-    let last: Option<String> = bill_events::table
-        .filter(bill_events::bill_id.eq(bill_id))
-        // Two equalities, not `eq_any`: diesel never caches the prepared statement of an
-        // `IN` list, and this runs on every VA and SNAP inquiry.
-        .filter(
-            bill_events::kind
-                .eq("payment")
-                .or(bill_events::kind.eq("reversal")),
-        )
-        .order(bill_events::id.desc())
-        .select(bill_events::kind)
-        .get_result(conn)
-        .optional()?;
+    let last: Option<String> = match last {
+        Some(known) => known,
+        None => bill_events::table
+            .filter(bill_events::bill_id.eq(bill_id))
+            // Two equalities, not `eq_any`: diesel never caches the prepared statement of an
+            // `IN` list, and this runs on every VA and SNAP inquiry.
+            .filter(
+                bill_events::kind
+                    .eq("payment")
+                    .or(bill_events::kind.eq("reversal")),
+            )
+            .order(bill_events::id.desc())
+            .select(bill_events::kind)
+            .get_result(conn)
+            .optional()?,
+    };
     Ok(VaBill {
         bill,
         extra,
@@ -471,6 +487,19 @@ fn event_columns() -> (
         bill_events::created_at,
         bill_events::bill_id,
     )
+}
+
+/// A bill row and its account row, in one statement (a join).
+fn bill_and_account(
+    conn: &mut AnyConnection,
+    bill_id: i64,
+) -> StoreResult<Option<(BillRow, AccountRow)>> {
+    Ok(bills::table
+        .inner_join(accounts::table)
+        .filter(bills::id.eq(bill_id))
+        .select((BillRow::as_select(), AccountRow::as_select()))
+        .get_result(conn)
+        .optional()?)
 }
 
 impl Reader<'_> {
@@ -630,6 +659,162 @@ impl Reader<'_> {
         })
     }
 
+    /// The row of a payment (`kind` `payment`) or its reversal (`reversal`) on one bill, for a
+    /// `payment` the caller holds as recorded (just posted, or replayed, in this transaction):
+    /// what [`Reader::va_payment_row`] answers, without reading the payment again, and with the
+    /// event, its bill, the bill's account, the bill's latest payment event and the channel's
+    /// name in one statement (then the bill's items and VA numbers: three in all).
+    pub fn va_row_of_payment(
+        &mut self,
+        bill_id: i64,
+        payment: &Payment,
+        kind: &str,
+    ) -> StoreResult<Option<VaPaymentRow>> {
+        use diesel::sql_types::{BigInt, Nullable, Text};
+        // The registered channel of `va:3` (`channel_name`'s), and the bill's latest payment
+        // event (`load_va_bill`'s), as scalar subqueries of the one statement.
+        let channel_id = payment
+            .channel
+            .split_once(':')
+            .and_then(|(_, id)| id.parse::<i64>().ok());
+        let channel =
+            sql::<Nullable<Text>>("(SELECT channels.name FROM channels WHERE channels.id = ")
+                .bind::<Nullable<BigInt>, _>(channel_id)
+                .sql(")");
+        let last = sql::<Nullable<Text>>(
+            "(SELECT e.kind FROM bill_events e WHERE e.bill_id = bills.id \
+             AND (e.kind = 'payment' OR e.kind = 'reversal') ORDER BY e.id DESC LIMIT 1)",
+        );
+        self.with(|conn| {
+            type Found = (
+                EventTuple,
+                BillRow,
+                AccountRow,
+                Option<String>,
+                Option<String>,
+            );
+            let found: Option<Found> = bill_events::table
+                .inner_join(bills::table.inner_join(accounts::table))
+                .filter(bill_events::bill_id.eq(bill_id))
+                .filter(bill_events::payment_id.eq(payment.id))
+                .filter(bill_events::kind.eq(kind))
+                .order(bill_events::id.asc())
+                .select((
+                    event_columns(),
+                    BillRow::as_select(),
+                    AccountRow::as_select(),
+                    channel.clone(),
+                    last.clone(),
+                ))
+                .load(conn)?
+                .into_iter()
+                .next();
+            let Some((event, mut row, account, channel_name, last)) = found else {
+                return Ok(None);
+            };
+            let (event_id, kind, _, amount, status_after, paid_after, created_at, _) = event;
+            let extra = std::mem::take(&mut row.extra);
+            let bill = va_bill_of(conn, row.into_bill()?, extra, account.into(), Some(last))?;
+            Ok(Some(VaPaymentRow {
+                event_id,
+                kind,
+                applied: amount.unwrap_or(0),
+                status_after,
+                paid_after,
+                created_at: from_db(created_at),
+                payment: payment.clone(),
+                channel_name,
+                bill,
+            }))
+        })
+    }
+
+    /// A bill and its account's name, in one statement (`None`: no such bill).
+    pub fn bill_with_account_name(&mut self, bill_id: i64) -> StoreResult<Option<(Bill, String)>> {
+        self.with(|conn| {
+            bill_and_account(conn, bill_id)?
+                .map(|(b, a)| Ok((b.into_bill()?, a.name)))
+                .transpose()
+        })
+    }
+
+    /// The bill a bank's payment goes to (VA's channel API and SNAP): a retry's goes to the bill
+    /// its first attempt (the payment under `channel` and `channel_ref`) went to, while the bank
+    /// is still enrolled with its organization; otherwise the first of the bills the bank may
+    /// see under `va_number` ([`Reader::channel_visible_bills`]'s, payable first, then newest).
+    /// The first attempt's bill is one statement (its payment and allocation in one join, where
+    /// [`Reader::payment_by_channel_ref`] reads the whole payment in three); the bills under the
+    /// number are [`Reader::channel_visible_bills`]'s three.
+    pub fn bank_payment_target(
+        &mut self,
+        channel_id: i64,
+        channel: &str,
+        channel_ref: &str,
+        va_number: Option<&str>,
+    ) -> StoreResult<Option<Bill>> {
+        use crate::schema::{channel_enrolments as ce, payment_allocations as pa, va_prefixes};
+        self.with(|conn| {
+            let first: Option<i64> = payments::table
+                .inner_join(pa::table)
+                .filter(payments::channel.eq(channel))
+                .filter(payments::channel_ref.eq(channel_ref))
+                .order(pa::id.asc())
+                .select(pa::bill_id)
+                .load::<i64>(conn)?
+                .into_iter()
+                .next();
+            if let Some(bill_id) = first {
+                let bill = crate::repo::bills::load_bill(conn, bill_id)?;
+                let enrolled = ce::table
+                    .filter(ce::channel_id.eq(channel_id))
+                    .filter(ce::organization_id.eq(bill.organization_id))
+                    .select(ce::channel_id)
+                    .get_result::<i64>(conn)
+                    .optional()?
+                    .is_some();
+                return Ok(enrolled.then_some(bill));
+            }
+            let Some(number) = va_number else {
+                return Ok(None);
+            };
+            // The organization of the prefix, when the bank is enrolled with it, then the bills
+            // under the number: the statements `channel_visible_bills` sends (unique reads
+            // first; one join of the three lets PostgreSQL plan a scan of the organization's
+            // bills).
+            let prefix = number
+                .get(..crate::repo::snap::VA_PREFIX_LEN)
+                .unwrap_or_default();
+            let Some(organization) = va_prefixes::table
+                .filter(va_prefixes::prefix.eq(prefix))
+                .select(va_prefixes::organization_id)
+                .get_result::<i64>(conn)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let enrolled = ce::table
+                .filter(ce::channel_id.eq(channel_id))
+                .filter(ce::organization_id.eq(organization))
+                .select(ce::channel_id)
+                .get_result::<i64>(conn)
+                .optional()?
+                .is_some();
+            if !enrolled {
+                return Ok(None);
+            }
+            va_numbers::table
+                .inner_join(bills::table)
+                .filter(va_numbers::number.eq(number))
+                .order((va_numbers::active.desc(), va_numbers::bill_id.desc()))
+                .select(BillRow::as_select())
+                .load::<BillRow>(conn)?
+                .into_iter()
+                .find(|b| b.organization_id == organization)
+                .map(BillRow::into_bill)
+                .transpose()
+        })
+    }
+
     /// The organization's newest payment of a bill that is not reversed (sandbox reversals).
     pub fn va_latest_unreversed_payment(&mut self, bill_id: i64) -> StoreResult<Option<Payment>> {
         self.with(|conn| {
@@ -658,6 +843,9 @@ crate::tx::store_reads! {
     fn va_payments(&self, organization_id: i64, filter: &VaPaymentFilter) -> VaPage<VaPaymentRow>;
     fn va_payments_of_bill(&self, bill_id: i64) -> Vec<VaPaymentRow>;
     fn va_payment_row(&self, bill_id: i64, payment_id: i64, kind: &str) -> Option<VaPaymentRow>;
+    fn va_row_of_payment(&self, bill_id: i64, payment: &Payment, kind: &str) -> Option<VaPaymentRow>;
+    fn bill_with_account_name(&self, bill_id: i64) -> Option<(Bill, String)>;
+    fn bank_payment_target(&self, channel_id: i64, channel: &str, channel_ref: &str, va_number: Option<&str>) -> Option<Bill>;
     fn channel_name(&self, channel_id: i64) -> Option<String>;
     fn va_latest_unreversed_payment(&self, bill_id: i64) -> Option<Payment>;
 }
