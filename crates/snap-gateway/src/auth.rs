@@ -9,9 +9,10 @@
 //!   `snap.timestamp_window` of the server's clock), `X-SIGNATURE` = base64(HMAC-SHA512(client
 //!   secret, `METHOD:PATH:token:hex(sha256(minified body)):X-TIMESTAMP`)) over the body bytes as
 //!   received, `X-PARTNER-ID`, `X-EXTERNAL-ID` and `CHANNEL-ID`. An `X-EXTERNAL-ID` the bank has
-//!   used before on the same day in Jakarta is refused `409xx00` whatever the body: it is
-//!   recorded (in its own short transaction) once the signature has been checked, so a refused
-//!   request spends it too.
+//!   used before on the same day in Jakarta is refused `409xx00` whatever the body: once the
+//!   signature has been checked it is recorded first thing in the request's own write
+//!   transaction, which commits when the request is refused (not found, paid, a core refusal),
+//!   so a refused request spends it too; a malformed body spends it in a transaction of its own.
 //! - Tokens, secrets and channel settings come through the store's cache (at most 5 s old).
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use actix_web::HttpRequest;
 use billhub_core::channel_settings::{ChannelSettings, SNAP_DIALECT};
 use billhub_core::signature::snap;
 use billhub_http::AppState;
-use billhub_store::{Principal, Store};
+use billhub_store::{Principal, Store, Writer};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};
 
@@ -42,12 +43,23 @@ pub const JAKARTA: UtcOffset = match UtcOffset::from_hms(7, 0, 0) {
     Err(_) => UtcOffset::UTC,
 };
 
-/// A bank, authenticated for a transaction.
+/// A bank, authenticated for a transaction, with the `X-EXTERNAL-ID` the transaction is to
+/// spend ([`spend_external_id`], first thing in the flow's own write transaction).
 #[derive(Debug, Clone)]
 pub struct Bank {
     pub credential_id: i64,
     pub channel_id: i64,
     pub settings: Arc<ChannelSettings>,
+    external_id: ExternalId,
+}
+
+/// An `X-EXTERNAL-ID` with the scope it is unique in (the bank and the day in Jakarta) and how
+/// long its use is kept.
+#[derive(Debug, Clone)]
+struct ExternalId {
+    scope: String,
+    id: String,
+    expires: OffsetDateTime,
 }
 
 fn header(req: &HttpRequest, name: &str) -> Option<String> {
@@ -223,8 +235,8 @@ fn external_id_scope(channel_id: i64, now: OffsetDateTime) -> (String, OffsetDat
     )
 }
 
-/// Authenticates a transaction: token, timestamp window, signature, then spends its
-/// `X-EXTERNAL-ID`.
+/// Authenticates a transaction: token, timestamp window, signature. Writes nothing: the
+/// `X-EXTERNAL-ID` is spent by the flow, in its own transaction ([`spend_external_id`]).
 pub fn authenticate(store: &Store, p: &Presented, now: OffsetDateTime) -> Result<Bank, SnapError> {
     let cred = store
         .cached_access_token(&p.token, now)?
@@ -248,21 +260,46 @@ pub fn authenticate(store: &Store, p: &Presented, now: OffsetDateTime) -> Result
         return Err(SnapError::unauthorized("Signature"));
     }
     let (scope, expires) = external_id_scope(channel_id, now);
-    let fresh = store.transaction(|w| w.use_nonce(&scope, &p.external_id, expires))?;
-    if !fresh {
-        return Err(SnapError::with(
-            Case::Conflict,
-            format!("[X-EXTERNAL-ID {} was already used today]", p.external_id),
-        ));
-    }
     Ok(Bank {
         credential_id: cred.id,
         channel_id,
         settings,
+        external_id: ExternalId {
+            scope,
+            id: p.external_id.clone(),
+            expires,
+        },
     })
 }
 
-/// [`presented`] then [`authenticate`] on the blocking pool.
+/// Spends the bank's `X-EXTERNAL-ID` inside the request's write transaction: `409xx00` when
+/// the bank used it before on the same day in Jakarta. One statement.
+pub fn spend_external_id(w: &mut Writer<'_>, bank: &Bank) -> Result<(), SnapError> {
+    let x = &bank.external_id;
+    if w.use_nonce(&x.scope, &x.id, x.expires)? {
+        return Ok(());
+    }
+    Err(SnapError::with(
+        Case::Conflict,
+        format!("[X-EXTERNAL-ID {} was already used today]", x.id),
+    ))
+}
+
+/// A request refused after authentication but before its flow (a malformed body) spends its
+/// `X-EXTERNAL-ID` too, in a transaction of its own: answers `refusal`, or the conflict when
+/// the id was used before, or the store's failure.
+pub async fn refuse_spending(state: &AppState, bank: Bank, refusal: SnapError) -> SnapError {
+    let spent = state
+        .flow(move |s| s.transaction(|w| spend_external_id(w, &bank)))
+        .await;
+    match spent {
+        Ok(()) => refusal,
+        Err(e) => e,
+    }
+}
+
+/// [`presented`] then [`authenticate`], on the request's thread when the store's cache answers
+/// (see `AppState::inline_flow`).
 pub async fn bank(
     state: &AppState,
     req: &HttpRequest,

@@ -1,5 +1,6 @@
-//! One named function per use case over the store: each runs in one read snapshot or one write
-//! transaction, and core decides (payability, the payment rules, replays).
+//! One named function per use case over the store: each runs in one write transaction that
+//! first spends the request's `X-EXTERNAL-ID` (the standard makes every transaction write that
+//! much), and core decides (payability, the payment rules, replays).
 //!
 //! A bank finds a bill by the VA prefix its `partnerServiceId` maps to (the channel setting
 //! `snap.partner_service_id.<prefix>`) and `customerNo` as billhub's 10 digits: the same VA
@@ -16,7 +17,7 @@ use billhub_store::{
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::auth::Bank;
+use crate::auth::{Bank, spend_external_id};
 use crate::codes::{Case, Service};
 use crate::error::SnapError;
 use crate::requests::{self, VaIds};
@@ -29,6 +30,25 @@ use crate::wire::{
 fn va_number(bank: &Bank, ids: &VaIds) -> Option<String> {
     let prefix = bank.settings.snap.prefix_of(&ids.partner_service_id)?;
     ids.va_number(prefix)
+}
+
+/// Runs `f` in one write transaction that first spends the request's `X-EXTERNAL-ID`. The outer
+/// error is the conflict (an id used before) or a failure (rolled back); the inner result is the
+/// flow's: a refusal (an error without a cause: not found, paid, refused by core) commits with
+/// the id spent, as the standard expects, and writes nothing else (a refused posting gives its
+/// reference back).
+fn spending<T>(
+    store: &Store,
+    bank: &Bank,
+    mut f: impl FnMut(&mut Writer<'_>) -> Result<T, SnapError>,
+) -> Result<Result<T, SnapError>, SnapError> {
+    store.transaction(|w| {
+        spend_external_id(w, bank)?;
+        match f(w) {
+            Err(e) if e.cause.is_none() => Ok(Err(e)),
+            other => other.map(Ok),
+        }
+    })
 }
 
 /// The bill's view with its account (the customer's name is `virtualAccountName`).
@@ -48,38 +68,37 @@ pub fn inquiry(
         let reason = e.message();
         e.data(refused_inquiry(&req.ids, &req.inquiry_request_id, &reason))
     };
-    store
-        .snapshot(|r| {
-            let bills = match va_number(bank, &req.ids) {
-                Some(va) => r.channel_visible_bills(bank.channel_id, &va)?,
-                None => Vec::new(),
-            };
-            let Some(first) = bills.first() else {
-                return Err(SnapError::rejected(&Rejection::NotFound));
-            };
-            let Some(bill) = bills.iter().find(|b| payability(b, now).is_ok()) else {
-                let why = payability(first, now).err().unwrap_or(Rejection::NotFound);
-                return Err(SnapError::rejected(&why));
-            };
-            let v = view(r, bill)?;
-            Ok(InquiryData {
-                inquiry_status: "00",
-                inquiry_reason: Reason::success(),
-                partner_service_id: req.ids.partner_service_id.clone(),
-                customer_no: req.ids.customer_no.clone(),
-                virtual_account_no: req.ids.virtual_account_no.clone(),
-                virtual_account_name: v.account.name.clone(),
-                inquiry_request_id: req.inquiry_request_id.clone(),
-                total_amount: Amount::of(Money::from_minor(bill.outstanding(), bill.currency)),
-                sub_company: "00000".into(),
-                bill_details: vec![bill_detail(bill)],
-                free_texts: Vec::new(),
-                virtual_account_trx_type: trx_type(&bill.rule),
-                fee_amount: Amount::of(Money::zero(bill.currency)),
-                additional_info: json!({}),
-            })
+    spending(store, bank, |r| {
+        let bills = match va_number(bank, &req.ids) {
+            Some(va) => r.channel_visible_bills(bank.channel_id, &va)?,
+            None => Vec::new(),
+        };
+        let Some(first) = bills.first() else {
+            return Err(SnapError::rejected(&Rejection::NotFound));
+        };
+        let Some(bill) = bills.iter().find(|b| payability(b, now).is_ok()) else {
+            let why = payability(first, now).err().unwrap_or(Rejection::NotFound);
+            return Err(SnapError::rejected(&why));
+        };
+        let v = view(r, bill)?;
+        Ok(InquiryData {
+            inquiry_status: "00",
+            inquiry_reason: Reason::success(),
+            partner_service_id: req.ids.partner_service_id.clone(),
+            customer_no: req.ids.customer_no.clone(),
+            virtual_account_no: req.ids.virtual_account_no.clone(),
+            virtual_account_name: v.account.name.clone(),
+            inquiry_request_id: req.inquiry_request_id.clone(),
+            total_amount: Amount::of(Money::from_minor(bill.outstanding(), bill.currency)),
+            sub_company: "00000".into(),
+            bill_details: vec![bill_detail(bill)],
+            free_texts: Vec::new(),
+            virtual_account_trx_type: trx_type(&bill.rule),
+            fee_amount: Amount::of(Money::zero(bill.currency)),
+            additional_info: json!({}),
         })
-        .map_err(|e| if e.cause.is_none() { refuse(e) } else { e })
+    })?
+    .map_err(|e| if e.cause.is_none() { refuse(e) } else { e })
 }
 
 /// Where a bank's payment goes: a retry's to the bill its first attempt went to (while the bank
@@ -188,18 +207,17 @@ pub fn pay(
             &reason,
         ))
     };
-    store
-        .transaction(|w| {
-            let bill = payment_target(w, bank, &channel, req)?;
-            let (organization_id, target) = match &bill {
-                Some(b) => (b.organization_id, PaymentTarget::Bill { bill_id: b.id }),
-                None => unknown_target(w, bank, req)?,
-            };
-            let request = payment_request(organization_id, target, channel.clone(), req, now);
-            let outcome = w.post_payment(&request, now)?;
-            paid_data(w, req, bill.as_ref(), &outcome.result)
-        })
-        .map_err(|e| if e.cause.is_none() { refuse(e) } else { e })
+    spending(store, bank, |w| {
+        let bill = payment_target(w, bank, &channel, req)?;
+        let (organization_id, target) = match &bill {
+            Some(b) => (b.organization_id, PaymentTarget::Bill { bill_id: b.id }),
+            None => unknown_target(w, bank, req)?,
+        };
+        let request = payment_request(organization_id, target, channel.clone(), req, now);
+        let outcome = w.post_payment(&request, now)?;
+        paid_data(w, req, bill.as_ref(), &outcome.result)
+    })?
+    .map_err(|e| if e.cause.is_none() { refuse(e) } else { e })
 }
 
 /// The target of a payment no bill takes: kept as unapplied under the organization of the VA
@@ -290,7 +308,7 @@ pub fn status(
 ) -> Result<PaymentData, SnapError> {
     let channel = Channel::Snap(bank.channel_id).as_db();
     let not_found = || SnapError::new(Case::TransactionNotFound).on(Service::Status);
-    store.snapshot(|r| {
+    spending(store, bank, |r| {
         let va = va_number(bank, &req.ids).ok_or_else(not_found)?;
         if let Some(p) = r.payment_by_channel_ref(&channel, &req.payment_request_id)? {
             let bill_id = p
@@ -327,7 +345,7 @@ pub fn status(
             ));
         }
         Err(not_found())
-    })
+    })?
 }
 
 fn status_data(

@@ -109,7 +109,10 @@ pub async fn inquiry(
 ) -> Result<HttpResponse, SnapError> {
     let service = Service::Inquiry;
     let bank = auth::bank(&state, &req, &body).await.map_err(on(service))?;
-    let request = requests::inquiry(&body).map_err(on(service))?;
+    let request = match requests::inquiry(&body) {
+        Ok(r) => r,
+        Err(e) => return Err(on(service)(auth::refuse_spending(&state, bank, e).await)),
+    };
     let now = state.now();
     let data = state
         .flow(move |s| flows::inquiry(s, &bank, &request, now))
@@ -145,7 +148,10 @@ pub async fn payment(
 ) -> Result<HttpResponse, SnapError> {
     let service = Service::Payment;
     let bank = auth::bank(&state, &req, &body).await.map_err(on(service))?;
-    let request = requests::payment(&body).map_err(on(service))?;
+    let request = match requests::payment(&body) {
+        Ok(r) => r,
+        Err(e) => return Err(on(service)(auth::refuse_spending(&state, bank, e).await)),
+    };
     let now = state.now();
     let data = state
         .flow(move |s| flows::pay(s, &bank, &request, now))
@@ -181,7 +187,10 @@ pub async fn status(
 ) -> Result<HttpResponse, SnapError> {
     let service = Service::Status;
     let bank = auth::bank(&state, &req, &body).await.map_err(on(service))?;
-    let request = requests::status(&body).map_err(on(service))?;
+    let request = match requests::status(&body) {
+        Ok(r) => r,
+        Err(e) => return Err(on(service)(auth::refuse_spending(&state, bank, e).await)),
+    };
     let data = state
         .flow(move |s| flows::status(s, &bank, &request))
         .await

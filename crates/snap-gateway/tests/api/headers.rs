@@ -10,6 +10,7 @@ use crate::common::*;
 billhub_http::http_backend_tests!(
     each_header_is_checked,
     external_ids_are_single_use_per_day,
+    refused_and_malformed_requests_spend_their_external_id,
     plumbing_answers_in_the_snap_envelope,
 );
 
@@ -205,6 +206,62 @@ async fn external_ids_are_single_use_per_day(db: TestDb) {
     s.send(PATH, &body, &hs)
         .await
         .is(200, "2002400", "Successful");
+}
+
+/// The id is spent in the request's own transaction, which commits when the request is refused
+/// (an unknown VA, an amount core refuses) and is spent apart when the body is malformed: the
+/// same id again is a conflict whatever the body, and the refused payment paid nothing.
+async fn refused_and_malformed_requests_spend_their_external_id(db: TestDb) {
+    let s = spawn(db).await;
+    s.create("0000000001", PaymentRule::Exact, 100_000);
+    let good = inquiry_body("0000000001").to_string();
+    let conflict = |id: &str| format!("Conflict [X-EXTERNAL-ID {id} was already used today]");
+
+    // An unknown VA number: refused with its data, the id spent.
+    let unknown = inquiry_body("0000000099").to_string();
+    let r = s
+        .send(PATH, &unknown, &s.headers(PATH, &unknown, "801"))
+        .await;
+    assert_eq!((r.status, r.code()), (404, "4042412"), "{}", r.body);
+    s.send(PATH, &good, &s.headers(PATH, &good, "801"))
+        .await
+        .is(409, "4092400", &conflict("801"));
+
+    // A malformed body: refused 400, the id spent all the same.
+    let r = s.send(PATH, "{}", &s.headers(PATH, "{}", "802")).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    s.send(PATH, &good, &s.headers(PATH, &good, "802"))
+        .await
+        .is(409, "4092400", &conflict("802"));
+
+    // A payment core refuses (not the exact amount): nothing paid, the id spent.
+    let pay_path = "/v1.0/transfer-va/payment";
+    let short = payment_body("0000000001", "PAY-9", "99999.00").to_string();
+    let r = s
+        .send(pay_path, &short, &s.headers(pay_path, &short, "803"))
+        .await;
+    assert_eq!((r.status, r.code()), (404, "4042513"), "{}", r.body);
+    let exact = payment_body("0000000001", "PAY-9", "100000.00").to_string();
+    s.send(pay_path, &exact, &s.headers(pay_path, &exact, "803"))
+        .await
+        .is(409, "4092500", &conflict("803"));
+    let channel_ref = format!("snap:{}", s.channel_id);
+    assert!(
+        s.store()
+            .payment_by_channel_ref(&channel_ref, "PAY-9")
+            .unwrap()
+            .is_none()
+    );
+    // A fresh id pays it, once.
+    s.send(pay_path, &exact, &s.headers(pay_path, &exact, "804"))
+        .await
+        .is(200, "2002500", "Successful");
+    let paid = s
+        .store()
+        .payment_by_channel_ref(&channel_ref, "PAY-9")
+        .unwrap()
+        .unwrap();
+    assert_eq!(paid.amount, 10_000_000);
 }
 
 async fn plumbing_answers_in_the_snap_envelope(db: TestDb) {

@@ -592,11 +592,11 @@ impl Writer<'_> {
         Ok((token, expires))
     }
 
-    /// Records a one-time authenticator; false when it was already used (a replay). Safe inside
-    /// a larger transaction: the insert runs behind a savepoint, so losing a race to a
-    /// concurrent use does not abort the caller's transaction on PostgreSQL; it is answered as a
-    /// lost race (a retryable unique violation), so the caller's transaction runs again and
-    /// then sees the other use.
+    /// Records a one-time authenticator; false when it was already used (a replay). One
+    /// `INSERT ... ON CONFLICT DO NOTHING`, safe inside a larger transaction: a use committed by
+    /// a concurrent transaction is either seen (nothing inserted: false) or, where this
+    /// transaction's snapshot cannot see it (PostgreSQL, repeatable read), a serialization
+    /// failure, answered as a lost race so the caller's transaction runs again and then sees it.
     /// Expired authenticators are purged by [`Writer::purge_expired_nonces`] (maintenance).
     pub fn use_nonce(
         &mut self,
@@ -604,29 +604,20 @@ impl Writer<'_> {
         nonce: &str,
         expires_at: OffsetDateTime,
     ) -> StoreResult<bool> {
+        // One statement: a use already recorded (committed, or committed meanwhile by a
+        // concurrent transaction, which this insert then waits for) inserts nothing.
         self.with(|conn| {
-            let seen: Option<String> = auth_nonces::table
-                .filter(auth_nonces::scope.eq(scope))
-                .filter(auth_nonces::nonce.eq(nonce))
-                .select(auth_nonces::nonce)
-                .first(conn)
-                .optional()?;
-            if seen.is_some() {
-                return Ok(false);
-            }
-            let inserted = conn.transaction(|c| {
-                diesel::insert_into(auth_nonces::table)
-                    .values((
-                        auth_nonces::scope.eq(scope),
-                        auth_nonces::nonce.eq(nonce),
-                        auth_nonces::expires_at.eq(to_db(expires_at)),
-                    ))
-                    .execute(c)
-            });
-            // A unique violation here is a use committed after this transaction's snapshot (on
-            // PostgreSQL): the error is a lost race, so the whole transaction runs again and
-            // sees what that use did (a copy of the same request then gets its first answer).
-            inserted.map_err(StoreError::from).map(|_| true)
+            let values = (
+                auth_nonces::scope.eq(scope),
+                auth_nonces::nonce.eq(nonce),
+                auth_nonces::expires_at.eq(to_db(expires_at)),
+            );
+            let inserted =
+                crate::pool::on_backend!(conn, |c| diesel::insert_into(auth_nonces::table)
+                    .values(values)
+                    .on_conflict_do_nothing()
+                    .execute(c))?;
+            Ok(inserted == 1)
         })
     }
 
