@@ -374,13 +374,7 @@ fn va_bill_of(
         Some(known) => known,
         None => bill_events::table
             .filter(bill_events::bill_id.eq(bill_id))
-            // Two equalities, not `eq_any`: diesel never caches the prepared statement of an
-            // `IN` list, and this runs on every VA and SNAP inquiry.
-            .filter(
-                bill_events::kind
-                    .eq("payment")
-                    .or(bill_events::kind.eq("reversal")),
-            )
+            .filter(payment_or_reversal())
             .order(bill_events::id.desc())
             .select(bill_events::kind)
             .get_result(conn)
@@ -417,6 +411,19 @@ fn channel_name(conn: &mut AnyConnection, channel: &str) -> StoreResult<Option<S
         .select(channels::name)
         .first(conn)
         .optional()?)
+}
+
+/// A bill event that is a payment or a reversal. Two equalities, not `eq_any`: diesel never
+/// caches the prepared statement of an `IN` list, and this runs on every VA and SNAP inquiry.
+type PaymentOrReversal = diesel::dsl::Or<
+    diesel::dsl::Eq<bill_events::kind, &'static str>,
+    diesel::dsl::Eq<bill_events::kind, &'static str>,
+>;
+
+fn payment_or_reversal() -> PaymentOrReversal {
+    bill_events::kind
+        .eq("payment")
+        .or(bill_events::kind.eq("reversal"))
 }
 
 type EventTuple = (
@@ -613,13 +620,7 @@ impl Reader<'_> {
         self.with(|conn| {
             let events: Vec<EventTuple> = bill_events::table
                 .filter(bill_events::bill_id.eq(bill_id))
-                // Two equalities, not `eq_any`: diesel never caches the prepared statement of an
-                // `IN` list, and this runs on every VA and SNAP inquiry.
-                .filter(
-                    bill_events::kind
-                        .eq("payment")
-                        .or(bill_events::kind.eq("reversal")),
-                )
+                .filter(payment_or_reversal())
                 .filter(bill_events::payment_id.is_not_null())
                 .order(bill_events::id.asc())
                 .select(event_columns())
