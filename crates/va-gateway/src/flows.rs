@@ -11,6 +11,7 @@
 
 use actix_web::http::StatusCode;
 use billhub_core::fingerprint::{self as fp, Fingerprint};
+use billhub_core::org::Settings;
 use billhub_core::reversal::{Claimed, Requester};
 use billhub_core::rules::payability;
 use billhub_core::{Bill, Channel, Money, Payment, Rejection};
@@ -189,7 +190,7 @@ pub fn mock(
             store.transaction(|w| {
                 let bill = find_bill(w, caller, hash)?.bill;
                 let request = mock_payment(&bill, amount, reference.clone(), now);
-                post_and_row(w, &request, &[], bill.id, now)
+                post_and_row(w, &request, (&[], None), bill.id, now)
             })
         }
         MockRequest::Reversal {
@@ -266,19 +267,24 @@ fn on_bill(payment: Option<Payment>, bill_id: i64) -> Option<Payment> {
     payment.filter(|p| p.allocations.iter().any(|a| a.bill_id == bill_id))
 }
 
-/// Posts a payment refused on rejection and reads its row on the bill.
+/// Posts a payment refused on rejection (with the organization's settings when the caller has
+/// read them in this transaction) and reads its row on the bill (the payment as posted, not
+/// read again).
 fn post_and_row(
     w: &mut Writer<'_>,
     request: &PaymentRequest,
-    legacy: &[String],
+    (legacy, settings): (&[String], Option<&Settings>),
     bill_id: i64,
     now: OffsetDateTime,
 ) -> Result<VaPaymentRow, VaError> {
-    let outcome = w.post_payment_with_legacy(request, legacy, now)?;
+    let outcome = match settings {
+        Some(settings) => w.post_payment_with_settings(request, legacy, settings, now)?,
+        None => w.post_payment_with_legacy(request, legacy, now)?,
+    };
     let payment = outcome
         .payment()
         .ok_or_else(|| VaError::internal("the payment was not applied"))?;
-    w.va_payment_row(bill_id, payment.id, "payment")?
+    w.va_row_of_payment(bill_id, payment, "payment")?
         .ok_or_else(|| {
             VaError::internal(format!(
                 "payment {} on bill {bill_id} has no row",
@@ -339,25 +345,19 @@ pub fn inquiry(
 
 /// The bill a bank's payment goes to: a retry's goes to the bill its first attempt went to
 /// (while the bank is enrolled with its organization); otherwise the bill the VA number points
-/// at (the payable one first).
+/// at (the payable one first). Two statements for a new payment.
 fn payment_target(
     r: &mut Reader<'_>,
     caller: &Bank,
     channel: &str,
     req: &PayRequest,
 ) -> Result<Option<Bill>, StoreError> {
-    let first = r.payment_by_channel_ref(channel, &req.fields.ref_id)?;
-    Ok(match first.as_ref().and_then(|p| p.allocations.first()) {
-        Some(a) => {
-            let b = r.bill(a.bill_id)?;
-            r.is_enrolled(caller.channel_id, b.organization_id)?
-                .then_some(b)
-        }
-        None => r
-            .channel_visible_bills(caller.channel_id, &req.fields.va_number)?
-            .into_iter()
-            .next(),
-    })
+    r.bank_payment_target(
+        caller.channel_id,
+        channel,
+        &req.fields.ref_id,
+        Some(&req.fields.va_number),
+    )
 }
 
 /// `POST /api/v2/ch/payment`: a bank pays the bill its VA number points at, in one write
@@ -372,11 +372,12 @@ pub fn pay(
     store.transaction(|w| {
         let bill = payment_target(w, caller, &channel, &req)?
             .ok_or_else(|| VaError::code(Rc::BillNotFound))?;
-        let org = w.organization(bill.organization_id)?;
+        // The organization and its settings in one statement; the posting uses these.
+        let (org, settings) = w.organization_with_settings(bill.organization_id)?;
         let paid_at = parse_local(&req.fields.transaction_date, org.utc_offset).unwrap_or(now);
         let print = bank_fingerprint(&req, paid_at);
         let request = bank_payment(&bill, channel.clone(), &req, (&print, paid_at));
-        let row = post_and_row(w, &request, &print.legacy, bill.id, now)?;
+        let row = post_and_row(w, &request, (&print.legacy, Some(&settings)), bill.id, now)?;
         Ok(Posted {
             offset: org.utc_offset,
             row,
