@@ -289,8 +289,8 @@ fn statement_data(
 }
 
 /// `POST /pending_bills`: core's account statement of the account the code names, or code 1/4.
-/// The organization and its settings from the cache, then one read snapshot: the consumer, its
-/// currencies and its ledger.
+/// The organization and its settings from the cache, then one read snapshot: the consumer and
+/// its ledger (bills read once, payments with their reversals in one statement).
 pub fn pending_bills(
     store: &Store,
     public_url: &str,
@@ -303,17 +303,15 @@ pub fn pending_bills(
     let (org, settings) = (&cached.organization, &cached.settings);
     store.snapshot(|r| {
         let section = settings.bill24();
-        let consumer = r
-            .bill24_consumer(org.id, &req.consumer_code, now)?
+        let found = r
+            .bill24_statement(org.id, &req.consumer_code, now, org.utc_offset)?
             .ok_or(Code::NotFound)?;
-        let currencies = r.bill24_account_currencies(consumer.account.id)?;
-        let currency = statement_currency(&currencies)?;
-        let entries = r.ledger_entries(consumer.account.id, org.utc_offset)?;
+        let currency = statement_currency(&found.ledger.currencies)?;
         let today = billhub_store::local_date(now, org.utc_offset);
         let from = window_start(today, section.statement_months);
         statement_data(
             public_url,
-            &entries,
+            &found.ledger.entries,
             from,
             section.statement_max_entries,
             currency,

@@ -444,6 +444,61 @@ fn partial_open_credit_and_reversal(db: TestDb) {
     db.reverse_payment(&r, NOW).unwrap();
     assert_eq!(db.account_credit(ob.account_id, Currency::USD).unwrap(), 0);
     assert_eq!(db.bill(ob.id).unwrap().status, BillStatus::Active);
+
+    // The statement's ledger: each bill, each payment (negative) followed by its reversal
+    // (positive, at the reversal's date), in id order.
+    use billhub_core::statement::EntryKind as K;
+    let ledger = |account: i64| -> Vec<(K, i64, i64, time::Date)> {
+        db.ledger_entries(account, UtcOffset::UTC)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.kind, e.reference, e.amount, e.date))
+            .collect()
+    };
+    let (today, later) = (NOW.date(), (NOW + time::Duration::hours(23)).date());
+    let p2 = db.payment_by_channel_ref("test", "p2").unwrap().unwrap();
+    assert_eq!(
+        ledger(b.account_id),
+        vec![
+            (K::Bill, b.id, 1_000_000, b.bill_date),
+            (K::Payment, p1.id, -400_000, today),
+            (K::Reversal, p1.id, 400_000, today),
+            (K::Payment, p2.id, -600_000, today),
+            (K::Payment, p3.id, -400_000, today),
+            (K::Reversal, p3.id, 400_000, later),
+        ]
+    );
+    assert_eq!(
+        ledger(ob.account_id),
+        vec![
+            (K::Bill, ob.id, 1000, ob.bill_date),
+            (K::Payment, p.id, -1500, today),
+            (K::Reversal, p.id, 1500, today),
+        ]
+    );
+    // Bill24's `/pending_bills` read: the account its code names, the same ledger and the
+    // account's currencies; a code naming a bill finds its account; an unknown code nothing.
+    let found = db
+        .bill24_statement(o, "ACC1", NOW, UtcOffset::UTC)
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.account.id, b.account_id);
+    assert_eq!(found.ledger.currencies, vec!["KHR".to_string()]);
+    assert_eq!(
+        found.ledger.entries,
+        db.ledger_entries(b.account_id, UtcOffset::UTC).unwrap()
+    );
+    let by_bill = db
+        .bill24_statement(o, &ob.public_no, NOW, UtcOffset::UTC)
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_bill.account.id, ob.account_id);
+    assert_eq!(by_bill.ledger.currencies, vec!["USD".to_string()]);
+    assert_eq!(
+        db.bill24_statement(o, "NOBODY", NOW, UtcOffset::UTC)
+            .unwrap(),
+        None
+    );
 }
 
 fn account_modes_and_unapplied(db: TestDb) {

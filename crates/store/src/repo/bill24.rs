@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use crate::models::{AccountRow, BillRow};
 use crate::pool::AnyConnection;
 use crate::repo::bills::{load_account, load_account_bills};
+use crate::repo::ledger::{AccountLedger, load_ledger};
 use crate::schema::{
     accounts, bills, organization_settings as os, payment_allocations as pa, payments, reversals,
 };
@@ -32,6 +33,13 @@ pub struct Bill24Consumer {
     /// When the newest payment that is not reversed was made: on the bill when `bill` is set,
     /// else on the account.
     pub last_paid_at: Option<OffsetDateTime>,
+}
+
+/// The account a Bill24 consumer code names, with its ledger (`/pending_bills`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bill24Statement {
+    pub account: Account,
+    pub ledger: AccountLedger,
 }
 
 /// The bill an invoice number names when several bills share it: the newest payable one, else
@@ -112,6 +120,29 @@ fn last_paid_on_bill(
     Ok(at.map(from_db))
 }
 
+/// What a consumer code names: an account (by code), else a bill (by public number, then
+/// invoice number) with its account.
+fn find_consumer(
+    conn: &mut AnyConnection,
+    organization_id: i64,
+    code: &str,
+    now: OffsetDateTime,
+) -> StoreResult<Option<(Account, Option<Bill>)>> {
+    let account: Option<AccountRow> = crate::pool::on_backend!(conn, |c| accounts::table
+        .filter(accounts::organization_id.eq(organization_id))
+        .filter(accounts::code.eq(code))
+        .select(AccountRow::as_select())
+        .get_result::<AccountRow>(c)
+        .optional())?;
+    if let Some(row) = account {
+        return Ok(Some((Account::from(row), None)));
+    }
+    match find_bill(conn, organization_id, code, now)? {
+        Some(bill) => Ok(Some((load_account(conn, bill.account_id)?, Some(bill)))),
+        None => Ok(None),
+    }
+}
+
 impl Reader<'_> {
     /// Looks a Bill24 consumer code up in the organization: as an account code, then as a
     /// bill's public number, then as an invoice number.
@@ -122,30 +153,39 @@ impl Reader<'_> {
         now: OffsetDateTime,
     ) -> StoreResult<Option<Bill24Consumer>> {
         self.with(|conn| {
-            let account: Option<AccountRow> = crate::pool::on_backend!(conn, |c| accounts::table
-                .filter(accounts::organization_id.eq(organization_id))
-                .filter(accounts::code.eq(code))
-                .select(AccountRow::as_select())
-                .get_result::<AccountRow>(c)
-                .optional())?;
-            if let Some(row) = account {
-                let account = Account::from(row);
-                return Ok(Some(Bill24Consumer {
-                    account_bills: load_account_bills(conn, account.id)?,
-                    last_paid_at: last_paid_on_account(conn, account.id)?,
-                    account,
-                    bill: None,
-                }));
-            }
-            match find_bill(conn, organization_id, code, now)? {
-                Some(bill) => Ok(Some(Bill24Consumer {
-                    account: load_account(conn, bill.account_id)?,
-                    account_bills: load_account_bills(conn, bill.account_id)?,
-                    last_paid_at: last_paid_on_bill(conn, bill.id)?,
-                    bill: Some(bill),
-                })),
-                None => Ok(None),
-            }
+            let Some((account, bill)) = find_consumer(conn, organization_id, code, now)? else {
+                return Ok(None);
+            };
+            let last_paid_at = match &bill {
+                Some(bill) => last_paid_on_bill(conn, bill.id)?,
+                None => last_paid_on_account(conn, account.id)?,
+            };
+            Ok(Some(Bill24Consumer {
+                account_bills: load_account_bills(conn, account.id)?,
+                last_paid_at,
+                account,
+                bill,
+            }))
+        })
+    }
+
+    /// The account a Bill24 consumer code names (as [`Reader::bill24_consumer`] finds it) with
+    /// its ledger for `/pending_bills`: the account's bills read once, its payments with their
+    /// reversals in one statement.
+    pub fn bill24_statement(
+        &mut self,
+        organization_id: i64,
+        code: &str,
+        now: OffsetDateTime,
+        offset: time::UtcOffset,
+    ) -> StoreResult<Option<Bill24Statement>> {
+        self.with(|conn| {
+            let Some((account, _)) = find_consumer(conn, organization_id, code, now)? else {
+                return Ok(None);
+            };
+            let bills = load_account_bills(conn, account.id)?;
+            let ledger = load_ledger(conn, account.id, &bills, offset)?;
+            Ok(Some(Bill24Statement { account, ledger }))
         })
     }
 
@@ -193,28 +233,6 @@ impl Reader<'_> {
             Ok(out)
         })
     }
-
-    /// The distinct currencies of an account's bills that are not void and of its payments, in
-    /// code order (a Bill24 statement is in one currency).
-    pub fn bill24_account_currencies(&mut self, account_id: i64) -> StoreResult<Vec<String>> {
-        self.with(|conn| {
-            let mut out: Vec<String> = bills::table
-                .filter(bills::account_id.eq(account_id))
-                .filter(bills::status.ne(BillStatus::Void.as_str()))
-                .select(bills::currency)
-                .distinct()
-                .load(conn)?;
-            let paid: Vec<String> = payments::table
-                .filter(payments::account_id.eq(account_id))
-                .select(payments::currency)
-                .distinct()
-                .load(conn)?;
-            out.extend(paid);
-            out.sort();
-            out.dedup();
-            Ok(out)
-        })
-    }
 }
 
 /// An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) as IPv4; others unchanged.
@@ -232,5 +250,5 @@ crate::tx::store_reads! {
     fn bill24_consumer(&self, organization_id: i64, code: &str, now: OffsetDateTime) -> Option<Bill24Consumer>;
     fn bill24_bill(&self, organization_id: i64, number: &str, now: OffsetDateTime) -> Option<Bill>;
     fn bill24_organizations_allowing(&self, ip: IpAddr) -> Vec<i64>;
-    fn bill24_account_currencies(&self, account_id: i64) -> Vec<String>;
+    fn bill24_statement(&self, organization_id: i64, code: &str, now: OffsetDateTime, offset: time::UtcOffset) -> Option<Bill24Statement>;
 }

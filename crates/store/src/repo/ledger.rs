@@ -2,18 +2,152 @@
 //! or refunded as ledger entries.
 
 use billhub_core::statement::{EntryKind, LedgerEntry};
-use billhub_core::{Channel, Currency};
+use billhub_core::{Bill, BillStatus, Channel, Currency};
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
-use crate::models::PaymentRow;
 use crate::pool::AnyConnection;
 use crate::repo::bills::load_account_bills;
-use crate::repo::payments::payment_from_row;
 use crate::schema::account_credit_entries as ace;
-use crate::schema::payments;
+use crate::schema::{payments, reversals};
 use crate::time_conv::{from_db, local_date};
 use crate::{Reader, StoreError, StoreResult};
+
+/// An account's ledger: the entries of its statement and the currencies money moved in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountLedger {
+    /// Bills (void ones marked), credit applied, credit refunded, then payments each followed
+    /// by its reversal; each kind in id order.
+    pub entries: Vec<LedgerEntry>,
+    /// The distinct currency codes of the account's bills that are not void and of its
+    /// payments, in code order.
+    pub currencies: Vec<String>,
+}
+
+/// One payment of an account as its statement lists it, with when it was reversed.
+type PaymentLine = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    PrimitiveDateTime,
+    Option<PrimitiveDateTime>,
+);
+
+/// The account's ledger from `bills` (the account's bills, already read) and three more
+/// statements: its payments with their reversals, its credit refunds.
+pub(crate) fn load_ledger(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    bills: &[Bill],
+    offset: time::UtcOffset,
+) -> StoreResult<AccountLedger> {
+    let mut entries = Vec::new();
+    let mut currencies: Vec<String> = Vec::new();
+    for b in bills {
+        let void = b.status == BillStatus::Void;
+        if !void {
+            currencies.push(b.currency.code().to_string());
+        }
+        entries.push(LedgerEntry {
+            kind: EntryKind::Bill,
+            reference: b.id,
+            public_no: b.public_no.clone(),
+            date: b.bill_date,
+            at: b.created_at,
+            amount: b.billed,
+            void,
+        });
+    }
+    // Every payment of the account, with its reversal (at most one): one statement.
+    let lines: Vec<PaymentLine> = crate::pool::on_backend!(conn, |c| payments::table
+        .left_join(reversals::table)
+        .filter(payments::account_id.eq(account_id))
+        .order(payments::id.asc())
+        .select((
+            payments::id,
+            payments::uid,
+            payments::channel,
+            payments::currency,
+            payments::amount,
+            payments::paid_at,
+            reversals::created_at.nullable(),
+        ))
+        .load::<PaymentLine>(c))?;
+    let refunded: Vec<(i64, i64, PrimitiveDateTime)> = crate::pool::on_backend!(conn, |c| {
+        ace::table
+            .filter(ace::account_id.eq(account_id))
+            .filter(ace::kind.eq("refunded"))
+            .order(ace::id.asc())
+            .select((ace::id, ace::amount, ace::created_at))
+            .load::<(i64, i64, PrimitiveDateTime)>(c)
+    })?;
+    // Payments from account credit are not new money (the overpayment that made the credit
+    // was listed when it came in): listed at zero, before refunds of credit.
+    let credit = Channel::Credit.as_db();
+    for (id, uid, channel, currency, _, paid_at, _) in &lines {
+        currencies.push(currency.clone());
+        if *channel == credit {
+            let at = from_db(*paid_at);
+            entries.push(LedgerEntry {
+                kind: EntryKind::CreditApplied,
+                reference: *id,
+                public_no: uid.clone(),
+                date: local_date(at, offset),
+                at,
+                amount: 0,
+                void: false,
+            });
+        }
+    }
+    for (id, amount, at) in refunded {
+        let at = from_db(at);
+        entries.push(LedgerEntry {
+            kind: EntryKind::CreditRefund,
+            reference: id,
+            public_no: String::new(),
+            date: local_date(at, offset),
+            at,
+            // Stored negative (credit taken out); the amount due grows by it.
+            amount: amount.saturating_neg(),
+            void: false,
+        });
+    }
+    for (id, uid, channel, _, amount, paid_at, reversed_at) in lines {
+        if channel == credit {
+            continue;
+        }
+        let at = from_db(paid_at);
+        entries.push(LedgerEntry {
+            kind: EntryKind::Payment,
+            reference: id,
+            public_no: uid.clone(),
+            date: local_date(at, offset),
+            at,
+            amount: amount.saturating_neg(),
+            void: false,
+        });
+        if let Some(r) = reversed_at {
+            let at = from_db(r);
+            entries.push(LedgerEntry {
+                kind: EntryKind::Reversal,
+                reference: id,
+                public_no: uid,
+                date: local_date(at, offset),
+                at,
+                amount,
+                void: false,
+            });
+        }
+    }
+    currencies.sort();
+    currencies.dedup();
+    Ok(AccountLedger {
+        entries,
+        currencies,
+    })
+}
 
 impl Reader<'_> {
     /// The account's history for a statement: non-void bills at their bill date, payments
@@ -24,100 +158,10 @@ impl Reader<'_> {
         offset: time::UtcOffset,
     ) -> StoreResult<Vec<LedgerEntry>> {
         self.with(|conn| {
-            let mut out = Vec::new();
-            for b in load_account_bills(conn, account_id)? {
-                out.push(LedgerEntry {
-                    kind: EntryKind::Bill,
-                    reference: b.id,
-                    public_no: b.public_no.clone(),
-                    date: b.bill_date,
-                    at: b.created_at,
-                    amount: b.billed,
-                    void: b.status == billhub_core::BillStatus::Void,
-                });
-            }
-            // Payments from account credit are not new money (the overpayment that made the
-            // credit was listed when it came in): listed at zero, with refunds of credit.
-            out.extend(credit_entries(conn, account_id, offset)?);
-            let rows: Vec<PaymentRow> = payments::table
-                .filter(payments::account_id.eq(account_id))
-                .filter(payments::channel.ne(Channel::Credit.as_db()))
-                .order(payments::id.asc())
-                .select(PaymentRow::as_select())
-                .load(conn)?;
-            for row in rows {
-                let p = payment_from_row(conn, row)?;
-                out.push(LedgerEntry {
-                    kind: EntryKind::Payment,
-                    reference: p.id,
-                    public_no: p.uid.clone(),
-                    date: crate::time_conv::local_date(p.paid_at, offset),
-                    at: p.paid_at,
-                    amount: -p.amount,
-                    void: false,
-                });
-                if let Some(r) = &p.reversed {
-                    out.push(LedgerEntry {
-                        kind: EntryKind::Reversal,
-                        reference: p.id,
-                        public_no: p.uid.clone(),
-                        date: crate::time_conv::local_date(r.created_at, offset),
-                        at: r.created_at,
-                        amount: p.amount,
-                        void: false,
-                    });
-                }
-            }
-            Ok(out)
+            let bills = load_account_bills(conn, account_id)?;
+            Ok(load_ledger(conn, account_id, &bills, offset)?.entries)
         })
     }
-}
-
-/// The account's credit movements for its statement: each application of credit (a payment on
-/// [`Channel::Credit`], zero) and each refund of credit (positive).
-fn credit_entries(
-    conn: &mut AnyConnection,
-    account_id: i64,
-    offset: time::UtcOffset,
-) -> StoreResult<Vec<LedgerEntry>> {
-    let applied: Vec<(i64, String, PrimitiveDateTime)> = payments::table
-        .filter(payments::account_id.eq(account_id))
-        .filter(payments::channel.eq(Channel::Credit.as_db()))
-        .order(payments::id.asc())
-        .select((payments::id, payments::uid, payments::paid_at))
-        .load(conn)?;
-    let refunded: Vec<(i64, i64, PrimitiveDateTime)> = ace::table
-        .filter(ace::account_id.eq(account_id))
-        .filter(ace::kind.eq("refunded"))
-        .order(ace::id.asc())
-        .select((ace::id, ace::amount, ace::created_at))
-        .load(conn)?;
-    let applied = applied.into_iter().map(|(id, uid, at)| {
-        let at = from_db(at);
-        LedgerEntry {
-            kind: EntryKind::CreditApplied,
-            reference: id,
-            public_no: uid,
-            date: local_date(at, offset),
-            at,
-            amount: 0,
-            void: false,
-        }
-    });
-    let refunded = refunded.into_iter().map(|(id, amount, at)| {
-        let at = from_db(at);
-        LedgerEntry {
-            kind: EntryKind::CreditRefund,
-            reference: id,
-            public_no: String::new(),
-            date: local_date(at, offset),
-            at,
-            // Stored negative (credit taken out); the amount due grows by it.
-            amount: amount.saturating_neg(),
-            void: false,
-        }
-    });
-    Ok(applied.chain(refunded).collect())
 }
 
 crate::tx::store_reads! {
