@@ -10,7 +10,6 @@
 use billhub_core::fingerprint::{self as fp, Fingerprint};
 use billhub_core::rules::payability;
 use billhub_core::{Bill, Channel, Money, Rejection};
-use billhub_store::va::VaBill;
 use billhub_store::{
     OnRejection, PaymentRequest, PaymentTarget, PostResult, Reader, Store, Writer,
 };
@@ -51,11 +50,6 @@ fn spending<T>(
     })
 }
 
-/// The bill's view with its account (the customer's name is `virtualAccountName`).
-fn view(r: &mut Reader<'_>, bill: &Bill) -> Result<VaBill, SnapError> {
-    Ok(r.va_bill(bill.id)?)
-}
-
 /// `POST /v1.0/transfer-va/inquiry`: the payable bill under the VA number, or why there is none
 /// (echoed with `inquiryStatus` `01`).
 pub fn inquiry(
@@ -80,14 +74,15 @@ pub fn inquiry(
             let why = payability(first, now).err().unwrap_or(Rejection::NotFound);
             return Err(SnapError::rejected(&why));
         };
-        let v = view(r, bill)?;
+        // The customer's name is `virtualAccountName`: the account, one statement.
+        let account = r.account(bill.account_id)?;
         Ok(InquiryData {
             inquiry_status: "00",
             inquiry_reason: Reason::success(),
             partner_service_id: req.ids.partner_service_id.clone(),
             customer_no: req.ids.customer_no.clone(),
             virtual_account_no: req.ids.virtual_account_no.clone(),
-            virtual_account_name: v.account.name.clone(),
+            virtual_account_name: account.name,
             inquiry_request_id: req.inquiry_request_id.clone(),
             total_amount: Amount::of(Money::from_minor(bill.outstanding(), bill.currency)),
             sub_company: "00000".into(),

@@ -315,31 +315,36 @@ fn reverse_and_row(
 // Bank channel API
 
 /// `POST /api/v2/ch/inquiry`: the payable bills under the VA number, or why there is none.
+/// One read snapshot (the VA number's bills as the bank may see them, then each payable one's
+/// account, items, VA numbers and last payment event); the organization's offset from the
+/// store's cache.
 pub fn inquiry(
     store: &Store,
     caller: &Bank,
     va_number: &str,
     now: OffsetDateTime,
 ) -> Result<Inquired, VaError> {
-    store.snapshot(|r| {
-        let bills = r.channel_visible_bills(caller.channel_id, va_number)?;
-        let Some(first) = bills.first() else {
+    let (organization_id, bills) = store.snapshot(|r| {
+        let bills = r.channel_visible_bills_with_extra(caller.channel_id, va_number)?;
+        let Some((first, _)) = bills.first() else {
             return Err(from_rejection(&Rejection::NotFound));
         };
-        let org = r.organization(first.organization_id)?;
+        let (organization_id, first_refusal) = (first.organization_id, payability(first, now));
         let payable = bills
-            .iter()
-            .filter(|b| payability(b, now).is_ok())
-            .map(|b| r.va_bill(b.id))
+            .into_iter()
+            .filter(|(b, _)| payability(b, now).is_ok())
+            .map(|(b, extra)| r.va_bill_from(b, extra))
             .collect::<Result<Vec<_>, _>>()?;
         if payable.is_empty() {
-            let why = payability(first, now).err().unwrap_or(Rejection::NotFound);
+            let why = first_refusal.err().unwrap_or(Rejection::NotFound);
             return Err(from_rejection(&why));
         }
-        Ok(Inquired {
-            offset: org.utc_offset,
-            bills: payable,
-        })
+        Ok((organization_id, payable))
+    })?;
+    let cached = store.cached_organization(organization_id, now)?;
+    Ok(Inquired {
+        offset: cached.organization.utc_offset,
+        bills,
     })
 }
 

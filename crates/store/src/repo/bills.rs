@@ -160,6 +160,20 @@ pub(crate) fn load_account_bills(
     .collect()
 }
 
+/// The rows of the bills that carry this full VA number, the active one first, then newest: one
+/// statement (a join), not one per bill: every VA and SNAP inquiry runs it.
+pub(crate) fn bill_rows_by_va_number(
+    conn: &mut AnyConnection,
+    number: &str,
+) -> StoreResult<Vec<BillRow>> {
+    Ok(crate::pool::on_backend!(conn, |c| va_numbers::table
+        .inner_join(bills::table)
+        .filter(va_numbers::number.eq(number))
+        .order((va_numbers::active.desc(), va_numbers::bill_id.desc()))
+        .select(BillRow::as_select())
+        .load::<BillRow>(c))?)
+}
+
 pub(crate) fn load_account(conn: &mut AnyConnection, id: i64) -> StoreResult<Account> {
     Ok(crate::pool::on_backend!(conn, |c| accounts::table
         .filter(accounts::id.eq(id))
@@ -674,13 +688,7 @@ impl Reader<'_> {
     /// (at most one) comes first.
     pub fn bills_by_va_number(&mut self, number: &str) -> StoreResult<Vec<Bill>> {
         self.with(|conn| {
-            // One statement (a join), not one per bill: every VA and SNAP inquiry runs it.
-            va_numbers::table
-                .inner_join(bills::table)
-                .filter(va_numbers::number.eq(number))
-                .order((va_numbers::active.desc(), va_numbers::bill_id.desc()))
-                .select(BillRow::as_select())
-                .load(conn)?
+            bill_rows_by_va_number(conn, number)?
                 .into_iter()
                 .map(BillRow::into_bill)
                 .collect()

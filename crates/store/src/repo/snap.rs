@@ -4,13 +4,48 @@
 use billhub_core::Bill;
 use diesel::prelude::*;
 
-use crate::models::UnappliedRow;
+use crate::models::{BillRow, UnappliedRow};
+use crate::pool::AnyConnection;
+use crate::repo::bills::bill_rows_by_va_number;
 use crate::repo::posting::{UnappliedPayment, unapplied_from_row};
 use crate::schema::{channel_enrolments, unapplied_payments as up, va_prefixes};
 use crate::{Reader, StoreResult};
 
 /// The length of a VA prefix: the first digits of every VA number.
 pub const VA_PREFIX_LEN: usize = 6;
+
+/// The bill rows a bank may see under a VA number, payable first, then newest: two statements
+/// (the prefix's organization with the bank's enrolment, one join; then the VA number's bills).
+fn visible_rows(
+    conn: &mut AnyConnection,
+    channel_id: i64,
+    va_number: &str,
+) -> StoreResult<Vec<BillRow>> {
+    let prefix = va_number.get(..VA_PREFIX_LEN).unwrap_or_default();
+    // `get_result` (no `LIMIT`) on unique keys: a bound `LIMIT` makes SQLite prepare the
+    // statement again on every run (see `crate::repo::bills::load_bill`).
+    let found: Option<(i64, Option<i64>)> = crate::pool::on_backend!(conn, |c| va_prefixes::table
+        .left_join(
+            channel_enrolments::table.on(channel_enrolments::organization_id
+                .eq(va_prefixes::organization_id)
+                .and(channel_enrolments::channel_id.eq(channel_id))),
+        )
+        .filter(va_prefixes::prefix.eq(prefix))
+        .select((
+            va_prefixes::organization_id,
+            channel_enrolments::channel_id.nullable(),
+        ))
+        .get_result::<(i64, Option<i64>)>(c)
+        .optional())?;
+    let Some((org_id, Some(_))) = found else {
+        return Ok(Vec::new());
+    };
+    let rows = bill_rows_by_va_number(conn, va_number)?;
+    Ok(rows
+        .into_iter()
+        .filter(|b| b.organization_id == org_id)
+        .collect())
+}
 
 impl Reader<'_> {
     /// The bills a bank (`channel_id`) may see under a VA number: none when the prefix is
@@ -21,35 +56,29 @@ impl Reader<'_> {
         channel_id: i64,
         va_number: &str,
     ) -> StoreResult<Vec<Bill>> {
-        let prefix = va_number.get(..VA_PREFIX_LEN).unwrap_or_default();
-        // `get_result` (no `LIMIT`) on unique keys: a bound `LIMIT` makes SQLite prepare the
-        // statement again on every run (see `crate::repo::bills::load_bill`).
-        let (org_id, enrolled) = self.with(|conn| {
-            let Some(org_id) = va_prefixes::table
-                .filter(va_prefixes::prefix.eq(prefix))
-                .select(va_prefixes::organization_id)
-                .get_result::<i64>(conn)
-                .optional()?
-            else {
-                return Ok((None, false));
-            };
-            let enrolled = channel_enrolments::table
-                .filter(channel_enrolments::channel_id.eq(channel_id))
-                .filter(channel_enrolments::organization_id.eq(org_id))
-                .select(channel_enrolments::channel_id)
-                .get_result::<i64>(conn)
-                .optional()?
-                .is_some();
-            Ok((Some(org_id), enrolled))
-        })?;
-        let Some(org_id) = org_id.filter(|_| enrolled) else {
-            return Ok(Vec::new());
-        };
-        Ok(self
-            .bills_by_va_number(va_number)?
-            .into_iter()
-            .filter(|b| b.organization_id == org_id)
-            .collect())
+        self.with(|conn| {
+            visible_rows(conn, channel_id, va_number)?
+                .into_iter()
+                .map(BillRow::into_bill)
+                .collect()
+        })
+    }
+
+    /// [`Reader::channel_visible_bills`] with each bill's `extra` JSON object as stored.
+    pub fn channel_visible_bills_with_extra(
+        &mut self,
+        channel_id: i64,
+        va_number: &str,
+    ) -> StoreResult<Vec<(Bill, String)>> {
+        self.with(|conn| {
+            visible_rows(conn, channel_id, va_number)?
+                .into_iter()
+                .map(|mut row| {
+                    let extra = std::mem::take(&mut row.extra);
+                    Ok((row.into_bill()?, extra))
+                })
+                .collect()
+        })
     }
 
     /// The money a channel kept as unapplied under its reference, if any.

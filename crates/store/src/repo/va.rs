@@ -357,28 +357,32 @@ fn va_bill_of(
     last: Option<Option<String>>,
 ) -> StoreResult<VaBill> {
     let bill_id = bill.id;
-    let items = bill_items::table
+    // Each statement typed for its backend (prepared once per pooled connection): every VA
+    // inquiry runs these.
+    let items = crate::pool::on_backend!(conn, |c| bill_items::table
         .filter(bill_items::bill_id.eq(bill_id))
         .order(bill_items::position.asc())
         .select(BillItemRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(item_from_row)
-        .collect::<StoreResult<Vec<_>>>()?;
-    let numbers: Vec<(String, String, bool)> = va_numbers::table
-        .filter(va_numbers::bill_id.eq(bill_id))
-        .order(va_numbers::position.asc())
-        .select((va_numbers::prefix, va_numbers::number, va_numbers::active))
-        .load(conn)?;
+        .load::<BillItemRow>(c))?
+    .into_iter()
+    .map(item_from_row)
+    .collect::<StoreResult<Vec<_>>>()?;
+    let numbers: Vec<(String, String, bool)> = crate::pool::on_backend!(conn, |c| {
+        va_numbers::table
+            .filter(va_numbers::bill_id.eq(bill_id))
+            .order(va_numbers::position.asc())
+            .select((va_numbers::prefix, va_numbers::number, va_numbers::active))
+            .load::<(String, String, bool)>(c)
+    })?;
     let last: Option<String> = match last {
         Some(known) => known,
-        None => bill_events::table
+        None => crate::pool::on_backend!(conn, |c| bill_events::table
             .filter(bill_events::bill_id.eq(bill_id))
             .filter(payment_or_reversal())
             .order(bill_events::id.desc())
             .select(bill_events::kind)
-            .get_result(conn)
-            .optional()?,
+            .get_result::<String>(c)
+            .optional())?,
     };
     Ok(VaBill {
         bill,
@@ -513,6 +517,15 @@ impl Reader<'_> {
     /// A bill with everything the VA dialect shows.
     pub fn va_bill(&mut self, bill_id: i64) -> StoreResult<VaBill> {
         self.with(|conn| load_va_bill(conn, bill_id))
+    }
+
+    /// A bill already read (with its `extra`) with everything else the VA dialect shows: its
+    /// account, items, VA numbers and latest payment event.
+    pub fn va_bill_from(&mut self, bill: Bill, extra: String) -> StoreResult<VaBill> {
+        self.with(|conn| {
+            let account = load_account(conn, bill.account_id)?;
+            va_bill_of(conn, bill, extra, account, None)
+        })
     }
 
     /// A bill of the organization by its public number (the VA `hash`).
