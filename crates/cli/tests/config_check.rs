@@ -117,6 +117,7 @@ fn good_sqlite_configuration() {
             "migrate": true,
             "body_limit": 262_144,
             "request_timeout_secs": 30,
+            "db_pool_size": 16,
             "docs": true,
             "trusted_proxies": ["10.0.0.0/8", "192.0.2.1"],
             "clock_scale": null,
@@ -142,7 +143,9 @@ fn good_sqlite_configuration() {
         "{text}"
     );
     assert!(
-        text.contains("  body_limit: 262144\n  request_timeout_secs: 30\n  docs: true\n"),
+        text.contains(
+            "  body_limit: 262144\n  request_timeout_secs: 30\n  db_pool_size: 16\n  docs: true\n"
+        ),
         "{text}"
     );
     assert!(text.contains("database: answers\n"), "{text}");
@@ -214,6 +217,7 @@ fn good_postgres_configuration() {
         ("BILLHUB_MIGRATE", "false"),
         ("BILLHUB_BODY_LIMIT", "1048576"),
         ("BILLHUB_REQUEST_TIMEOUT", "12"),
+        ("BILLHUB_DB_POOL_SIZE", "40"),
         ("BILLHUB_DOCS", "false"),
     ];
     let out = check(&dir.0, &env, &["--json", "--gateway", "collections"]);
@@ -235,6 +239,7 @@ fn good_postgres_configuration() {
             "migrate": false,
             "body_limit": 1_048_576,
             "request_timeout_secs": 12,
+            "db_pool_size": 40,
             "docs": false,
             "trusted_proxies": [],
             "clock_scale": {"factor": 60, "from": "2026-01-31T08:00:00Z"},

@@ -31,6 +31,9 @@ pub struct Config {
     /// How long a request may run before it is answered with a timeout (a payment that reached
     /// the store still commits).
     pub request_timeout: std::time::Duration,
+    /// `BILLHUB_DB_POOL_SIZE`: the most database connections this process opens (one pool
+    /// shared by every gateway it serves).
+    pub db_pool_size: u32,
     /// Test-only (`BILLHUB_CLOCK_SCALE`, sandbox only): the app clock runs this many times as
     /// fast as the system clock. `None` in production: the system clock.
     pub clock_scale: Option<ClockScale>,
@@ -199,6 +202,29 @@ pub const BODY_LIMIT_RANGE: std::ops::RangeInclusive<usize> = 1024..=64 * 1024 *
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 /// Bounds of `BILLHUB_REQUEST_TIMEOUT` (seconds).
 pub const REQUEST_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=600;
+
+/// Default of `BILLHUB_DB_POOL_SIZE`.
+pub const DEFAULT_DB_POOL_SIZE: u32 = 16;
+/// Bounds of `BILLHUB_DB_POOL_SIZE`.
+pub const DB_POOL_SIZE_RANGE: std::ops::RangeInclusive<u32> = 1..=1000;
+
+/// `BILLHUB_DB_POOL_SIZE`: the most database connections one process opens (default 16).
+fn db_pool_size(value: Option<String>) -> Result<u32, ConfigError> {
+    let Some(text) = value.filter(|s| !s.trim().is_empty()) else {
+        return Ok(DEFAULT_DB_POOL_SIZE);
+    };
+    match text.trim().parse::<u32>() {
+        Ok(n) if DB_POOL_SIZE_RANGE.contains(&n) => Ok(n),
+        _ => Err(err(
+            "BILLHUB_DB_POOL_SIZE",
+            format!(
+                "`{text}` must be a whole number of connections from {} to {} (default {DEFAULT_DB_POOL_SIZE})",
+                DB_POOL_SIZE_RANGE.start(),
+                DB_POOL_SIZE_RANGE.end()
+            ),
+        )),
+    }
+}
 
 /// `BILLHUB_BODY_LIMIT`: the largest request body, in bytes (a whole number; default 256 KiB).
 fn body_limit(value: Option<String>) -> Result<usize, ConfigError> {
@@ -371,6 +397,7 @@ impl Config {
         )?;
         let body_limit = body_limit(get("BILLHUB_BODY_LIMIT"))?;
         let request_timeout = request_timeout(get("BILLHUB_REQUEST_TIMEOUT"))?;
+        let db_pool_size = db_pool_size(get("BILLHUB_DB_POOL_SIZE"))?;
         let clock_scale = clock_scale(
             get("BILLHUB_CLOCK_SCALE"),
             get("BILLHUB_CLOCK_SCALE_FROM"),
@@ -387,6 +414,7 @@ impl Config {
             migrate,
             body_limit,
             request_timeout,
+            db_pool_size,
             clock_scale,
             trusted_proxies: TrustedProxies::parse(get("BILLHUB_TRUSTED_PROXIES"))?,
             docs: match get("BILLHUB_DOCS") {
@@ -427,6 +455,7 @@ impl Config {
             migrate: false,
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: std::time::Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+            db_pool_size: DEFAULT_DB_POOL_SIZE,
             clock_scale: None,
             trusted_proxies: TrustedProxies::default(),
             docs: true,
@@ -851,6 +880,27 @@ mod tests {
             .unwrap_err();
             assert_eq!(e.variable, "BILLHUB_REQUEST_TIMEOUT", "{bad}");
             assert!(e.message.contains("from 1 to 600"), "{e}");
+        }
+    }
+
+    /// `BILLHUB_DB_POOL_SIZE`: default 16, bounds 1 to 1000, errors naming the variable.
+    #[test]
+    fn db_pool_size() {
+        let c = cfg(&[("BILLHUB_MASTER_KEY", KEY)]).unwrap();
+        assert_eq!(c.db_pool_size, 16);
+        for (text, n) in [(" 64 ", 64), ("1", 1), ("1000", 1000), ("", 16)] {
+            let c = cfg(&[("BILLHUB_MASTER_KEY", KEY), ("BILLHUB_DB_POOL_SIZE", text)]).unwrap();
+            assert_eq!(c.db_pool_size, n, "{text}");
+        }
+        for bad in ["0", "1001", "-1", "16.5", "many"] {
+            let e = cfg(&[("BILLHUB_MASTER_KEY", KEY), ("BILLHUB_DB_POOL_SIZE", bad)]).unwrap_err();
+            assert_eq!(e.variable, "BILLHUB_DB_POOL_SIZE", "{bad}");
+            assert_eq!(
+                e.message,
+                format!(
+                    "`{bad}` must be a whole number of connections from 1 to 1000 (default 16)"
+                )
+            );
         }
     }
 

@@ -70,7 +70,10 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
     let store = billhub_store::Store::open(
         &config.database_url,
         config.master_key.clone(),
-        billhub_store::PoolOptions::default(),
+        billhub_store::PoolOptions {
+            max_size: config.db_pool_size,
+            ..billhub_store::PoolOptions::default()
+        },
         config.migrate,
     )
     .map_err(|e| anyhow::anyhow!("BILLHUB_DATABASE_URL: {e}"))?;

@@ -1294,7 +1294,18 @@ async fn hosted_bill_page_and_receipt(db: TestDb) {
     }
 }
 
+/// `BILLHUB_DB_POOL_SIZE` reaches the store a gateway opens.
+async fn pool_size_from_the_configuration(db: TestDb) {
+    for size in [3, 40] {
+        let mut config = Config::for_tests(&db.url, db.store.master_key().clone());
+        config.db_pool_size = size;
+        let state = billhub_http::open_state(config).unwrap();
+        assert_eq!(state.store.pool_max_size(), size);
+    }
+}
+
 billhub_http::http_backend_tests!(
+    pool_size_from_the_configuration,
     hosted_bill_page_and_receipt,
     health_ready_and_metrics,
     request_ids,

@@ -244,6 +244,7 @@ fn effective(gateway: &str, config: &Config, key: &MasterKeySource, database: &D
         "migrate": config.migrate,
         "body_limit": config.body_limit,
         "request_timeout_secs": config.request_timeout.as_secs(),
+        "db_pool_size": config.db_pool_size,
         "docs": config.docs,
         "trusted_proxies": trusted_proxies(config),
         "clock_scale": config.clock_scale.map(|s| json!({
@@ -276,6 +277,7 @@ fn text(gateway: &str, config: &Config, key: &MasterKeySource, database: &Databa
         "migrate",
         "body_limit",
         "request_timeout_secs",
+        "db_pool_size",
         "docs",
     ] {
         s.push_str(&format!("  {k}: {}\n", field(k)));
