@@ -146,12 +146,16 @@ fn with_params(sql: String, detail: &str) -> String {
 }
 
 /// A transaction of the gateway's background tasks (purges of expired rows: only `DELETE`s;
-/// the notification outbox), not of the request.
+/// the notification outbox), not of the request; or no work at all: the lone `COMMIT` of a
+/// transaction that began before the capture (it made the scripts end in `COMMIT; COMMIT;`).
 fn is_background(tx: &[String]) -> bool {
     let work: Vec<&String> = tx
         .iter()
         .filter(|s| !(s.starts_with("BEGIN") || *s == "COMMIT" || *s == "ROLLBACK"))
         .collect();
+    if work.is_empty() {
+        return true;
+    }
     let purge_only = !work.is_empty() && work.iter().all(|s| s.starts_with("DELETE FROM"));
     purge_only || work.iter().any(|s| s.contains("notification_"))
 }
@@ -275,6 +279,60 @@ async fn capture(
     result
 }
 
+/// What one pgbench run measured: its tps (without initial connection time) and, from its
+/// per-transaction log, its latency percentiles in milliseconds (the same measure as the
+/// gateways' rows: the ceiling's own p50 and p99 at the same concurrency).
+struct Pgbench {
+    tps: f64,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+impl Pgbench {
+    /// ", p50 X ms, p99 Y ms" when the log was read.
+    fn latency(&self) -> String {
+        match (self.p50_ms, self.p99_ms) {
+            (Some(p50), Some(p99)) => format!("; its own p50 {p50:.2} ms, p99 {p99:.2} ms"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// `pgbench` with `args`, logging every transaction into a fresh directory under `work`.
+fn pgbench_logged(work: &Path, tag: &str, args: &[&str]) -> anyhow::Result<Pgbench> {
+    let dir = work.join(format!("pgbench-log-{tag}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let prefix = format!("--log-prefix={}", dir.join("tx").display());
+    let mut all: Vec<&str> = vec!["-l", &prefix];
+    all.extend_from_slice(args);
+    let tps = pgbench(&all)?;
+    // Each line: client, transaction, latency in microseconds, script, epoch, microseconds.
+    let mut micros: Vec<u64> = Vec::new();
+    for entry in std::fs::read_dir(&dir)?.flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        micros.extend(
+            text.lines()
+                .filter_map(|l| l.split_whitespace().nth(2))
+                .filter_map(|v| v.parse::<u64>().ok()),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    micros.sort_unstable();
+    let pct = |q: f64| -> Option<f64> {
+        if micros.is_empty() {
+            return None;
+        }
+        let i = ((micros.len() as f64 * q).ceil() as usize).clamp(1, micros.len()) - 1;
+        micros.get(i).map(|&us| us as f64 / 1000.0)
+    };
+    Ok(Pgbench {
+        tps,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    })
+}
+
 /// `pgbench` with `args`; its tps (without initial connection time).
 fn pgbench(args: &[&str]) -> anyhow::Result<f64> {
     let out = std::process::Command::new("pgbench")
@@ -349,22 +407,28 @@ pub async fn postgres_baselines(
                     "postgres: pgbench -f for {name} ({} statements)",
                     stmts.len()
                 );
-                let r = pgbench(&[
-                    "-n", "-M", "prepared", "-f", &f, "-c", &clients_r, "-j", "2", "-T", &secs,
-                    &seed.url,
-                ]);
+                let r = pgbench_logged(
+                    work,
+                    &slug(name),
+                    &[
+                        "-n", "-M", "prepared", "-f", &f, "-c", &clients_r, "-j", "2", "-T", &secs,
+                        &seed.url,
+                    ],
+                );
                 let kept = work.join(format!("pgbench-{}.sql", slug(name)));
                 let _ = std::fs::copy(&file, &kept);
                 match r {
-                    Ok(tps) => {
+                    Ok(measured) => {
+                        let tps = measured.tps;
                         if let Some(row) = run.rows.get_mut(*i) {
                             row.healthz_rate = row.baseline_rate;
                             // A script that writes replays one request's rows from every
                             // client at once: they queue on the same rows (no ceiling).
                             let writes = stmts.iter().any(|s| s.starts_with("INSERT"));
                             row.baseline = format!(
-                                "pgbench -M prepared -f (its {} statements{})",
+                                "pgbench -M prepared -f (its {} statements{}{})",
                                 stmts.len(),
+                                measured.latency(),
                                 if writes {
                                     "; writes, every client on one account: not a ceiling"
                                 } else {
@@ -389,17 +453,17 @@ pub async fn postgres_baselines(
             .notes
             .push(format!("capture of the inquiries' SQL failed: {e:#}")),
     }
-    pg_write_baseline(args, run);
+    pg_write_baseline(args, work, run);
 }
 
 /// `pgbench -N` at the payment concurrency on its own database: the payment rows' baseline.
-fn pg_write_baseline(args: &Args, run: &mut Run) {
+fn pg_write_baseline(args: &Args, work: &Path, run: &mut Run) {
     let secs = args.duration.as_secs().max(1).to_string();
     let clients_w = args.pay_connections.to_string();
     let name = format!("billhub_bench_pgb_{}", std::process::id());
     let admin = setup::admin_url();
     let url = setup::with_db(&admin, &name);
-    let res = (|| -> anyhow::Result<f64> {
+    let res = (|| -> anyhow::Result<Pgbench> {
         setup::psql(&admin, &format!("DROP DATABASE IF EXISTS {name}"))?;
         setup::psql(&admin, &format!("CREATE DATABASE {name}"))?;
         let out = std::process::Command::new("pgbench")
@@ -409,14 +473,18 @@ fn pg_write_baseline(args: &Args, run: &mut Run) {
             bail!("pgbench -i: {}", String::from_utf8_lossy(&out.stderr));
         }
         eprintln!("postgres: pgbench -N -c {clients_w}");
-        pgbench(&["-n", "-N", "-c", &clients_w, "-j", "2", "-T", &secs, &url])
+        pgbench_logged(
+            work,
+            "write",
+            &["-n", "-N", "-c", &clients_w, "-j", "2", "-T", &secs, &url],
+        )
     })();
     setup::drop_database(&name);
     match res {
-        Ok(tps) => run.set_payment_baseline(
+        Ok(measured) => run.set_payment_baseline(
             "postgres",
-            &format!("pgbench -N -c {clients_w} (scale 10)"),
-            tps,
+            &format!("pgbench -N -c {clients_w} (scale 10{})", measured.latency()),
+            measured.tps,
         ),
         Err(e) => run.notes.push(format!("pgbench -N failed: {e:#}")),
     }
