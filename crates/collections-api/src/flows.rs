@@ -171,15 +171,19 @@ pub fn bills(
     })
 }
 
-/// One bill of a collection with everything its responses may include (its transactions too).
+/// One bill of a collection with everything its responses may include (its transactions too):
+/// the organization from the store's cache (a change made elsewhere is seen within seconds),
+/// then one read snapshot.
 pub fn bill(
     store: &Store,
     organization_id: i64,
     code: &str,
     bill_no: &str,
+    now: OffsetDateTime,
 ) -> Result<CollectionBillView, ApiError> {
+    let cached = store.cached_organization(organization_id, now)?;
     store.snapshot(|r| {
-        r.collection_bill(organization_id, code, bill_no)?
+        r.collection_bill_of(&cached.organization, code, bill_no)?
             .ok_or(ApiError::NotFound("Bill"))
     })
 }

@@ -205,10 +205,10 @@ async fn create_bill(api: Api, path: Id, payload: web::Payload) -> Res {
 
 async fn get_bill(api: Api, path: BillPath) -> Res {
     let inc = api.query()?.bill_includes()?;
-    let ((code, bill_no), org) = (path.into_inner(), api.org());
+    let ((code, bill_no), org, now) = (path.into_inner(), api.org(), api.now());
     let view = api
         .state
-        .inline_flow(move |s| flows::bill(s, org, &code, &bill_no))
+        .inline_flow(move |s| flows::bill(s, org, &code, &bill_no, now))
         .await?;
     json(&BillOut::new(&api.ctx(), &view, &inc))
 }
@@ -228,9 +228,9 @@ async fn update_bill(api: Api, path: BillPath, payload: web::Payload) -> Res {
 async fn list_transactions(api: Api, path: BillPath) -> Res {
     let (q, names) = list_query(&api, |q| q.includes(&TRANSACTION_INCLUDES))?;
     q.filters(&[])?;
-    let ((code, bill_no), org) = (path.into_inner(), api.org());
+    let ((code, bill_no), org, now) = (path.into_inner(), api.org(), api.now());
     let view = api
-        .flow(move |s| flows::bill(s, org, &code, &bill_no))
+        .flow(move |s| flows::bill(s, org, &code, &bill_no, now))
         .await?;
     let ctx = api.ctx();
     let bill = BillTransactionOut::bill_include(&ctx, &view, &names);
@@ -251,9 +251,9 @@ async fn list_transactions(api: Api, path: BillPath) -> Res {
 
 async fn get_transaction(api: Api, path: web::Path<(String, String, String)>) -> Res {
     let names = api.query()?.includes(&TRANSACTION_INCLUDES)?;
-    let ((code, bill_no, ref_id), org) = (path.into_inner(), api.org());
+    let ((code, bill_no, ref_id), org, now) = (path.into_inner(), api.org(), api.now());
     let view = api
-        .flow(move |s| flows::bill(s, org, &code, &bill_no))
+        .flow(move |s| flows::bill(s, org, &code, &bill_no, now))
         .await?;
     let ctx = api.ctx();
     // By the channel's reference, or by the `ref_id` callbacks carry (`{bill_no}__{YmdHis}`).

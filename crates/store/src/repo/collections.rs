@@ -402,6 +402,18 @@ fn load_view(
     organization: &Organization,
 ) -> StoreResult<CollectionBillView> {
     let account = load_account(conn, bill.account_id)?;
+    load_view_of(conn, bill, account, collection, organization)
+}
+
+/// [`load_view`] of a bill whose account is already read: its items (with their products) and
+/// its payments.
+fn load_view_of(
+    conn: &mut AnyConnection,
+    bill: Bill,
+    account: Account,
+    collection: &Collection,
+    organization: &Organization,
+) -> StoreResult<CollectionBillView> {
     let rows: Vec<BillItemRow> = crate::pool::on_backend!(conn, |c| bill_items::table
         .filter(bill_items::bill_id.eq(bill.id))
         .order(bill_items::position.asc())
@@ -440,6 +452,40 @@ fn load_view(
         lines,
         payments,
     })
+}
+
+/// A bill by its collection's code and its public number, with the collection and the account,
+/// in one statement (a join).
+fn load_coded_bill(
+    conn: &mut AnyConnection,
+    organization_id: i64,
+    collection_code: &str,
+    public_no: &str,
+) -> StoreResult<Option<(Collection, Bill, Account)>> {
+    let found: Option<(CollectionRow, BillRow, AccountRow)> =
+        crate::pool::on_backend!(conn, |c| bills::table
+            .inner_join(collections::table)
+            .inner_join(accounts::table)
+            .filter(collections::organization_id.eq(organization_id))
+            .filter(collections::code.eq(collection_code))
+            .filter(bills::organization_id.eq(organization_id))
+            .filter(bills::public_no.eq(public_no))
+            .select((
+                CollectionRow::as_select(),
+                BillRow::as_select(),
+                AccountRow::as_select(),
+            ))
+            .get_result::<(CollectionRow, BillRow, AccountRow)>(c)
+            .optional())?;
+    found
+        .map(|(collection, bill, account)| {
+            Ok((
+                Collection::from(collection),
+                bill.into_bill()?,
+                Account::from(account),
+            ))
+        })
+        .transpose()
 }
 
 fn load_collection_bill(
@@ -1095,6 +1141,28 @@ impl Reader<'_> {
             };
             match load_collection_bill(conn, &collection, public_no)? {
                 Some(bill) => Ok(Some(load_view(conn, bill, &collection, &org)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// [`Reader::collection_bill`] for an organization already read (the store's cache): the
+    /// collection, bill and account in one statement, then the bill's items and payments.
+    pub fn collection_bill_of(
+        &mut self,
+        organization: &Organization,
+        collection_code: &str,
+        public_no: &str,
+    ) -> StoreResult<Option<CollectionBillView>> {
+        self.with(|conn| {
+            match load_coded_bill(conn, organization.id, collection_code, public_no)? {
+                Some((collection, bill, account)) => Ok(Some(load_view_of(
+                    conn,
+                    bill,
+                    account,
+                    &collection,
+                    organization,
+                )?)),
                 None => Ok(None),
             }
         })
