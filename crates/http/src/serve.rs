@@ -241,8 +241,9 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Expires bills past their valid-until and purges expired idempotency keys and one-time
-/// authenticators (CSQ salts), now and every
+/// Expires bills past their valid-until and purges expired idempotency keys, one-time
+/// authenticators (CSQ salts, SNAP external ids), postpaid transaction codes that expired
+/// unused a day ago and idle console sessions, now and every
 /// [`MAINTENANCE_EVERY`], until `stop`.
 /// Safe with several processes on one store (expiry is idempotent).
 fn spawn_maintenance(
@@ -270,6 +271,18 @@ fn spawn_maintenance(
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(nonces = n, "purged expired one-time authenticators"),
                     Err(e) => tracing::error!(error = %e, "cannot purge expired authenticators"),
+                }
+                match state
+                    .run(move |s| s.purge_expired_postpaid_codes(now))
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::debug!(codes = n, "purged expired postpaid transaction codes")
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot purge postpaid transaction codes")
+                    }
                 }
                 match state.run(move |s| s.purge_console_sessions(now)).await {
                     Ok(0) => {}

@@ -774,6 +774,42 @@ fn postpaid_code_read_once(db: TestDb) {
     assert_eq!(db.bill(b2.id).unwrap().paid, 400);
     let report = db.check_invariants(NOW).unwrap();
     assert!(report.violations.is_empty(), "{:?}", report.violations);
+
+    // The code as issued is the row as stored (one INSERT ... RETURNING).
+    let c3 = issue(vec![b2.id], 400);
+    assert_eq!(db.postpaid_code(&c3.code).unwrap().as_ref(), Some(&c3));
+    assert_eq!(
+        (
+            c3.terminal_id,
+            c3.total,
+            c3.expires_at,
+            c3.used_by_payment_id
+        ),
+        (
+            7,
+            400,
+            // Stored to the microsecond.
+            billhub_store::from_db(billhub_store::to_db(NOW + time::Duration::minutes(10))),
+            None
+        )
+    );
+    assert!(c3.code.starts_with("TXN-20250901-"), "{}", c3.code);
+    // Maintenance deletes codes that expired unused a day ago or more; used codes stay.
+    let expired = NOW + time::Duration::minutes(10) + time::Duration::days(1);
+    assert_eq!(
+        db.purge_expired_postpaid_codes(expired).unwrap(),
+        0,
+        "expired exactly a day ago: kept"
+    );
+    assert_eq!(
+        db.purge_expired_postpaid_codes(expired + time::Duration::seconds(1))
+            .unwrap(),
+        1
+    );
+    assert_eq!(db.postpaid_code(&c3.code).unwrap(), None);
+    for used in [&c1, &c2] {
+        assert!(db.postpaid_code(&used.code).unwrap().is_some());
+    }
 }
 
 billhub_store::backend_tests!(

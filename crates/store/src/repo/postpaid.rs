@@ -21,7 +21,7 @@ use crate::repo::posting::{
 use crate::schema::{payments, reversals};
 use crate::secrets::random_from;
 use crate::time_conv::{from_db, to_db};
-use crate::{Entity, InvalidKind, Reader, StoreError, StoreResult, Writer};
+use crate::{InvalidKind, Reader, StoreError, StoreResult, Writer};
 
 use crate::schema::postpaid_codes as pc;
 
@@ -178,7 +178,7 @@ pub struct NewPostpaidCode {
 /// Letters and digits that cannot be mistaken for one another on a receipt.
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
-/// How long an expired, unused code is kept before a later lookup deletes it.
+/// How long an expired, unused code is kept before maintenance deletes it.
 const KEEP_EXPIRED: time::Duration = time::Duration::days(1);
 
 /// What [`Store::post_postpaid_payment`] did.
@@ -251,7 +251,8 @@ impl Reader<'_> {
 }
 
 impl Writer<'_> {
-    /// Issues a transaction code (and deletes codes that expired unused a day ago or more).
+    /// Issues a transaction code: one `INSERT ... RETURNING`. Codes that expired unused are
+    /// deleted by [`Writer::purge_expired_postpaid_codes`] (maintenance), not on this path.
     pub fn create_postpaid_code(
         &mut self,
         new: &NewPostpaidCode,
@@ -269,31 +270,39 @@ impl Writer<'_> {
             new.local_date.day(),
         );
         self.with(|conn| {
-            diesel::delete(
+            // A taken code is a unique violation: the write is run again with a new code.
+            let code = format!("TXN-{y:04}{m:02}{d:02}-{}", random_from(CODE_ALPHABET, 10));
+            let values = (
+                pc::code.eq(&code),
+                pc::channel_id.eq(new.channel_id),
+                pc::organization_id.eq(new.organization_id),
+                pc::terminal_id.eq(new.terminal_id),
+                pc::account_id.eq(new.account_id),
+                pc::bill_ids.eq(&ids),
+                pc::total.eq(new.total),
+                pc::expires_at.eq(to_db(now + new.ttl)),
+                pc::created_at.eq(to_db(now)),
+                pc::fee.eq(new.fee),
+                pc::payment_type.eq(new.payment_type.as_str()),
+                pc::currency.eq(&new.currency),
+            );
+            let row = crate::pool::on_backend!(conn, |c| diesel::insert_into(pc::table)
+                .values(values)
+                .returning(CodeRow::as_returning())
+                .get_result::<CodeRow>(c))?;
+            code_from_row(row)
+        })
+    }
+
+    /// Deletes the transaction codes that expired unused a day ago or more; returns how many.
+    pub fn purge_expired_postpaid_codes(&mut self, now: OffsetDateTime) -> StoreResult<usize> {
+        self.with(|conn| {
+            Ok(diesel::delete(
                 pc::table
                     .filter(pc::used_by_payment_id.is_null())
                     .filter(pc::expires_at.lt(to_db(now - KEEP_EXPIRED))),
             )
-            .execute(conn)?;
-            // A taken code is a unique violation: the write is run again with a new code.
-            let code = format!("TXN-{y:04}{m:02}{d:02}-{}", random_from(CODE_ALPHABET, 10));
-            diesel::insert_into(pc::table)
-                .values((
-                    pc::code.eq(&code),
-                    pc::channel_id.eq(new.channel_id),
-                    pc::organization_id.eq(new.organization_id),
-                    pc::terminal_id.eq(new.terminal_id),
-                    pc::account_id.eq(new.account_id),
-                    pc::bill_ids.eq(&ids),
-                    pc::total.eq(new.total),
-                    pc::expires_at.eq(to_db(now + new.ttl)),
-                    pc::created_at.eq(to_db(now)),
-                    pc::fee.eq(new.fee),
-                    pc::payment_type.eq(new.payment_type.as_str()),
-                    pc::currency.eq(&new.currency),
-                ))
-                .execute(conn)?;
-            load_code(conn, &code)?.ok_or_else(|| StoreError::not_found(Entity::PostpaidCode, code))
+            .execute(conn)?)
         })
     }
 
@@ -408,5 +417,6 @@ crate::tx::store_reads! {
 
 crate::tx::store_writes! {
     fn create_postpaid_code(&self, new: &NewPostpaidCode, now: OffsetDateTime) -> PostpaidCode;
+    fn purge_expired_postpaid_codes(&self, now: OffsetDateTime) -> usize;
     fn post_postpaid_payment(&self, code: &str, holder: &CodeHolder, req: &PaymentRequest, legacy: &[String], now: OffsetDateTime) -> PostpaidPosting;
 }
