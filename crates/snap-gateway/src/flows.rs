@@ -63,26 +63,26 @@ pub fn inquiry(
         e.data(refused_inquiry(&req.ids, &req.inquiry_request_id, &reason))
     };
     spending(store, bank, |r| {
+        // The bills with their accounts (the customer's name is `virtualAccountName`).
         let bills = match va_number(bank, &req.ids) {
-            Some(va) => r.channel_visible_bills(bank.channel_id, &va)?,
+            Some(va) => r.channel_visible_va_bills(bank.channel_id, &va)?,
             None => Vec::new(),
         };
-        let Some(first) = bills.first() else {
+        let Some(first) = bills.first().map(|v| &v.bill) else {
             return Err(SnapError::rejected(&Rejection::NotFound));
         };
-        let Some(bill) = bills.iter().find(|b| payability(b, now).is_ok()) else {
+        let Some(found) = bills.iter().find(|v| payability(&v.bill, now).is_ok()) else {
             let why = payability(first, now).err().unwrap_or(Rejection::NotFound);
             return Err(SnapError::rejected(&why));
         };
-        // The customer's name is `virtualAccountName`: the account, one statement.
-        let account = r.account(bill.account_id)?;
+        let (bill, account) = (&found.bill, &found.account);
         Ok(InquiryData {
             inquiry_status: "00",
             inquiry_reason: Reason::success(),
             partner_service_id: req.ids.partner_service_id.clone(),
             customer_no: req.ids.customer_no.clone(),
             virtual_account_no: req.ids.virtual_account_no.clone(),
-            virtual_account_name: account.name,
+            virtual_account_name: account.name.clone(),
             inquiry_request_id: req.inquiry_request_id.clone(),
             total_amount: Amount::of(Money::from_minor(bill.outstanding(), bill.currency)),
             sub_company: "00000".into(),

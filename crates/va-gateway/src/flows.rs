@@ -315,9 +315,9 @@ fn reverse_and_row(
 // Bank channel API
 
 /// `POST /api/v2/ch/inquiry`: the payable bills under the VA number, or why there is none.
-/// One read snapshot (the VA number's bills as the bank may see them, then each payable one's
-/// account, items, VA numbers and last payment event); the organization's offset from the
-/// store's cache.
+/// One read snapshot (the VA number's bills with their accounts as the bank may see them, then
+/// each payable one's items, VA numbers and last payment event); the organization's offset
+/// from the store's cache.
 pub fn inquiry(
     store: &Store,
     caller: &Bank,
@@ -325,15 +325,15 @@ pub fn inquiry(
     now: OffsetDateTime,
 ) -> Result<Inquired, VaError> {
     let (organization_id, bills) = store.snapshot(|r| {
-        let bills = r.channel_visible_bills_with_extra(caller.channel_id, va_number)?;
-        let Some((first, _)) = bills.first() else {
+        let bills = r.channel_visible_va_bills(caller.channel_id, va_number)?;
+        let Some(first) = bills.first().map(|v| &v.bill) else {
             return Err(from_rejection(&Rejection::NotFound));
         };
         let (organization_id, first_refusal) = (first.organization_id, payability(first, now));
         let payable = bills
             .into_iter()
-            .filter(|(b, _)| payability(b, now).is_ok())
-            .map(|(b, extra)| r.va_bill_from(b, extra))
+            .filter(|v| payability(&v.bill, now).is_ok())
+            .map(|v| r.va_bill_from(v))
             .collect::<Result<Vec<_>, _>>()?;
         if payable.is_empty() {
             let why = first_refusal.err().unwrap_or(Rejection::NotFound);

@@ -162,10 +162,7 @@ pub(crate) fn load_account_bills(
 
 /// The rows of the bills that carry this full VA number, the active one first, then newest: one
 /// statement (a join), not one per bill: every VA and SNAP inquiry runs it.
-pub(crate) fn bill_rows_by_va_number(
-    conn: &mut AnyConnection,
-    number: &str,
-) -> StoreResult<Vec<BillRow>> {
+fn bill_rows_by_va_number(conn: &mut AnyConnection, number: &str) -> StoreResult<Vec<BillRow>> {
     Ok(crate::pool::on_backend!(conn, |c| va_numbers::table
         .inner_join(bills::table)
         .filter(va_numbers::number.eq(number))

@@ -1,26 +1,37 @@
 //! Reads the bank-channel dialects share (VA's channel API and SNAP): the bills a bank may see
 //! under a VA number, and money a channel recorded as unapplied under its reference.
 
-use billhub_core::Bill;
+use billhub_core::{Account, Bill};
 use diesel::prelude::*;
 
-use crate::models::{BillRow, UnappliedRow};
+use crate::models::{AccountRow, BillRow, UnappliedRow};
 use crate::pool::AnyConnection;
-use crate::repo::bills::bill_rows_by_va_number;
 use crate::repo::posting::{UnappliedPayment, unapplied_from_row};
-use crate::schema::{channel_enrolments, unapplied_payments as up, va_prefixes};
+use crate::schema::{
+    accounts, bills, channel_enrolments, unapplied_payments as up, va_numbers, va_prefixes,
+};
 use crate::{Reader, StoreResult};
 
 /// The length of a VA prefix: the first digits of every VA number.
 pub const VA_PREFIX_LEN: usize = 6;
 
-/// The bill rows a bank may see under a VA number, payable first, then newest: two statements
-/// (the prefix's organization with the bank's enrolment, one join; then the VA number's bills).
+/// A bill a bank may see under a VA number, with its `extra` JSON object as stored and its
+/// account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisibleBill {
+    pub bill: Bill,
+    pub extra: String,
+    pub account: Account,
+}
+
+/// The bill and account rows a bank may see under a VA number, payable first, then newest: two
+/// statements (the prefix's organization with the bank's enrolment, one join; then the VA
+/// number's bills with their accounts, one join).
 fn visible_rows(
     conn: &mut AnyConnection,
     channel_id: i64,
     va_number: &str,
-) -> StoreResult<Vec<BillRow>> {
+) -> StoreResult<Vec<(BillRow, AccountRow)>> {
     let prefix = va_number.get(..VA_PREFIX_LEN).unwrap_or_default();
     // `get_result` (no `LIMIT`) on unique keys: a bound `LIMIT` makes SQLite prepare the
     // statement again on every run (see `crate::repo::bills::load_bill`).
@@ -40,11 +51,13 @@ fn visible_rows(
     let Some((org_id, Some(_))) = found else {
         return Ok(Vec::new());
     };
-    let rows = bill_rows_by_va_number(conn, va_number)?;
-    Ok(rows
-        .into_iter()
-        .filter(|b| b.organization_id == org_id)
-        .collect())
+    Ok(crate::pool::on_backend!(conn, |c| va_numbers::table
+        .inner_join(bills::table.inner_join(accounts::table))
+        .filter(va_numbers::number.eq(va_number))
+        .filter(bills::organization_id.eq(org_id))
+        .order((va_numbers::active.desc(), va_numbers::bill_id.desc()))
+        .select((BillRow::as_select(), AccountRow::as_select()))
+        .load::<(BillRow, AccountRow)>(c))?)
 }
 
 impl Reader<'_> {
@@ -56,26 +69,30 @@ impl Reader<'_> {
         channel_id: i64,
         va_number: &str,
     ) -> StoreResult<Vec<Bill>> {
-        self.with(|conn| {
-            visible_rows(conn, channel_id, va_number)?
-                .into_iter()
-                .map(BillRow::into_bill)
-                .collect()
-        })
+        Ok(self
+            .channel_visible_va_bills(channel_id, va_number)?
+            .into_iter()
+            .map(|v| v.bill)
+            .collect())
     }
 
-    /// [`Reader::channel_visible_bills`] with each bill's `extra` JSON object as stored.
-    pub fn channel_visible_bills_with_extra(
+    /// [`Reader::channel_visible_bills`] with each bill's `extra` and account: what a VA or
+    /// SNAP inquiry reads before the payable bills' details, in two statements.
+    pub fn channel_visible_va_bills(
         &mut self,
         channel_id: i64,
         va_number: &str,
-    ) -> StoreResult<Vec<(Bill, String)>> {
+    ) -> StoreResult<Vec<VisibleBill>> {
         self.with(|conn| {
             visible_rows(conn, channel_id, va_number)?
                 .into_iter()
-                .map(|mut row| {
+                .map(|(mut row, account)| {
                     let extra = std::mem::take(&mut row.extra);
-                    Ok((row.into_bill()?, extra))
+                    Ok(VisibleBill {
+                        bill: row.into_bill()?,
+                        extra,
+                        account: Account::from(account),
+                    })
                 })
                 .collect()
         })

@@ -17,6 +17,7 @@ use crate::models::{AccountRow, BillItemRow, BillRow};
 use crate::pool::{AnyConnection, MultiBackend};
 use crate::repo::bills::{BillItem, VaNumber, load_account};
 use crate::repo::payments::load_payment;
+use crate::repo::snap::VisibleBill;
 use crate::schema::{accounts, bill_events, bill_items, bills, channels, payments, va_numbers};
 use crate::time_conv::{from_db, to_db};
 use crate::{Entity, Reader, StoreError, StoreResult};
@@ -519,13 +520,10 @@ impl Reader<'_> {
         self.with(|conn| load_va_bill(conn, bill_id))
     }
 
-    /// A bill already read (with its `extra`) with everything else the VA dialect shows: its
-    /// account, items, VA numbers and latest payment event.
-    pub fn va_bill_from(&mut self, bill: Bill, extra: String) -> StoreResult<VaBill> {
-        self.with(|conn| {
-            let account = load_account(conn, bill.account_id)?;
-            va_bill_of(conn, bill, extra, account, None)
-        })
+    /// A bill already read with its `extra` and account, with everything else the VA dialect
+    /// shows: its items, VA numbers and latest payment event.
+    pub fn va_bill_from(&mut self, seen: VisibleBill) -> StoreResult<VaBill> {
+        self.with(|conn| va_bill_of(conn, seen.bill, seen.extra, seen.account, None))
     }
 
     /// A bill of the organization by its public number (the VA `hash`).
