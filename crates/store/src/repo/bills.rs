@@ -551,14 +551,16 @@ impl Reader<'_> {
         organization_id: i64,
         code: &str,
     ) -> StoreResult<Option<Account>> {
+        // A unique key: `get_result` without a bound `LIMIT` (which SQLite prepares anew on
+        // every run), typed for its backend; every postpaid lookup runs it.
         self.with(|conn| {
-            Ok(accounts::table
+            Ok(crate::pool::on_backend!(conn, |c| accounts::table
                 .filter(accounts::organization_id.eq(organization_id))
                 .filter(accounts::code.eq(code))
                 .select(AccountRow::as_select())
-                .first(conn)
-                .optional()?
-                .map(Account::from))
+                .get_result::<AccountRow>(c)
+                .optional())?
+            .map(Account::from))
         })
     }
 

@@ -218,12 +218,14 @@ impl Reader<'_> {
 
     pub fn is_enrolled(&mut self, channel_id: i64, organization_id: i64) -> StoreResult<bool> {
         self.with(|conn| {
-            let found: Option<i64> = channel_enrolments::table
-                .filter(channel_enrolments::channel_id.eq(channel_id))
-                .filter(channel_enrolments::organization_id.eq(organization_id))
-                .select(channel_enrolments::channel_id)
-                .get_result(conn)
-                .optional()?;
+            let found: Option<i64> = crate::pool::on_backend!(conn, |c| {
+                channel_enrolments::table
+                    .filter(channel_enrolments::channel_id.eq(channel_id))
+                    .filter(channel_enrolments::organization_id.eq(organization_id))
+                    .select(channel_enrolments::channel_id)
+                    .get_result::<i64>(c)
+                    .optional()
+            })?;
             Ok(found.is_some())
         })
     }

@@ -24,14 +24,13 @@ pub struct VisibleBill {
     pub account: Account,
 }
 
-/// The bill and account rows a bank may see under a VA number, payable first, then newest: two
-/// statements (the prefix's organization with the bank's enrolment, one join; then the VA
-/// number's bills with their accounts, one join).
-fn visible_rows(
+/// The organization whose prefix starts `va_number`, when the bank (`channel_id`) is enrolled
+/// with it: one statement (the prefix with the bank's enrolment, a join of two unique reads).
+pub(crate) fn enrolled_organization(
     conn: &mut AnyConnection,
     channel_id: i64,
     va_number: &str,
-) -> StoreResult<Vec<(BillRow, AccountRow)>> {
+) -> StoreResult<Option<i64>> {
     let prefix = va_number.get(..VA_PREFIX_LEN).unwrap_or_default();
     // `get_result` (no `LIMIT`) on unique keys: a bound `LIMIT` makes SQLite prepare the
     // statement again on every run (see `crate::repo::bills::load_bill`).
@@ -48,16 +47,32 @@ fn visible_rows(
         ))
         .get_result::<(i64, Option<i64>)>(c)
         .optional())?;
-    let Some((org_id, Some(_))) = found else {
+    Ok(found.and_then(|(org_id, enrolled)| enrolled.map(|_| org_id)))
+}
+
+/// The bill and account rows a bank may see under a VA number, payable first, then newest: two
+/// statements ([`enrolled_organization`]; then the VA number's bills with their accounts, one
+/// join).
+fn visible_rows(
+    conn: &mut AnyConnection,
+    channel_id: i64,
+    va_number: &str,
+) -> StoreResult<Vec<(BillRow, AccountRow)>> {
+    let Some(org_id) = enrolled_organization(conn, channel_id, va_number)? else {
         return Ok(Vec::new());
     };
-    Ok(crate::pool::on_backend!(conn, |c| va_numbers::table
+    // The organization is filtered here, not in SQL: with it in the statement PostgreSQL may
+    // plan a scan of the organization's bills instead of the VA number's index.
+    let rows = crate::pool::on_backend!(conn, |c| va_numbers::table
         .inner_join(bills::table.inner_join(accounts::table))
         .filter(va_numbers::number.eq(va_number))
-        .filter(bills::organization_id.eq(org_id))
         .order((va_numbers::active.desc(), va_numbers::bill_id.desc()))
         .select((BillRow::as_select(), AccountRow::as_select()))
-        .load::<(BillRow, AccountRow)>(c))?)
+        .load::<(BillRow, AccountRow)>(c))?;
+    Ok(rows
+        .into_iter()
+        .filter(|(bill, _)| bill.organization_id == org_id)
+        .collect())
 }
 
 impl Reader<'_> {

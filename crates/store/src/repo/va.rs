@@ -764,7 +764,7 @@ impl Reader<'_> {
         channel_ref: &str,
         va_number: Option<&str>,
     ) -> StoreResult<Option<Bill>> {
-        use crate::schema::{channel_enrolments as ce, payment_allocations as pa, va_prefixes};
+        use crate::schema::{channel_enrolments as ce, payment_allocations as pa};
         self.with(|conn| {
             let first: Option<i64> = payments::table
                 .inner_join(pa::table)
@@ -789,41 +789,24 @@ impl Reader<'_> {
             let Some(number) = va_number else {
                 return Ok(None);
             };
-            // The organization of the prefix, when the bank is enrolled with it, then the bills
-            // under the number: the statements `channel_visible_bills` sends (unique reads
-            // first; one join of the three lets PostgreSQL plan a scan of the organization's
-            // bills).
-            let prefix = number
-                .get(..crate::repo::snap::VA_PREFIX_LEN)
-                .unwrap_or_default();
-            let Some(organization) = va_prefixes::table
-                .filter(va_prefixes::prefix.eq(prefix))
-                .select(va_prefixes::organization_id)
-                .get_result::<i64>(conn)
-                .optional()?
+            // The organization of the prefix, when the bank is enrolled with it (one join of
+            // two unique reads), then the bills under the number, filtered by organization here
+            // (in the statement, PostgreSQL may plan a scan of the organization's bills).
+            let Some(organization) =
+                crate::repo::snap::enrolled_organization(conn, channel_id, number)?
             else {
                 return Ok(None);
             };
-            let enrolled = ce::table
-                .filter(ce::channel_id.eq(channel_id))
-                .filter(ce::organization_id.eq(organization))
-                .select(ce::channel_id)
-                .get_result::<i64>(conn)
-                .optional()?
-                .is_some();
-            if !enrolled {
-                return Ok(None);
-            }
-            va_numbers::table
+            crate::pool::on_backend!(conn, |c| va_numbers::table
                 .inner_join(bills::table)
                 .filter(va_numbers::number.eq(number))
                 .order((va_numbers::active.desc(), va_numbers::bill_id.desc()))
                 .select(BillRow::as_select())
-                .load::<BillRow>(conn)?
-                .into_iter()
-                .find(|b| b.organization_id == organization)
-                .map(BillRow::into_bill)
-                .transpose()
+                .load::<BillRow>(c))?
+            .into_iter()
+            .find(|b| b.organization_id == organization)
+            .map(BillRow::into_bill)
+            .transpose()
         })
     }
 
