@@ -264,6 +264,22 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// After a bulk import, PostgreSQL only: refreshes the planner's statistics of the tables an
+    /// import fills (`ANALYZE`). Until autovacuum gets to them (a minute or more, never when it is
+    /// off) the planner guesses: on 1,000,000 freshly imported bills it planned a VA number's
+    /// look-up as a parallel bitmap scan, 5 ms instead of 0.1 ms. SQLite: nothing (its planner
+    /// picks these indexes without statistics).
+    pub fn analyze_imported(&self) -> StoreResult<()> {
+        use diesel::connection::SimpleConnection;
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let mut slot = self.conn()?;
+        slot.conn
+            .batch_execute("ANALYZE accounts, bills, va_numbers, bill_events, bill_imports")
+            .map_err(StoreError::from)
+    }
+
     /// Pool usage for metrics: (connections open, idle).
     pub fn pool_state(&self) -> (u32, u32) {
         let s = self.pool.state();

@@ -122,6 +122,10 @@ impl ImportBills {
             );
         }
         self.second_pass(&mut checker, &path, format, valid, &mut tally)?;
+        if tally.inserted > 0 {
+            // Fresh statistics for the planner, so the next requests use the indexes.
+            store.analyze_imported()?;
+        }
         let value = json!({
             "rows": tally.rows,
             "inserted": tally.inserted,
