@@ -274,12 +274,14 @@ pub fn settings(backend: Backend, url: &str) -> String {
         Backend::Postgres => {
             let get = |s: &str| psql(url, &format!("SHOW {s}")).unwrap_or_else(|e| e.to_string());
             format!(
-                "PostgreSQL {}: fsync={}, synchronous_commit={}, shared_buffers={}, max_connections={}",
+                "PostgreSQL {}: fsync={}, synchronous_commit={}, shared_buffers={}, max_connections={}, autovacuum={}; gateways' pool BILLHUB_DB_POOL_SIZE={}",
                 get("server_version"),
                 get("fsync"),
                 get("synchronous_commit"),
                 get("shared_buffers"),
-                get("max_connections")
+                get("max_connections"),
+                get("autovacuum"),
+                std::env::var("BILLHUB_DB_POOL_SIZE").unwrap_or_else(|_| "16 (default)".into())
             )
         }
     }
