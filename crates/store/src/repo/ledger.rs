@@ -35,7 +35,41 @@ type PaymentLine = (
     Option<PrimitiveDateTime>,
 );
 
-/// The account's ledger from `bills` (the account's bills, already read) and three more
+/// One refund of account credit: its id, amount (stored negative) and when.
+type RefundLine = (i64, i64, PrimitiveDateTime);
+
+/// Every payment of the account with its reversal's date (at most one; one statement, a left
+/// join) and its credit refunds (one statement), each in id order.
+fn payments_and_refunds(
+    conn: &mut AnyConnection,
+    account_id: i64,
+) -> StoreResult<(Vec<PaymentLine>, Vec<RefundLine>)> {
+    let lines: Vec<PaymentLine> = crate::pool::on_backend!(conn, |c| payments::table
+        .left_join(reversals::table)
+        .filter(payments::account_id.eq(account_id))
+        .order(payments::id.asc())
+        .select((
+            payments::id,
+            payments::uid,
+            payments::channel,
+            payments::currency,
+            payments::amount,
+            payments::paid_at,
+            reversals::created_at.nullable(),
+        ))
+        .load::<PaymentLine>(c))?;
+    let refunded: Vec<RefundLine> = crate::pool::on_backend!(conn, |c| {
+        ace::table
+            .filter(ace::account_id.eq(account_id))
+            .filter(ace::kind.eq("refunded"))
+            .order(ace::id.asc())
+            .select((ace::id, ace::amount, ace::created_at))
+            .load::<RefundLine>(c)
+    })?;
+    Ok((lines, refunded))
+}
+
+/// The account's ledger from `bills` (the account's bills, already read) and two more
 /// statements: its payments with their reversals, its credit refunds.
 pub(crate) fn load_ledger(
     conn: &mut AnyConnection,
@@ -60,29 +94,7 @@ pub(crate) fn load_ledger(
             void,
         });
     }
-    // Every payment of the account, with its reversal (at most one): one statement.
-    let lines: Vec<PaymentLine> = crate::pool::on_backend!(conn, |c| payments::table
-        .left_join(reversals::table)
-        .filter(payments::account_id.eq(account_id))
-        .order(payments::id.asc())
-        .select((
-            payments::id,
-            payments::uid,
-            payments::channel,
-            payments::currency,
-            payments::amount,
-            payments::paid_at,
-            reversals::created_at.nullable(),
-        ))
-        .load::<PaymentLine>(c))?;
-    let refunded: Vec<(i64, i64, PrimitiveDateTime)> = crate::pool::on_backend!(conn, |c| {
-        ace::table
-            .filter(ace::account_id.eq(account_id))
-            .filter(ace::kind.eq("refunded"))
-            .order(ace::id.asc())
-            .select((ace::id, ace::amount, ace::created_at))
-            .load::<(i64, i64, PrimitiveDateTime)>(c)
-    })?;
+    let (lines, refunded) = payments_and_refunds(conn, account_id)?;
     // Payments from account credit are not new money (the overpayment that made the credit
     // was listed when it came in): listed at zero, before refunds of credit.
     let credit = Channel::Credit.as_db();
