@@ -208,58 +208,65 @@ pub const DEFAULT_DB_POOL_SIZE: u32 = 16;
 /// Bounds of `BILLHUB_DB_POOL_SIZE`.
 pub const DB_POOL_SIZE_RANGE: std::ops::RangeInclusive<u32> = 1..=1000;
 
-/// `BILLHUB_DB_POOL_SIZE`: the most database connections one process opens (default 16).
-fn db_pool_size(value: Option<String>) -> Result<u32, ConfigError> {
+/// A whole number of `unit` from `range` in variable `var` (`default` when unset or blank).
+fn whole_number<T>(
+    var: &'static str,
+    value: Option<String>,
+    range: std::ops::RangeInclusive<T>,
+    default: T,
+    unit: &str,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
     let Some(text) = value.filter(|s| !s.trim().is_empty()) else {
-        return Ok(DEFAULT_DB_POOL_SIZE);
+        return Ok(default);
     };
-    match text.trim().parse::<u32>() {
-        Ok(n) if DB_POOL_SIZE_RANGE.contains(&n) => Ok(n),
+    match text.trim().parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(n),
         _ => Err(err(
-            "BILLHUB_DB_POOL_SIZE",
+            var,
             format!(
-                "`{text}` must be a whole number of connections from {} to {} (default {DEFAULT_DB_POOL_SIZE})",
-                DB_POOL_SIZE_RANGE.start(),
-                DB_POOL_SIZE_RANGE.end()
+                "`{text}` must be a whole number of {unit} from {} to {} (default {default})",
+                range.start(),
+                range.end()
             ),
         )),
     }
+}
+
+/// `BILLHUB_DB_POOL_SIZE`: the most database connections one process opens (default 16).
+fn db_pool_size(value: Option<String>) -> Result<u32, ConfigError> {
+    whole_number(
+        "BILLHUB_DB_POOL_SIZE",
+        value,
+        DB_POOL_SIZE_RANGE,
+        DEFAULT_DB_POOL_SIZE,
+        "connections",
+    )
 }
 
 /// `BILLHUB_BODY_LIMIT`: the largest request body, in bytes (a whole number; default 256 KiB).
 fn body_limit(value: Option<String>) -> Result<usize, ConfigError> {
-    let Some(text) = value.filter(|s| !s.trim().is_empty()) else {
-        return Ok(DEFAULT_BODY_LIMIT);
-    };
-    match text.trim().parse::<usize>() {
-        Ok(n) if BODY_LIMIT_RANGE.contains(&n) => Ok(n),
-        _ => Err(err(
-            "BILLHUB_BODY_LIMIT",
-            format!(
-                "`{text}` must be a whole number of bytes from {} to {} (default {DEFAULT_BODY_LIMIT})",
-                BODY_LIMIT_RANGE.start(),
-                BODY_LIMIT_RANGE.end()
-            ),
-        )),
-    }
+    whole_number(
+        "BILLHUB_BODY_LIMIT",
+        value,
+        BODY_LIMIT_RANGE,
+        DEFAULT_BODY_LIMIT,
+        "bytes",
+    )
 }
 
 /// `BILLHUB_REQUEST_TIMEOUT`: how long a request may run, in whole seconds (default 30).
 fn request_timeout(value: Option<String>) -> Result<std::time::Duration, ConfigError> {
-    let Some(text) = value.filter(|s| !s.trim().is_empty()) else {
-        return Ok(std::time::Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS));
-    };
-    match text.trim().parse::<u64>() {
-        Ok(n) if REQUEST_TIMEOUT_RANGE.contains(&n) => Ok(std::time::Duration::from_secs(n)),
-        _ => Err(err(
-            "BILLHUB_REQUEST_TIMEOUT",
-            format!(
-                "`{text}` must be a whole number of seconds from {} to {} (default {DEFAULT_REQUEST_TIMEOUT_SECS})",
-                REQUEST_TIMEOUT_RANGE.start(),
-                REQUEST_TIMEOUT_RANGE.end()
-            ),
-        )),
-    }
+    whole_number(
+        "BILLHUB_REQUEST_TIMEOUT",
+        value,
+        REQUEST_TIMEOUT_RANGE,
+        DEFAULT_REQUEST_TIMEOUT_SECS,
+        "seconds",
+    )
+    .map(std::time::Duration::from_secs)
 }
 
 /// `BILLHUB_CLOCK_SCALE` (an integer 1..=3600, test-only, refused unless `BILLHUB_SANDBOX=true`)

@@ -100,6 +100,32 @@ impl TestDb {
         self.store.backend()
     }
 
+    /// PostgreSQL: the tables of this database that have been analyzed (`last_analyze` in
+    /// `pg_stat_user_tables`), in name order; SQLite: none. Panics when the query fails.
+    pub fn analyzed_tables(&self) -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = Text)]
+            relname: String,
+        }
+        if self.backend() != Backend::Postgres {
+            return Vec::new();
+        }
+        let mut conn = match PgConnection::establish(&self.url) {
+            Ok(c) => c,
+            Err(e) => panic!("cannot connect to {}: {e}", self.url),
+        };
+        match diesel::sql_query(
+            "SELECT relname::text AS relname FROM pg_stat_user_tables \
+             WHERE last_analyze IS NOT NULL ORDER BY relname",
+        )
+        .load::<Name>(&mut conn)
+        {
+            Ok(rows) => rows.into_iter().map(|n| n.relname).collect(),
+            Err(e) => panic!("cannot read pg_stat_user_tables: {e}"),
+        }
+    }
+
     /// Runs raw SQL statements on this database, outside any repository rule: tests plant
     /// damage with it (what `billhub check` must find). Panics when the SQL fails.
     pub fn raw_sql(&self, statements: &str) {
