@@ -442,15 +442,35 @@ type EventTuple = (
     i64,
 );
 
+/// A payment's or reversal's row on a bill from its bill event and what was read with it.
+fn row_of_event(
+    event: EventTuple,
+    payment: Payment,
+    channel_name: Option<String>,
+    bill: VaBill,
+) -> VaPaymentRow {
+    let (event_id, kind, _, amount, status_after, paid_after, created_at, _) = event;
+    VaPaymentRow {
+        event_id,
+        kind,
+        applied: amount.unwrap_or(0),
+        status_after,
+        paid_after,
+        created_at: from_db(created_at),
+        payment,
+        channel_name,
+        bill,
+    }
+}
+
 fn payment_rows(
     conn: &mut AnyConnection,
     events: Vec<EventTuple>,
 ) -> StoreResult<Vec<VaPaymentRow>> {
     let mut bills_seen: Vec<VaBill> = Vec::new();
     let mut out = Vec::with_capacity(events.len());
-    for (event_id, kind, payment_id, amount, status_after, paid_after, created_at, bill_id) in
-        events
-    {
+    for event in events {
+        let (payment_id, bill_id) = (event.2, event.7);
         let Some(payment_id) = payment_id else {
             continue;
         };
@@ -464,17 +484,7 @@ fn payment_rows(
             }
         };
         let channel_name = channel_name(conn, &payment.channel)?;
-        out.push(VaPaymentRow {
-            event_id,
-            kind,
-            applied: amount.unwrap_or(0),
-            status_after,
-            paid_after,
-            created_at: from_db(created_at),
-            payment,
-            channel_name,
-            bill,
-        });
+        out.push(row_of_event(event, payment, channel_name, bill));
     }
     Ok(out)
 }
@@ -724,20 +734,14 @@ impl Reader<'_> {
             let Some((event, mut row, account, channel_name, last)) = found else {
                 return Ok(None);
             };
-            let (event_id, kind, _, amount, status_after, paid_after, created_at, _) = event;
             let extra = std::mem::take(&mut row.extra);
             let bill = va_bill_of(conn, row.into_bill()?, extra, account.into(), Some(last))?;
-            Ok(Some(VaPaymentRow {
-                event_id,
-                kind,
-                applied: amount.unwrap_or(0),
-                status_after,
-                paid_after,
-                created_at: from_db(created_at),
-                payment: payment.clone(),
+            Ok(Some(row_of_event(
+                event,
+                payment.clone(),
                 channel_name,
                 bill,
-            }))
+            )))
         })
     }
 
