@@ -51,6 +51,7 @@ pub mod error;
 mod group;
 pub mod models;
 pub mod pool;
+mod prepared;
 pub mod repo;
 pub(crate) mod schema;
 pub mod secrets;

@@ -7,6 +7,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::models::{AccountRow, BillEventRow, BillItemRow, BillRow};
 use crate::pool::AnyConnection;
+use crate::prepared::{Bind, Fixed};
 use crate::repo::orgs::{load_org, load_settings};
 use crate::repo::outbox::targets_for_bill;
 use crate::repo::outbox::{Target, enqueue_event};
@@ -218,17 +219,18 @@ pub(crate) fn update_bill_versioned(
     paid: i64,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    let n = diesel::update(
-        bills::table
-            .filter(bills::id.eq(bill.id))
-            .filter(bills::version.eq(bill.version)),
+    let n = Fixed::<()>::new(
+        "UPDATE bills SET status = ?, paid = ?, version = ?, updated_at = ? \
+         WHERE id = ? AND version = ?",
+        vec![
+            Bind::Text(status.as_str()),
+            Bind::BigInt(paid),
+            Bind::BigInt(bill.version + 1),
+            Bind::Timestamp(to_db(now)),
+            Bind::BigInt(bill.id),
+            Bind::BigInt(bill.version),
+        ],
     )
-    .set((
-        bills::status.eq(status.as_str()),
-        bills::paid.eq(paid),
-        bills::version.eq(bill.version + 1),
-        bills::updated_at.eq(to_db(now)),
-    ))
     .execute(conn)?;
     if n != 1 {
         return Err(StoreError::RaceLost {
@@ -238,9 +240,11 @@ pub(crate) fn update_bill_versioned(
     }
     // A bill that is no longer payable releases its VA numbers.
     if !status.is_payable() {
-        diesel::update(va_numbers::table.filter(va_numbers::bill_id.eq(bill.id)))
-            .set(va_numbers::active.eq(false))
-            .execute(conn)?;
+        Fixed::<()>::new(
+            "UPDATE va_numbers SET active = ? WHERE bill_id = ?",
+            vec![Bind::Bool(false), Bind::BigInt(bill.id)],
+        )
+        .execute(conn)?;
     } else if !bill.status.is_payable() {
         reactivate_va_numbers(conn, bill.id)?;
     }
@@ -262,9 +266,11 @@ fn reactivate_va_numbers(conn: &mut AnyConnection, bill_id: i64) -> StoreResult<
             .first(conn)
             .optional()?;
         if taken.is_none() {
-            diesel::update(va_numbers::table.filter(va_numbers::id.eq(id)))
-                .set(va_numbers::active.eq(true))
-                .execute(conn)?;
+            Fixed::<()>::new(
+                "UPDATE va_numbers SET active = ? WHERE id = ?",
+                vec![Bind::Bool(true), Bind::BigInt(id)],
+            )
+            .execute(conn)?;
         }
     }
     Ok(())

@@ -44,6 +44,7 @@ use time::OffsetDateTime;
 
 use crate::models::{BillRow, OrganizationRow, PaymentRow, UnappliedRow};
 use crate::pool::AnyConnection;
+use crate::prepared::{Bind, Fixed};
 use crate::repo::bills::{append_event, load_bill, update_bill_versioned};
 use crate::repo::outbox::{Target, enqueue_event, targets_for_bill};
 use crate::repo::payments::payment_from_row;
@@ -779,21 +780,13 @@ fn payment_received_payload(
     serde_json::json!({ "amount": amount, "currency": currency.code(), "paid_after": paid, "status_after": status.as_str() }).to_string()
 }
 
-/// The row [`write_one_bill_pg`] reads back: the payment's id and how many bills it updated.
-#[derive(diesel::QueryableByName)]
-struct OneBillWritten {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    id: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    updated: i64,
-}
-
 /// The writes of a payment on one bill in one PostgreSQL statement (one round trip instead of
-/// six): the payment row, the bill's versioned update (its VA numbers released when it stops
-/// being payable), the allocation, the bill event and the `payment.received` event: the same
-/// rows, with the same values, as [`insert_payment`] and [`apply_allocation`] write. A bill
-/// whose version moved on updates nothing: [`StoreError::RaceLost`], and the transaction runs
-/// again (its other writes roll back with it).
+/// six, prepared once per connection): the payment row, the bill's versioned update (its VA
+/// numbers released when it stops being payable), the allocation, the bill event and the
+/// `payment.received` event: the same rows, with the same values, as [`insert_payment`] and
+/// [`apply_allocation`] write. A bill whose version moved on updates nothing:
+/// [`StoreError::RaceLost`], and the transaction runs again (its other writes roll back with
+/// it).
 fn write_one_bill_pg(
     conn: &mut AnyConnection,
     req: &PaymentRequest,
@@ -801,27 +794,28 @@ fn write_one_bill_pg(
     plan: &OneBill,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
+    use diesel::sql_types::BigInt;
+    // Each `?` is a bind, in the order of `binds` below.
     const SQL: &str = "WITH p AS (\
         INSERT INTO payments (uid, organization_id, account_id, channel, channel_ref, \
             request_hash, method, currency, amount, fee, credit, payer_name, details, paid_at, \
             created_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id\
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id\
     ), b AS (\
-        UPDATE bills SET status = $16, paid = $17, version = $18 + 1, updated_at = $15 \
-        WHERE id = $19 AND version = $18 RETURNING id\
+        UPDATE bills SET status = ?, paid = ?, version = ?, updated_at = ? \
+        WHERE id = ? AND version = ? RETURNING id\
     ), v AS (\
-        UPDATE va_numbers SET active = FALSE WHERE $20 AND bill_id IN (SELECT id FROM b)\
+        UPDATE va_numbers SET active = FALSE WHERE ? AND bill_id IN (SELECT id FROM b)\
     ), a AS (\
-        INSERT INTO payment_allocations (payment_id, bill_id, amount) SELECT id, $19, $21 FROM p\
+        INSERT INTO payment_allocations (payment_id, bill_id, amount) SELECT id, ?, ? FROM p\
     ), e AS (\
         INSERT INTO bill_events (bill_id, kind, payment_id, amount, status_after, paid_after, \
             details, created_at) \
-        SELECT $19, 'payment', id, $21, $16, $17, '{}', $15 FROM p\
+        SELECT ?, 'payment', id, ?, ?, ?, '{}', ? FROM p\
     ), n AS (\
         INSERT INTO notification_events (uid, organization_id, kind, bill_id, payment_id, \
             payload, created_at) \
-        SELECT $22, $2, 'payment.received', $19, id, $23, $15 FROM p\
+        SELECT ?, ?, 'payment.received', ?, id, ?, ? FROM p\
     ) SELECT p.id, (SELECT COUNT(*) FROM b) AS updated FROM p";
     let AnyConnection::Postgresql(pg) = conn else {
         return Err(StoreError::Corrupt(
@@ -829,38 +823,58 @@ fn write_one_bill_pg(
         ));
     };
     let event_uid = uuid::Uuid::new_v4().to_string();
-    let written: OneBillWritten = diesel::sql_query(SQL)
-        .bind::<Text, _>(&p.uid)
-        .bind::<BigInt, _>(p.organization_id)
-        .bind::<Nullable<BigInt>, _>(p.account_id)
-        .bind::<Text, _>(&p.channel)
-        .bind::<Text, _>(&p.channel_ref)
-        .bind::<Text, _>(&req.request_hash)
-        .bind::<Text, _>(&p.method)
-        .bind::<Text, _>(p.currency.code())
-        .bind::<BigInt, _>(p.amount)
-        .bind::<BigInt, _>(p.fee)
-        .bind::<BigInt, _>(p.credit)
-        .bind::<Text, _>(&p.payer_name)
-        .bind::<Text, _>(&p.details)
-        .bind::<Timestamp, _>(to_db(p.paid_at))
-        .bind::<Timestamp, _>(to_db(now))
-        .bind::<Text, _>(plan.status.as_str())
-        .bind::<BigInt, _>(plan.paid)
-        .bind::<BigInt, _>(plan.version)
-        .bind::<BigInt, _>(plan.bill_id)
-        .bind::<Bool, _>(plan.releases_va_numbers)
-        .bind::<BigInt, _>(plan.amount)
-        .bind::<Text, _>(&event_uid)
-        .bind::<Text, _>(&plan.payload)
-        .get_result(pg)?;
-    if written.updated != 1 {
+    let now = to_db(now);
+    let status = plan.status.as_str();
+    let binds = vec![
+        // p
+        Bind::Text(&p.uid),
+        Bind::BigInt(p.organization_id),
+        Bind::NullableBigInt(p.account_id),
+        Bind::Text(&p.channel),
+        Bind::Text(&p.channel_ref),
+        Bind::Text(&req.request_hash),
+        Bind::Text(&p.method),
+        Bind::Text(p.currency.code()),
+        Bind::BigInt(p.amount),
+        Bind::BigInt(p.fee),
+        Bind::BigInt(p.credit),
+        Bind::Text(&p.payer_name),
+        Bind::Text(&p.details),
+        Bind::Timestamp(to_db(p.paid_at)),
+        Bind::Timestamp(now),
+        // b
+        Bind::Text(status),
+        Bind::BigInt(plan.paid),
+        Bind::BigInt(plan.version + 1),
+        Bind::Timestamp(now),
+        Bind::BigInt(plan.bill_id),
+        Bind::BigInt(plan.version),
+        // v
+        Bind::Bool(plan.releases_va_numbers),
+        // a
+        Bind::BigInt(plan.bill_id),
+        Bind::BigInt(plan.amount),
+        // e
+        Bind::BigInt(plan.bill_id),
+        Bind::BigInt(plan.amount),
+        Bind::Text(status),
+        Bind::BigInt(plan.paid),
+        Bind::Timestamp(now),
+        // n
+        Bind::Text(&event_uid),
+        Bind::BigInt(p.organization_id),
+        Bind::BigInt(plan.bill_id),
+        Bind::Text(&plan.payload),
+        Bind::Timestamp(now),
+    ];
+    let (id, updated): (i64, i64) = Fixed::<(BigInt, BigInt)>::new(SQL, binds).get_result(pg)?;
+    if updated != 1 {
         return Err(StoreError::RaceLost {
             entity: crate::Entity::Bill,
             id: plan.bill_id,
         });
     }
-    p.id = written.id;
+    p.id = id;
     Ok(())
 }
 

@@ -14,6 +14,7 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 use crate::models::ReversalRow;
 use crate::pool::AnyConnection;
+use crate::prepared::{Bind, Fixed};
 use crate::repo::payments::load_payment;
 use crate::repo::posting::{
     PaymentOutcome, PaymentRequest, claim_or_replay, post_claimed_or_release, release_reference,
@@ -393,12 +394,11 @@ fn post_with_code(
     }
     let outcome = post_claimed_or_release(conn, req, settings, now)?;
     if let Some(payment) = outcome.payment() {
-        let n = diesel::update(
-            pc::table
-                .filter(pc::code.eq(code))
-                .filter(pc::used_by_payment_id.is_null()),
+        let n = Fixed::<()>::new(
+            "UPDATE postpaid_codes SET used_by_payment_id = ? \
+             WHERE code = ? AND used_by_payment_id IS NULL",
+            vec![Bind::NullableBigInt(Some(payment.id)), Bind::Text(code)],
         )
-        .set(pc::used_by_payment_id.eq(Some(payment.id)))
         .execute(conn)?;
         if n == 0 {
             return Err(StoreError::Busy(format!(

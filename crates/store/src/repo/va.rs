@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::models::{AccountRow, BillItemRow, BillRow};
 use crate::pool::{AnyConnection, MultiBackend};
+use crate::prepared::{Bind, FixedExpr};
 use crate::repo::bills::{BillItem, VaNumber, load_account};
 use crate::repo::payments::load_payment;
 use crate::repo::snap::VisibleBill;
@@ -692,20 +693,22 @@ impl Reader<'_> {
         payment: &Payment,
         kind: &str,
     ) -> StoreResult<Option<VaPaymentRow>> {
-        use diesel::sql_types::{BigInt, Nullable, Text};
+        use diesel::sql_types::{Nullable, Text};
         // The registered channel of `va:3` (`channel_name`'s), and the bill's latest payment
-        // event (`load_va_bill`'s), as scalar subqueries of the one statement.
+        // event (`load_va_bill`'s), as scalar subqueries of the one statement (kept prepared:
+        // `diesel::dsl::sql` would make the statement uncacheable).
         let channel_id = payment
             .channel
             .split_once(':')
             .and_then(|(_, id)| id.parse::<i64>().ok());
-        let channel =
-            sql::<Nullable<Text>>("(SELECT channels.name FROM channels WHERE channels.id = ")
-                .bind::<Nullable<BigInt>, _>(channel_id)
-                .sql(")");
-        let last = sql::<Nullable<Text>>(
+        let channel = FixedExpr::<Nullable<Text>>::new(
+            "(SELECT channels.name FROM channels WHERE channels.id = ?)",
+            vec![Bind::NullableBigInt(channel_id)],
+        );
+        let last = FixedExpr::<Nullable<Text>>::new(
             "(SELECT e.kind FROM bill_events e WHERE e.bill_id = bills.id \
              AND (e.kind = 'payment' OR e.kind = 'reversal') ORDER BY e.id DESC LIMIT 1)",
+            Vec::new(),
         );
         self.with(|conn| {
             type Found = (
