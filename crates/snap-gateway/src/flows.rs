@@ -205,11 +205,19 @@ pub fn pay(
     spending(store, bank, |w| {
         let bill = payment_target(w, bank, &channel, req)?;
         let (organization_id, target) = match &bill {
-            Some(b) => (b.organization_id, PaymentTarget::Bill { bill_id: b.id }),
+            // The bill as this transaction has just read it: the posting does not read it again.
+            Some(b) => (
+                b.organization_id,
+                PaymentTarget::ReadBill {
+                    bill: Box::new(b.clone()),
+                },
+            ),
             None => unknown_target(w, bank, req)?,
         };
         let request = payment_request(organization_id, target, channel.clone(), req, now);
-        let outcome = w.post_payment(&request, now)?;
+        // The settings from the store's cache (on a miss: read in this transaction).
+        let org = store.cached_organization_in(w, organization_id, now)?;
+        let outcome = w.post_payment_with_settings(&request, &[], &org.settings, now)?;
         paid_data(w, req, bill.as_ref(), &outcome.result)
     })?
     .map_err(|e| if e.cause.is_none() { refuse(e) } else { e })

@@ -235,6 +235,30 @@ impl Store {
             crate::StoreError::not_found(crate::Entity::Organization, organization_id)
         })
     }
+
+    /// [`Store::cached_organization`] for a flow inside its transaction: on a miss the
+    /// organization with its settings is read in that transaction (`r`, one statement; no
+    /// second pooled connection is taken while the transaction holds one) and cached.
+    pub fn cached_organization_in(
+        &self,
+        r: &mut crate::Reader<'_>,
+        organization_id: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<Arc<CachedOrganization>> {
+        let found = self
+            .cache
+            .organizations
+            .get_or_load(&organization_id, now, || {
+                let (organization, settings) = r.organization_with_settings(organization_id)?;
+                Ok(Some(Arc::new(CachedOrganization {
+                    organization,
+                    settings,
+                })))
+            })?;
+        found.ok_or_else(|| {
+            crate::StoreError::not_found(crate::Entity::Organization, organization_id)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -812,7 +812,112 @@ fn postpaid_code_read_once(db: TestDb) {
     }
 }
 
+/// A payment on a bill its transaction has read already (`PaymentTarget::ReadBill`, a bank's
+/// payment) posts exactly what a payment on the bill's id posts; a copy read before another
+/// payment moved the bill on loses the race every time it runs and writes nothing. And the
+/// organization a flow takes from the cache inside its transaction is read there on a miss,
+/// then served from the cache.
+fn payment_on_a_bill_read_already(db: TestDb) {
+    let o = org(&db, "ORG00001");
+    let by_id = bill(&db, o, "ACC1", 1050, PaymentRule::Exact);
+    let read = bill(&db, o, "ACC2", 1050, PaymentRule::Exact);
+    let first = db
+        .post_payment(
+            &pay(o, PaymentTarget::Bill { bill_id: by_id.id }, "id", 1050),
+            NOW,
+        )
+        .unwrap();
+    let second = db
+        .transaction(|w| {
+            let bill = w.bill(read.id)?;
+            let target = PaymentTarget::ReadBill {
+                bill: Box::new(bill),
+            };
+            w.post_payment(&pay(o, target, "read", 1050), NOW)
+        })
+        .unwrap();
+    let (p1, p2) = (first.payment().unwrap(), second.payment().unwrap());
+    assert_eq!(
+        (p2.amount, p2.fee, p2.credit, p2.account_id),
+        (p1.amount, p1.fee, p1.credit, Some(read.account_id))
+    );
+    assert_eq!(
+        p2.allocations
+            .iter()
+            .map(|a| (a.bill_id, a.amount))
+            .collect::<Vec<_>>(),
+        vec![(read.id, 1050)]
+    );
+    assert_eq!(db.payment(p2.id).unwrap(), *p2);
+    let after = db.bill(read.id).unwrap();
+    assert_eq!(
+        (after.status, after.paid, after.version),
+        (BillStatus::Paid, 1050, read.version + 1)
+    );
+    let events = db.bill_events(read.id).unwrap();
+    assert_eq!(
+        events
+            .last()
+            .map(|e| (e.kind.as_str(), e.payment_id, e.amount)),
+        Some(("payment", Some(p2.id), Some(1050)))
+    );
+
+    // Read before a payment of 400 moved it on: the copy's version is stale.
+    let open = bill(&db, o, "ACC3", 1050, PaymentRule::Open);
+    db.post_payment(
+        &pay(o, PaymentTarget::Bill { bill_id: open.id }, "moved", 400),
+        NOW,
+    )
+    .unwrap();
+    let mut attempts = 0;
+    let stale = db.transaction(|w| {
+        attempts += 1;
+        let target = PaymentTarget::ReadBill {
+            bill: Box::new(open.clone()),
+        };
+        w.post_payment(&pay(o, target, "stale", 650), NOW)
+    });
+    assert!(
+        matches!(stale, Err(StoreError::RaceLost { id, .. }) if id == open.id),
+        "{stale:?}"
+    );
+    assert!(attempts > 1, "a lost race runs again: {attempts}");
+    assert_eq!(db.bill(open.id).unwrap().paid, 400);
+    assert_eq!(
+        db.payment_by_channel_ref("test", "stale").unwrap(),
+        None,
+        "nothing is written"
+    );
+
+    // On a miss the organization is read in the flow's own transaction, then cached: a rename
+    // made behind the store's back is not seen until the entry expires.
+    let cached = db
+        .transaction(|w| db.cached_organization_in(w, o, NOW))
+        .unwrap();
+    assert_eq!(
+        (cached.organization.id, cached.organization.name.as_str()),
+        (o, "Org ORG00001")
+    );
+    db.raw_sql(&format!(
+        "UPDATE organizations SET name = 'Renamed' WHERE id = {o}"
+    ));
+    let again = db
+        .transaction(|w| db.cached_organization_in(w, o, NOW))
+        .unwrap();
+    assert_eq!(again.organization.name, "Org ORG00001");
+    let later = NOW + billhub_store::cache::CACHE_TTL;
+    let fresh = db
+        .transaction(|w| db.cached_organization_in(w, o, later))
+        .unwrap();
+    assert_eq!(fresh.organization.name, "Renamed");
+    assert!(matches!(
+        db.transaction(|w| db.cached_organization_in(w, o + 1000, NOW)),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
 billhub_store::backend_tests!(
+    payment_on_a_bill_read_already,
     bank_payment_reads,
     postpaid_code_read_once,
     posted_payment_is_what_a_read_returns,

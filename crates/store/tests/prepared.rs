@@ -328,16 +328,15 @@ fn va_statements_are_prepared_once(db: &TestDb, o: i64) {
                 let bill = w
                     .bank_payment_target(bank.id, &channel, reference, Some(&number))?
                     .unwrap();
-                let (_, settings) = w.organization_with_settings(bill.organization_id)?;
-                let mut req = request(
-                    o,
-                    &channel,
-                    PaymentTarget::Bill { bill_id: bill.id },
-                    reference,
-                );
+                let bill_id = bill.id;
+                let org = db.cached_organization_in(w, bill.organization_id, NOW)?;
+                let target = PaymentTarget::ReadBill {
+                    bill: Box::new(bill),
+                };
+                let mut req = request(o, &channel, target, reference);
                 req.amount = Money::from_minor(150_000, Currency::IDR);
-                let posted = w.post_payment_with_settings(&req, &[], &settings, NOW)?;
-                w.va_row_of_payment(bill.id, posted.payment().unwrap(), "payment")
+                let posted = w.post_payment_with_settings(&req, &[], &org.settings, NOW)?;
+                w.va_row_of_payment(bill_id, posted.payment().unwrap(), "payment")
             })
             .unwrap()
             .unwrap();

@@ -377,16 +377,23 @@ pub fn pay(
     store.transaction(|w| {
         let bill = payment_target(w, caller, &channel, &req)?
             .ok_or_else(|| VaError::code(Rc::BillNotFound))?;
-        // The organization and its settings in one statement; the posting uses these.
-        let (org, settings) = w.organization_with_settings(bill.organization_id)?;
-        let paid_at = parse_local(&req.fields.transaction_date, org.utc_offset).unwrap_or(now);
+        // The organization and its settings from the store's cache (on a miss: read in this
+        // transaction); the posting uses these.
+        let org = store.cached_organization_in(w, bill.organization_id, now)?;
+        let offset = org.organization.utc_offset;
+        let paid_at = parse_local(&req.fields.transaction_date, offset).unwrap_or(now);
         let print = bank_fingerprint(&req, paid_at);
-        let request = bank_payment(&bill, channel.clone(), &req, (&print, paid_at));
-        let row = post_and_row(w, &request, (&print.legacy, Some(&settings)), bill.id, now)?;
-        Ok(Posted {
-            offset: org.utc_offset,
-            row,
-        })
+        let bill_id = bill.id;
+        // The bill as this transaction has just read it: the posting does not read it again.
+        let request = bank_payment(bill, channel.clone(), &req, (&print, paid_at));
+        let row = post_and_row(
+            w,
+            &request,
+            (&print.legacy, Some(&org.settings)),
+            bill_id,
+            now,
+        )?;
+        Ok(Posted { offset, row })
     })
 }
 
@@ -413,8 +420,9 @@ fn bank_fingerprint(req: &PayRequest, paid_at: OffsetDateTime) -> Fingerprint {
     .with_legacy(fingerprint(&["va-payment", &f.va_number, &minor]))
 }
 
+/// A bank's payment on `bill`, as its transaction has read it (see `PaymentTarget::ReadBill`).
 fn bank_payment(
-    bill: &Bill,
+    bill: Bill,
     channel: String,
     req: &PayRequest,
     (print, paid_at): (&Fingerprint, OffsetDateTime),
@@ -425,7 +433,9 @@ fn bank_payment(
         channel,
         channel_ref: f.ref_id.clone(),
         request_hash: print.current.clone(),
-        target: PaymentTarget::Bill { bill_id: bill.id },
+        target: PaymentTarget::ReadBill {
+            bill: Box::new(bill),
+        },
         amount: req.amount,
         fee: 0,
         method: f.terminal_id.clone().unwrap_or_default(),

@@ -60,6 +60,11 @@ use crate::{Backend, InvalidKind, Reader, StoreError, StoreResult, Writer};
 pub enum PaymentTarget {
     /// One bill, under its own rule.
     Bill { bill_id: i64 },
+    /// One bill, under its own rule, as the caller's transaction has just read it (a bank's
+    /// payment finds its bill by the VA number): not read again. It must come from a read in
+    /// the same transaction; its version still guards the update, so a copy that is out of date
+    /// loses the race and the transaction runs again.
+    ReadBill { bill: Box<Bill> },
     /// An account's bills, under `mode` (the organization's `settlement` setting when `None`).
     Account {
         account_id: i64,
@@ -599,18 +604,10 @@ fn decide_fresh(
         PaymentTarget::Unknown { .. } => Decided::refused(Rejection::NotFound),
         PaymentTarget::Bill { bill_id } => {
             let (bill, hook) = load_bill_with_hook(conn, *bill_id)?;
-            if bill.organization_id != req.organization_id {
-                Decided::refused(Rejection::NotFound)
-            } else {
-                let decision = decide(RuleTarget::Bill(&bill), req.amount, now);
-                Decided {
-                    account_id: Some(bill.account_id),
-                    hooks: vec![(bill.id, hook)],
-                    bills: vec![bill],
-                    decision,
-                }
-            }
+            decide_on_bill(req, bill, vec![(*bill_id, hook)], now)
         }
+        // Its collection's webhook, if it has one, is looked up with the notification targets.
+        PaymentTarget::ReadBill { bill } => decide_on_bill(req, (**bill).clone(), Vec::new(), now),
         PaymentTarget::Account {
             account_id,
             mode,
@@ -634,6 +631,20 @@ fn decide_fresh(
             }
         },
     })
+}
+
+/// Lets core decide a payment on one bill of the request's organization.
+fn decide_on_bill(req: &PaymentRequest, bill: Bill, hooks: Hooks, now: OffsetDateTime) -> Decided {
+    if bill.organization_id != req.organization_id {
+        return Decided::refused(Rejection::NotFound);
+    }
+    let decision = decide(RuleTarget::Bill(&bill), req.amount, now);
+    Decided {
+        account_id: Some(bill.account_id),
+        hooks,
+        bills: vec![bill],
+        decision,
+    }
 }
 
 /// Answers a refusal: an error, or the unapplied record when the caller asks for one.
