@@ -10,6 +10,7 @@
 use billhub_core::fingerprint::{self as fp, Fingerprint};
 use billhub_core::rules::payability;
 use billhub_core::{Bill, Channel, Money, Rejection};
+use billhub_store::repo::va::BankTarget;
 use billhub_store::{
     OnRejection, PaymentRequest, PaymentTarget, PostResult, Reader, Store, Writer,
 };
@@ -104,7 +105,7 @@ fn payment_target(
     bank: &Bank,
     channel: &str,
     req: &requests::Payment,
-) -> Result<Option<Bill>, SnapError> {
+) -> Result<Option<BankTarget>, SnapError> {
     let va = va_number(bank, &req.ids);
     Ok(r.bank_payment_target(
         bank.channel_id,
@@ -203,15 +204,11 @@ pub fn pay(
         ))
     };
     spending(store, bank, |w| {
-        let bill = payment_target(w, bank, &channel, req)?;
-        let (organization_id, target) = match &bill {
+        let found = payment_target(w, bank, &channel, req)?;
+        let bill = found.as_ref().map(|t| t.bill.clone());
+        let (organization_id, target) = match found {
             // The bill as this transaction has just read it: the posting does not read it again.
-            Some(b) => (
-                b.organization_id,
-                PaymentTarget::ReadBill {
-                    bill: Box::new(b.clone()),
-                },
-            ),
+            Some(t) => (t.bill.organization_id, t.into_target()),
             None => unknown_target(w, bank, req)?,
         };
         let request = payment_request(organization_id, target, channel.clone(), req, now);

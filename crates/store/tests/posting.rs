@@ -555,7 +555,7 @@ fn bank_payment_reads(db: TestDb) {
     let target = |reference: &str, number: Option<&str>| {
         db.snapshot(|r| r.bank_payment_target(bank.id, &channel, reference, number))
             .unwrap()
-            .map(|b| b.id)
+            .map(|t| t.bill.id)
     };
     assert_eq!(target("ref1", Some("0099511234567890")), Some(b.id));
     assert_eq!(
@@ -626,7 +626,7 @@ fn bank_payment_reads(db: TestDb) {
     assert_eq!(
         db.snapshot(|r| r.bank_payment_target(stranger.id, &channel, "ref1", None))
             .unwrap()
-            .map(|b| b.id),
+            .map(|t| t.bill.id),
         None
     );
 
@@ -832,6 +832,7 @@ fn payment_on_a_bill_read_already(db: TestDb) {
             let bill = w.bill(read.id)?;
             let target = PaymentTarget::ReadBill {
                 bill: Box::new(bill),
+                webhook: None,
             };
             w.post_payment(&pay(o, target, "read", 1050), NOW)
         })
@@ -862,6 +863,40 @@ fn payment_on_a_bill_read_already(db: TestDb) {
         Some(("payment", Some(p2.id), Some(1050)))
     );
 
+    // A bill in a collection: the webhook read with it is the one notified.
+    assert!(db.deliveries_for_organization(o).unwrap().is_empty());
+    let collection = db
+        .create_collection(
+            o,
+            &collections::NewCollection {
+                name: "Hooked".into(),
+                webhook_url: Some("http://127.0.0.1:9/read".into()),
+                redirect_url: None,
+            },
+            NOW,
+        )
+        .unwrap();
+    let hooked = bill_in(
+        &db,
+        o,
+        "ACC4",
+        500,
+        (PaymentRule::Exact, Some(collection.id)),
+    );
+    db.transaction(|w| {
+        let target = PaymentTarget::ReadBill {
+            bill: Box::new(w.bill(hooked.id)?),
+            webhook: Some("http://127.0.0.1:9/read".into()),
+        };
+        w.post_payment(&pay(o, target, "hooked", 500), NOW)
+    })
+    .unwrap();
+    let d = db.deliveries_for_organization(o).unwrap();
+    assert_eq!(
+        d.iter().map(|d| d.target_url.as_str()).collect::<Vec<_>>(),
+        vec!["http://127.0.0.1:9/read"]
+    );
+
     // Read before a payment of 400 moved it on: the copy's version is stale.
     let open = bill(&db, o, "ACC3", 1050, PaymentRule::Open);
     db.post_payment(
@@ -874,6 +909,7 @@ fn payment_on_a_bill_read_already(db: TestDb) {
         attempts += 1;
         let target = PaymentTarget::ReadBill {
             bill: Box::new(open.clone()),
+            webhook: None,
         };
         w.post_payment(&pay(o, target, "stale", 650), NOW)
     });

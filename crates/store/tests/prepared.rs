@@ -325,14 +325,12 @@ fn va_statements_are_prepared_once(db: &TestDb, o: i64) {
         let number = format!("009951{}", numbers[i]);
         let row = db
             .transaction(|w| {
-                let bill = w
+                let found = w
                     .bank_payment_target(bank.id, &channel, reference, Some(&number))?
                     .unwrap();
-                let bill_id = bill.id;
-                let org = db.cached_organization_in(w, bill.organization_id, NOW)?;
-                let target = PaymentTarget::ReadBill {
-                    bill: Box::new(bill),
-                };
+                let bill_id = found.bill.id;
+                let org = db.cached_organization_in(w, found.bill.organization_id, NOW)?;
+                let target = found.into_target();
                 let mut req = request(o, &channel, target, reference);
                 req.amount = Money::from_minor(150_000, Currency::IDR);
                 let posted = w.post_payment_with_settings(&req, &[], &org.settings, NOW)?;

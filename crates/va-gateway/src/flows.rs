@@ -15,7 +15,9 @@ use billhub_core::org::Settings;
 use billhub_core::reversal::{Claimed, Requester};
 use billhub_core::rules::payability;
 use billhub_core::{Bill, Channel, Money, Payment, Rejection};
-use billhub_store::repo::va::{VaBill, VaBillFilter, VaPage, VaPaymentFilter, VaPaymentRow};
+use billhub_store::repo::va::{
+    BankTarget, VaBill, VaBillFilter, VaPage, VaPaymentFilter, VaPaymentRow,
+};
 use billhub_store::{
     OnRejection, PaymentRequest, PaymentTarget, Reader, ReversalRequest, Store, StoreError, Writer,
     fingerprint,
@@ -356,7 +358,7 @@ fn payment_target(
     caller: &Bank,
     channel: &str,
     req: &PayRequest,
-) -> Result<Option<Bill>, StoreError> {
+) -> Result<Option<BankTarget>, StoreError> {
     r.bank_payment_target(
         caller.channel_id,
         channel,
@@ -375,17 +377,17 @@ pub fn pay(
 ) -> Result<Posted, VaError> {
     let channel = Channel::Va(caller.channel_id).as_db();
     store.transaction(|w| {
-        let bill = payment_target(w, caller, &channel, &req)?
+        let target = payment_target(w, caller, &channel, &req)?
             .ok_or_else(|| VaError::code(Rc::BillNotFound))?;
         // The organization and its settings from the store's cache (on a miss: read in this
         // transaction); the posting uses these.
-        let org = store.cached_organization_in(w, bill.organization_id, now)?;
+        let org = store.cached_organization_in(w, target.bill.organization_id, now)?;
         let offset = org.organization.utc_offset;
         let paid_at = parse_local(&req.fields.transaction_date, offset).unwrap_or(now);
         let print = bank_fingerprint(&req, paid_at);
-        let bill_id = bill.id;
+        let bill_id = target.bill.id;
         // The bill as this transaction has just read it: the posting does not read it again.
-        let request = bank_payment(bill, channel.clone(), &req, (&print, paid_at));
+        let request = bank_payment(target, channel.clone(), &req, (&print, paid_at));
         let row = post_and_row(
             w,
             &request,
@@ -420,22 +422,21 @@ fn bank_fingerprint(req: &PayRequest, paid_at: OffsetDateTime) -> Fingerprint {
     .with_legacy(fingerprint(&["va-payment", &f.va_number, &minor]))
 }
 
-/// A bank's payment on `bill`, as its transaction has read it (see `PaymentTarget::ReadBill`).
+/// A bank's payment on the bill of `target`, as its transaction has read it (see
+/// `PaymentTarget::ReadBill`).
 fn bank_payment(
-    bill: Bill,
+    target: BankTarget,
     channel: String,
     req: &PayRequest,
     (print, paid_at): (&Fingerprint, OffsetDateTime),
 ) -> PaymentRequest {
     let f = &req.fields;
     PaymentRequest {
-        organization_id: bill.organization_id,
+        organization_id: target.bill.organization_id,
         channel,
         channel_ref: f.ref_id.clone(),
         request_hash: print.current.clone(),
-        target: PaymentTarget::ReadBill {
-            bill: Box::new(bill),
-        },
+        target: target.into_target(),
         amount: req.amount,
         fee: 0,
         method: f.terminal_id.clone().unwrap_or_default(),

@@ -61,10 +61,14 @@ pub enum PaymentTarget {
     /// One bill, under its own rule.
     Bill { bill_id: i64 },
     /// One bill, under its own rule, as the caller's transaction has just read it (a bank's
-    /// payment finds its bill by the VA number): not read again. It must come from a read in
-    /// the same transaction; its version still guards the update, so a copy that is out of date
-    /// loses the race and the transaction runs again.
-    ReadBill { bill: Box<Bill> },
+    /// payment finds its bill by the VA number, [`crate::va::BankTarget`]): not read again. It must
+    /// come from a read in the same transaction; its version still guards the update, so a
+    /// copy that is out of date loses the race and the transaction runs again. `webhook`: its
+    /// collection's webhook URL as read with it (`None`: no collection, or no webhook).
+    ReadBill {
+        bill: Box<Bill>,
+        webhook: Option<String>,
+    },
     /// An account's bills, under `mode` (the organization's `settlement` setting when `None`).
     Account {
         account_id: i64,
@@ -542,7 +546,7 @@ impl Decided {
 }
 
 /// A bill with its collection's webhook URL, in one statement.
-fn load_bill_with_hook(
+pub(crate) fn load_bill_with_hook(
     conn: &mut AnyConnection,
     bill_id: i64,
 ) -> StoreResult<(Bill, Option<String>)> {
@@ -606,8 +610,10 @@ fn decide_fresh(
             let (bill, hook) = load_bill_with_hook(conn, *bill_id)?;
             decide_on_bill(req, bill, vec![(*bill_id, hook)], now)
         }
-        // Its collection's webhook, if it has one, is looked up with the notification targets.
-        PaymentTarget::ReadBill { bill } => decide_on_bill(req, (**bill).clone(), Vec::new(), now),
+        PaymentTarget::ReadBill { bill, webhook } => {
+            let hooks = vec![(bill.id, webhook.clone())];
+            decide_on_bill(req, (**bill).clone(), hooks, now)
+        }
         PaymentTarget::Account {
             account_id,
             mode,

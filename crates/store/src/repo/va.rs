@@ -18,6 +18,7 @@ use crate::pool::{AnyConnection, MultiBackend};
 use crate::prepared::{Bind, FixedExpr};
 use crate::repo::bills::{BillItem, VaNumber, load_account};
 use crate::repo::payments::load_payment;
+use crate::repo::posting::PaymentTarget;
 use crate::repo::snap::VisibleBill;
 use crate::schema::{accounts, bill_events, bill_items, bills, channels, payments, va_numbers};
 use crate::time_conv::{from_db, to_db};
@@ -127,6 +128,24 @@ pub struct VaPaymentRow {
     /// The channel's name when the payment came through a registered channel (`va:3`).
     pub channel_name: Option<String>,
     pub bill: VaBill,
+}
+
+/// Where a bank's payment goes, as its transaction read it ([`Reader::bank_payment_target`]):
+/// the bill and its collection's webhook URL (`None`: no collection, or no webhook).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankTarget {
+    pub bill: Bill,
+    pub webhook: Option<String>,
+}
+
+impl BankTarget {
+    /// The posting's target: this bill, not read again ([`PaymentTarget::ReadBill`]).
+    pub fn into_target(self) -> PaymentTarget {
+        PaymentTarget::ReadBill {
+            bill: Box::new(self.bill),
+            webhook: self.webhook,
+        }
+    }
 }
 
 /// One page of a list.
@@ -770,8 +789,8 @@ impl Reader<'_> {
         channel: &str,
         channel_ref: &str,
         va_number: Option<&str>,
-    ) -> StoreResult<Option<Bill>> {
-        use crate::schema::{channel_enrolments as ce, payment_allocations as pa};
+    ) -> StoreResult<Option<BankTarget>> {
+        use crate::schema::{channel_enrolments as ce, collections, payment_allocations as pa};
         self.with(|conn| {
             let first: Option<i64> = payments::table
                 .inner_join(pa::table)
@@ -783,7 +802,7 @@ impl Reader<'_> {
                 .into_iter()
                 .next();
             if let Some(bill_id) = first {
-                let bill = crate::repo::bills::load_bill(conn, bill_id)?;
+                let (bill, webhook) = crate::repo::posting::load_bill_with_hook(conn, bill_id)?;
                 let enrolled = ce::table
                     .filter(ce::channel_id.eq(channel_id))
                     .filter(ce::organization_id.eq(bill.organization_id))
@@ -791,28 +810,34 @@ impl Reader<'_> {
                     .get_result::<i64>(conn)
                     .optional()?
                     .is_some();
-                return Ok(enrolled.then_some(bill));
+                return Ok(enrolled.then_some(BankTarget { bill, webhook }));
             }
             let Some(number) = va_number else {
                 return Ok(None);
             };
             // The organization of the prefix, when the bank is enrolled with it (one join of
-            // two unique reads), then the bills under the number, filtered by organization here
-            // (in the statement, PostgreSQL may plan a scan of the organization's bills).
+            // two unique reads), then the bills under the number with their collections'
+            // webhooks, filtered by organization here (in the statement, PostgreSQL may plan a
+            // scan of the organization's bills).
             let Some(organization) =
                 crate::repo::snap::enrolled_organization(conn, channel_id, number)?
             else {
                 return Ok(None);
             };
             crate::pool::on_backend!(conn, |c| va_numbers::table
-                .inner_join(bills::table)
+                .inner_join(bills::table.left_join(collections::table))
                 .filter(va_numbers::number.eq(number))
                 .order((va_numbers::active.desc(), va_numbers::bill_id.desc()))
-                .select(BillRow::as_select())
-                .load::<BillRow>(c))?
+                .select((BillRow::as_select(), collections::webhook_url.nullable()))
+                .load::<(BillRow, Option<String>)>(c))?
             .into_iter()
-            .find(|b| b.organization_id == organization)
-            .map(BillRow::into_bill)
+            .find(|(b, _)| b.organization_id == organization)
+            .map(|(b, webhook)| {
+                Ok(BankTarget {
+                    bill: b.into_bill()?,
+                    webhook,
+                })
+            })
             .transpose()
         })
     }
@@ -847,7 +872,7 @@ crate::tx::store_reads! {
     fn va_payment_row(&self, bill_id: i64, payment_id: i64, kind: &str) -> Option<VaPaymentRow>;
     fn va_row_of_payment(&self, bill_id: i64, payment: &Payment, kind: &str) -> Option<VaPaymentRow>;
     fn bill_with_account_name(&self, bill_id: i64) -> Option<(Bill, String)>;
-    fn bank_payment_target(&self, channel_id: i64, channel: &str, channel_ref: &str, va_number: Option<&str>) -> Option<Bill>;
+    fn bank_payment_target(&self, channel_id: i64, channel: &str, channel_ref: &str, va_number: Option<&str>) -> Option<BankTarget>;
     fn channel_name(&self, channel_id: i64) -> Option<String>;
     fn va_latest_unreversed_payment(&self, bill_id: i64) -> Option<Payment>;
 }
