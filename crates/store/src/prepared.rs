@@ -7,8 +7,9 @@
 //! it through a reference, which walks the inner statement and finds it uncacheable.)
 //!
 //! A [`Fixed`] statement is SQL text with `?` where each bind goes (diesel writes `$n` on
-//! PostgreSQL, `?` on SQLite) and its binds in order: no optional columns, no lists of varying
-//! length. diesel keeps it in the connection's cache under its SQL text and bind types.
+//! PostgreSQL, `?` on SQLite; so the text holds no other `?`, not even in a literal) and its
+//! binds in order: no optional columns, no lists of varying length. A count of binds that does
+//! not match the placeholders is an error when the statement is built, before it is sent. diesel keeps it in the connection's cache under its SQL text and bind types.
 //! `tests/prepared.rs` checks, through diesel's instrumentation, that every statement of the
 //! payment paths is cached.
 
@@ -158,4 +159,47 @@ where
 impl<ST> QueryId for FixedExpr<'_, ST> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on a broken expectation
+mod tests {
+    use super::*;
+    use diesel::pg::{Pg, PgQueryBuilder};
+    use diesel::query_builder::QueryBuilder;
+    use diesel::sqlite::{Sqlite, SqliteQueryBuilder};
+
+    fn pg_sql(q: &Fixed<'_>) -> QueryResult<String> {
+        let mut out = PgQueryBuilder::default();
+        q.to_sql(&mut out, &Pg)?;
+        Ok(out.finish())
+    }
+
+    #[test]
+    fn binds_take_the_placeholders_in_order_on_each_backend() {
+        let q = Fixed::<()>::new(
+            "UPDATE t SET a = ?, b = ? WHERE id = ?",
+            vec![Bind::Text("x"), Bind::Bool(true), Bind::BigInt(7)],
+        );
+        assert_eq!(
+            pg_sql(&q).unwrap(),
+            "UPDATE t SET a = $1, b = $2 WHERE id = $3"
+        );
+        let mut out = SqliteQueryBuilder::new();
+        q.to_sql(&mut out, &Sqlite).unwrap();
+        assert_eq!(out.finish(), "UPDATE t SET a = ?, b = ? WHERE id = ?");
+        // It is cacheable, keyed by its text (no static id).
+        assert!(q.is_safe_to_cache_prepared(&Pg).unwrap());
+        assert_eq!(<Fixed<'_> as QueryId>::query_id(), None);
+    }
+
+    #[test]
+    fn a_count_of_binds_that_does_not_match_is_an_error() {
+        let short = Fixed::<()>::new("SELECT ? + ?", vec![Bind::BigInt(1)]);
+        let long = Fixed::<()>::new("SELECT ?", vec![Bind::BigInt(1), Bind::BigInt(2)]);
+        for q in [short, long] {
+            let e = pg_sql(&q).unwrap_err().to_string();
+            assert!(e.contains("binds for the placeholders of"), "{e}");
+        }
+    }
 }
