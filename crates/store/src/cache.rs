@@ -214,25 +214,15 @@ impl Store {
             .transpose()
     }
 
-    /// The organization and its settings through the cache.
+    /// The organization and its settings through the cache (on a miss: one read snapshot, one
+    /// statement).
     pub fn cached_organization(
         &self,
         organization_id: i64,
         now: OffsetDateTime,
     ) -> StoreResult<Arc<CachedOrganization>> {
-        let found = self
-            .cache
-            .organizations
-            .get_or_load(&organization_id, now, || {
-                self.snapshot(|r| {
-                    Ok(Some(Arc::new(CachedOrganization {
-                        organization: r.organization(organization_id)?,
-                        settings: r.settings(organization_id)?,
-                    })))
-                })
-            })?;
-        found.ok_or_else(|| {
-            crate::StoreError::not_found(crate::Entity::Organization, organization_id)
+        self.organization_entry(organization_id, now, || {
+            self.snapshot(|r| r.organization_with_settings(organization_id))
         })
     }
 
@@ -245,11 +235,23 @@ impl Store {
         organization_id: i64,
         now: OffsetDateTime,
     ) -> StoreResult<Arc<CachedOrganization>> {
+        self.organization_entry(organization_id, now, || {
+            r.organization_with_settings(organization_id)
+        })
+    }
+
+    /// The cached entry of an organization, or what `load` reads (then cached).
+    fn organization_entry(
+        &self,
+        organization_id: i64,
+        now: OffsetDateTime,
+        load: impl FnOnce() -> StoreResult<(Organization, Settings)>,
+    ) -> StoreResult<Arc<CachedOrganization>> {
         let found = self
             .cache
             .organizations
             .get_or_load(&organization_id, now, || {
-                let (organization, settings) = r.organization_with_settings(organization_id)?;
+                let (organization, settings) = load()?;
                 Ok(Some(Arc::new(CachedOrganization {
                     organization,
                     settings,

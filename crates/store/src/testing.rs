@@ -147,6 +147,46 @@ impl TestDb {
     }
 }
 
+/// A bill for a test: `billed` minor units of `currency`, exact rule, billed 2025-08-01, due
+/// 2025-08-31, no items, no VA number, no collection; for the account
+/// `Store::create_bill_for_account` finds or creates ([`account_input`]). Tests change the
+/// fields they are about.
+pub fn bill_input(
+    organization_id: i64,
+    currency: billhub_core::Currency,
+    billed: i64,
+) -> crate::NewBill {
+    crate::NewBill {
+        organization_id,
+        account_id: 0,
+        collection_id: None,
+        invoice_number: None,
+        ref1: String::new(),
+        ref2: String::new(),
+        name: "Bill".into(),
+        description: String::new(),
+        currency,
+        billed,
+        items: Vec::new(),
+        bill_date: time::macros::date!(2025 - 08 - 01),
+        due_date: Some(time::macros::date!(2025 - 08 - 31)),
+        valid_until: None,
+        rule: billhub_core::PaymentRule::Exact,
+        source: "test".into(),
+        extra: "{}".into(),
+        va_numbers: Vec::new(),
+    }
+}
+
+/// An account for a test: its code, named "Payer".
+pub fn account_input(code: &str) -> crate::AccountInput {
+    crate::AccountInput {
+        code: code.into(),
+        name: "Payer".into(),
+        ..Default::default()
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {

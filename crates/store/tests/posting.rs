@@ -14,7 +14,7 @@
 )] // tests may panic on a broken expectation, and a scenario reads best in one piece
 
 use billhub_core::{BillStatus, Currency, Money, PaymentRule, Rejection, SettlementMode};
-use billhub_store::testing::TestDb;
+use billhub_store::testing::{self, TestDb};
 use billhub_store::*;
 use time::macros::{date, datetime};
 use time::{OffsetDateTime, UtcOffset};
@@ -55,32 +55,12 @@ fn bill_in(
     billed: i64,
     (rule, collection_id): (PaymentRule, Option<i64>),
 ) -> billhub_core::Bill {
-    let new = NewBill {
-        organization_id: org_id,
-        account_id: 0,
-        collection_id,
-        invoice_number: None,
-        ref1: String::new(),
-        ref2: String::new(),
-        name: "Bill".into(),
-        description: String::new(),
-        currency: Currency::USD,
-        billed,
-        items: vec![],
-        bill_date: date!(2025 - 08 - 01),
-        due_date: Some(date!(2025 - 08 - 31)),
-        valid_until: None,
-        rule,
-        source: "test".into(),
-        extra: "{}".into(),
-        va_numbers: vec![],
-    };
-    let acc = AccountInput {
-        code: account.into(),
-        name: "Payer".into(),
-        ..Default::default()
-    };
-    db.create_bill_for_account(&acc, &new, NOW).unwrap().1
+    let mut new = testing::bill_input(org_id, Currency::USD, billed);
+    new.rule = rule;
+    new.collection_id = collection_id;
+    db.create_bill_for_account(&testing::account_input(account), &new, NOW)
+        .unwrap()
+        .1
 }
 
 fn pay(org_id: i64, target: PaymentTarget, reference: &str, minor: i64) -> PaymentRequest {
@@ -511,32 +491,12 @@ fn va_bill(
     digits: &str,
     billed: i64,
 ) -> billhub_core::Bill {
-    let new = NewBill {
-        organization_id: org_id,
-        account_id: 0,
-        collection_id: None,
-        invoice_number: None,
-        ref1: String::new(),
-        ref2: String::new(),
-        name: "VA bill".into(),
-        description: String::new(),
-        currency: Currency::IDR,
-        billed,
-        items: vec![],
-        bill_date: date!(2025 - 08 - 01),
-        due_date: None,
-        valid_until: None,
-        rule: PaymentRule::Exact,
-        source: "test".into(),
-        extra: "{}".into(),
-        va_numbers: vec![(prefix.into(), digits.into())],
-    };
-    let acc = AccountInput {
-        code: format!("{prefix}{digits}"),
-        name: "Payer".into(),
-        ..Default::default()
-    };
-    db.create_bill_for_account(&acc, &new, NOW).unwrap().1
+    let mut new = testing::bill_input(org_id, Currency::IDR, billed);
+    new.name = "VA bill".into();
+    new.due_date = None;
+    new.va_numbers = vec![(prefix.into(), digits.into())];
+    let account = testing::account_input(&format!("{prefix}{digits}"));
+    db.create_bill_for_account(&account, &new, NOW).unwrap().1
 }
 
 /// The bank channels' reads around a payment: the target in one statement (a retry's goes to

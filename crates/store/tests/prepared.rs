@@ -21,9 +21,9 @@
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-use billhub_core::{Currency, Money, PaymentRule, SettlementMode};
+use billhub_core::{Currency, Money, SettlementMode};
 use billhub_store::postpaid::{CodeHolder, NewPostpaidCode, PostpaidPosting};
-use billhub_store::testing::TestDb;
+use billhub_store::testing::{self, TestDb};
 use billhub_store::*;
 use diesel::connection::{Instrumentation, InstrumentationEvent, set_default_instrumentation};
 use time::macros::{date, datetime};
@@ -123,34 +123,13 @@ fn bill_of(
     (currency, billed): (Currency, i64),
     va_number: Option<(&str, &str)>,
 ) -> billhub_core::Bill {
-    let new = NewBill {
-        organization_id: org_id,
-        account_id: 0,
-        collection_id: None,
-        invoice_number: None,
-        ref1: String::new(),
-        ref2: String::new(),
-        name: "Bill".into(),
-        description: String::new(),
-        currency,
-        billed,
-        items: vec![],
-        bill_date: date!(2025 - 08 - 01),
-        due_date: Some(date!(2025 - 08 - 31)),
-        valid_until: None,
-        rule: PaymentRule::Exact,
-        source: "test".into(),
-        extra: "{}".into(),
-        va_numbers: va_number
-            .map(|(prefix, digits)| vec![(prefix.into(), digits.into())])
-            .unwrap_or_default(),
-    };
-    let acc = AccountInput {
-        code: account.into(),
-        name: "Payer".into(),
-        ..Default::default()
-    };
-    db.create_bill_for_account(&acc, &new, NOW).unwrap().1
+    let mut new = testing::bill_input(org_id, currency, billed);
+    new.va_numbers = va_number
+        .map(|(prefix, digits)| vec![(prefix.into(), digits.into())])
+        .unwrap_or_default();
+    db.create_bill_for_account(&testing::account_input(account), &new, NOW)
+        .unwrap()
+        .1
 }
 
 fn usd_bill(db: &TestDb, org_id: i64, account: &str, billed: i64) -> billhub_core::Bill {
