@@ -18,10 +18,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use billhub_core::{BillStatus, Currency, Money, PaymentRule, Rejection};
-use billhub_store::testing::TestDb;
+use billhub_core::{BillStatus, Currency, Money, Rejection};
+use billhub_store::testing::{self, TestDb};
 use billhub_store::*;
-use time::macros::{date, datetime};
+use time::macros::datetime;
 use time::{OffsetDateTime, UtcOffset};
 
 const NOW: OffsetDateTime = datetime!(2025-09-01 10:00 UTC);
@@ -44,32 +44,10 @@ fn org(db: &TestDb, code: &str) -> i64 {
 
 /// An exact-rule USD bill of `billed` on its own account.
 fn bill(db: &TestDb, org_id: i64, account: &str, billed: i64) -> billhub_core::Bill {
-    let new = NewBill {
-        organization_id: org_id,
-        account_id: 0,
-        collection_id: None,
-        invoice_number: None,
-        ref1: String::new(),
-        ref2: String::new(),
-        name: "Bill".into(),
-        description: String::new(),
-        currency: Currency::USD,
-        billed,
-        items: vec![],
-        bill_date: date!(2025 - 08 - 01),
-        due_date: Some(date!(2025 - 08 - 31)),
-        valid_until: None,
-        rule: PaymentRule::Exact,
-        source: "test".into(),
-        extra: "{}".into(),
-        va_numbers: vec![],
-    };
-    let acc = AccountInput {
-        code: account.into(),
-        name: "Payer".into(),
-        ..Default::default()
-    };
-    db.create_bill_for_account(&acc, &new, NOW).unwrap().1
+    let new = testing::bill_input(org_id, Currency::USD, billed);
+    db.create_bill_for_account(&testing::account_input(account), &new, NOW)
+        .unwrap()
+        .1
 }
 
 fn pay(org_id: i64, bill_id: i64, reference: &str, minor: i64) -> PaymentRequest {

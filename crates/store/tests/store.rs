@@ -11,7 +11,7 @@
 use std::sync::{Arc, Barrier};
 
 use billhub_core::{BillStatus, Currency, Money, PaymentRule, Rejection, SettlementMode};
-use billhub_store::testing::TestDb;
+use billhub_store::testing::{self, TestDb};
 use billhub_store::*;
 use time::macros::{date, datetime};
 use time::{OffsetDateTime, UtcOffset};
@@ -42,32 +42,11 @@ fn bill(
     billed: i64,
     rule: PaymentRule,
 ) -> billhub_core::Bill {
-    let new = NewBill {
-        organization_id: org_id,
-        account_id: 0,
-        collection_id: None,
-        invoice_number: None,
-        ref1: String::new(),
-        ref2: String::new(),
-        name: "Bill".into(),
-        description: String::new(),
-        currency,
-        billed,
-        items: vec![],
-        bill_date: date!(2025 - 08 - 01),
-        due_date: Some(date!(2025 - 08 - 31)),
-        valid_until: None,
-        rule,
-        source: "test".into(),
-        extra: "{}".into(),
-        va_numbers: vec![],
-    };
-    let acc = AccountInput {
-        code: account.into(),
-        name: "Payer".into(),
-        ..Default::default()
-    };
-    db.create_bill_for_account(&acc, &new, NOW).unwrap().1
+    let mut new = testing::bill_input(org_id, currency, billed);
+    new.rule = rule;
+    db.create_bill_for_account(&testing::account_input(account), &new, NOW)
+        .unwrap()
+        .1
 }
 
 fn pay(
