@@ -2190,32 +2190,12 @@ fn void_bill_refused_while_money_is_on_it(db: TestDb) {
 
 /// An exact IDR bill of organization `o` on `account`, valid until an hour after `NOW`.
 fn expiring_bill(db: &TestDb, o: i64, account: &str) -> billhub_core::Bill {
-    let new = NewBill {
-        organization_id: o,
-        account_id: 0,
-        collection_id: None,
-        invoice_number: None,
-        ref1: String::new(),
-        ref2: String::new(),
-        name: "Bill".into(),
-        description: String::new(),
-        currency: Currency::IDR,
-        billed: 100_000,
-        items: vec![],
-        bill_date: date!(2025 - 08 - 01),
-        due_date: None,
-        valid_until: Some(NOW + time::Duration::hours(1)),
-        rule: PaymentRule::Exact,
-        source: "test".into(),
-        extra: "{}".into(),
-        va_numbers: vec![],
-    };
-    let acc = AccountInput {
-        code: account.into(),
-        name: "Payer".into(),
-        ..Default::default()
-    };
-    db.create_bill_for_account(&acc, &new, NOW).unwrap().1
+    let mut new = testing::bill_input(o, Currency::IDR, 100_000);
+    new.due_date = None;
+    new.valid_until = Some(NOW + time::Duration::hours(1));
+    db.create_bill_for_account(&testing::account_input(account), &new, NOW)
+        .unwrap()
+        .1
 }
 
 /// Issue 10, defect 13: expiry enqueues `bill.expired` for the VA webhook; an organization with
